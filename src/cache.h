@@ -1,0 +1,61 @@
+/* cache.h - API objects kept for a TTL, fetched once however many ask.
+ *
+ * Every object the tree shows (the account listing, an account, a
+ * sub-account listing) comes through cache_get().  A fresh value is served
+ * from memory; otherwise exactly one caller fetches while every other caller
+ * of the same key waits and shares that result or that error (single-flight).
+ * The clock is injected so tests can move time by hand. */
+#ifndef SEPAYFS_CACHE_H
+#define SEPAYFS_CACHE_H
+
+#include "keys.h"
+#include "snapshot.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Fetches the object a key names.  Returns 0 and a new snapshot, or an errno. */
+typedef int (*cache_fetch_fn)(void *ctx, const struct obj_key *key, struct snapshot **out);
+typedef uint64_t (*cache_clock_fn)(void *ctx); /* monotonic milliseconds */
+
+struct cache_config {
+	uint64_t ttl_ms;          /* how long a value is served without asking again */
+	uint64_t negative_ttl_ms; /* how long an ENOENT is remembered; 0: not at all */
+	cache_fetch_fn fetch;
+	void *fetch_ctx;
+	cache_clock_fn clock;     /* NULL: CLOCK_MONOTONIC */
+	void *clock_ctx;
+};
+
+struct cache_stats {
+	uint64_t hits;     /* answered from memory */
+	uint64_t misses;   /* started a fetch */
+	uint64_t shared;   /* waited for another caller's fetch */
+	uint64_t errors;   /* fetches that failed */
+	size_t bytes;      /* held by cached values */
+	size_t entries;
+};
+
+struct cache;
+
+struct cache *cache_new(const struct cache_config *cfg);
+void cache_free(struct cache *c);
+
+/* 0 and a reference the caller must snapshot_unref(), or an errno. */
+int cache_get(struct cache *c, const struct obj_key *key, struct snapshot **out);
+
+/* The value held for key without any request: a reference or NULL.  With
+ * fresh_only, a value past its TTL counts as absent. */
+struct snapshot *cache_peek(struct cache *c, const struct obj_key *key, bool fresh_only);
+
+/* Everything held becomes stale: the next cache_get of each key fetches.
+ * A fetch already under way when this is called does not make its result
+ * fresh again. */
+void cache_expire_all(struct cache *c);
+
+void cache_get_stats(struct cache *c, struct cache_stats *out);
+
+uint64_t cache_clock_monotonic_ms(void *unused);
+
+#endif

@@ -1,0 +1,46 @@
+/* htab.h - an intrusive chained hash table.
+ *
+ * Callers embed a struct hnode in their own records and own the records;
+ * the table owns only its bucket array.  Not thread-safe: callers lock. */
+#ifndef SEPAYFS_HTAB_H
+#define SEPAYFS_HTAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct hnode {
+	struct hnode *next;
+	uint64_t hash;
+};
+
+struct htab {
+	struct hnode **buckets;
+	size_t nbuckets; /* a power of two */
+	size_t count;
+};
+
+typedef bool (*htab_match_fn)(const struct hnode *node, const void *arg);
+
+int htab_init(struct htab *t);
+void htab_destroy(struct htab *t);
+/* Inserting never fails: when the table cannot grow it just gets longer chains. */
+void htab_insert(struct htab *t, struct hnode *node, uint64_t hash);
+struct hnode *htab_find(const struct htab *t, uint64_t hash, htab_match_fn match,
+			const void *arg);
+void htab_remove(struct htab *t, struct hnode *node);
+/* Visits every node; fn may remove the node it is given. */
+void htab_foreach(struct htab *t, void (*fn)(struct hnode *node, void *arg), void *arg);
+
+/* A 64-bit mixer (splitmix64's finalizer) for building hashes from integers. */
+static inline uint64_t hash_mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+#endif

@@ -1,0 +1,41 @@
+/* http.h - GET requests against the API, behind an interface.
+ *
+ * The core asks a transport for "path?query" relative to the API base and
+ * gets a status and a body back.  The real transport is libcurl (http_curl.c);
+ * unit tests plug in one that answers from memory and counts requests. */
+#ifndef SEPAYFS_HTTP_H
+#define SEPAYFS_HTTP_H
+
+#include <stddef.h>
+
+struct http_response {
+	long status;        /* HTTP status, 0 when no response arrived */
+	char *body;         /* malloc'ed, NUL-terminated; may be NULL */
+	size_t len;
+	double retry_after; /* seconds from Retry-After / x-sepay-userapi-retry-after, or -1 */
+	char error[256];    /* why no response arrived (no secrets) */
+};
+
+struct http_transport {
+	/* 0 when a response (of any status) arrived, else an errno (EIO,
+	 * ETIMEDOUT, ENOMEM) with resp->error saying why. */
+	int (*get)(struct http_transport *t, const char *path, struct http_response *resp);
+	void (*destroy)(struct http_transport *t);
+};
+
+void http_response_release(struct http_response *resp);
+
+struct http_curl_config {
+	const char *base_url;  /* e.g. https://my.sepay.vn/api/v1, no trailing slash */
+	const char *token;     /* bearer token; copied, never logged */
+	unsigned max_conns;    /* connections (and so requests) in flight at most */
+	long connect_timeout_s;
+	long request_timeout_s;
+	size_t max_body;       /* larger responses are refused */
+};
+
+/* The libcurl transport.  curl_global_init() must have been called.
+ * NULL with *err set (ENOMEM, EINVAL) on failure. */
+struct http_transport *http_curl_new(const struct http_curl_config *cfg, int *err);
+
+#endif

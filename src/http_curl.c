@@ -1,0 +1,260 @@
+/* http_curl.c - the libcurl transport.
+ *
+ * A fixed pool of easy handles, each keeping its own connections alive
+ * between requests; a thread borrows one for a request and returns it.  The
+ * pool size is also the cap on requests in flight.  DNS and TLS sessions are
+ * shared between handles through a CURLSH; the connection cache is not,
+ * since libcurl does not support sharing it between concurrent threads. */
+#include "http.h"
+
+#include "log.h"
+#include "strbuf.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct curl_transport {
+	struct http_transport base;
+	char *base_url;
+	struct curl_slist *headers; /* holds the Authorization header */
+	size_t max_body;
+	long connect_timeout_s;
+	long request_timeout_s;
+	CURLSH *share;
+	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+	pthread_mutex_t pool_lock;
+	pthread_cond_t pool_free;
+	CURL **idle;    /* handles ready for use */
+	size_t n_idle;
+	size_t n_made;  /* handles created so far, at most max_conns */
+	size_t max_conns;
+};
+
+struct transfer {
+	struct strbuf body;
+	double retry_after;
+};
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ctx)
+{
+	(void)h;
+	(void)access;
+	struct curl_transport *t = ctx;
+	pthread_mutex_lock(&t->share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *ctx)
+{
+	(void)h;
+	struct curl_transport *t = ctx;
+	pthread_mutex_unlock(&t->share_locks[data]);
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ctx)
+{
+	struct transfer *tr = ctx;
+	size_t n = size * nmemb;
+	strbuf_append(&tr->body, ptr, n);
+	return strbuf_failed(&tr->body) ? 0 : n; /* 0 aborts: body over the cap */
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *ctx)
+{
+	struct transfer *tr = ctx;
+	size_t n = size * nmemb;
+	static const char *const names[] = { "retry-after:", "x-sepay-userapi-retry-after:" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t k = strlen(names[i]);
+		if (n > k && strncasecmp(line, names[i], k) == 0) {
+			char value[32];
+			size_t vlen = n - k < sizeof(value) - 1 ? n - k : sizeof(value) - 1;
+			memcpy(value, line + k, vlen);
+			value[vlen] = '\0';
+			char *end;
+			double secs = strtod(value, &end);
+			if (end != value && secs >= 0)
+				tr->retry_after = secs;
+		}
+	}
+	return n;
+}
+
+static CURL *handle_new(struct curl_transport *t)
+{
+	CURL *h = curl_easy_init();
+	if (!h)
+		return NULL;
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* we run on many threads */
+	curl_easy_setopt(h, CURLOPT_SHARE, t->share);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->headers);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, t->connect_timeout_s);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, t->request_timeout_s);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "sepayfs/" SEPAYFS_VERSION);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	return h;
+}
+
+static CURL *pool_take(struct curl_transport *t)
+{
+	pthread_mutex_lock(&t->pool_lock);
+	CURL *h = NULL;
+	for (;;) {
+		if (t->n_idle) {
+			h = t->idle[--t->n_idle];
+			break;
+		}
+		if (t->n_made < t->max_conns) {
+			t->n_made++;
+			pthread_mutex_unlock(&t->pool_lock);
+			h = handle_new(t);
+			pthread_mutex_lock(&t->pool_lock);
+			if (!h)
+				t->n_made--;
+			break;
+		}
+		pthread_cond_wait(&t->pool_free, &t->pool_lock);
+	}
+	pthread_mutex_unlock(&t->pool_lock);
+	return h;
+}
+
+static void pool_give_back(struct curl_transport *t, CURL *h)
+{
+	pthread_mutex_lock(&t->pool_lock);
+	t->idle[t->n_idle++] = h;
+	pthread_cond_signal(&t->pool_free);
+	pthread_mutex_unlock(&t->pool_lock);
+}
+
+static int curl_get(struct http_transport *base, const char *path, struct http_response *resp)
+{
+	struct curl_transport *t = (struct curl_transport *)base;
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after = -1;
+
+	struct strbuf url;
+	strbuf_init(&url, 0);
+	strbuf_puts(&url, t->base_url);
+	strbuf_puts(&url, path);
+	char *url_str = strbuf_take(&url, NULL);
+	CURL *h = url_str ? pool_take(t) : NULL;
+	if (!h) {
+		free(url_str);
+		snprintf(resp->error, sizeof(resp->error), "out of memory");
+		return ENOMEM;
+	}
+
+	struct transfer tr = { .retry_after = -1 };
+	strbuf_init(&tr.body, t->max_body);
+	char curl_error[CURL_ERROR_SIZE] = "";
+	curl_easy_setopt(h, CURLOPT_URL, url_str);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &tr);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &tr);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_error);
+	CURLcode cc = curl_easy_perform(h);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	free(url_str);
+
+	int rc = 0;
+	if (cc == CURLE_OK) {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+		resp->retry_after = tr.retry_after;
+		resp->body = strbuf_take(&tr.body, &resp->len);
+		if (!resp->body) {
+			rc = ENOMEM;
+			snprintf(resp->error, sizeof(resp->error), "out of memory");
+		}
+	} else {
+		bool too_big = cc == CURLE_WRITE_ERROR && strbuf_failed(&tr.body);
+		rc = cc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : EIO;
+		snprintf(resp->error, sizeof(resp->error), "%s",
+			 too_big ? "response larger than the size limit"
+				 : curl_error[0] ? curl_error : curl_easy_strerror(cc));
+		strbuf_release(&tr.body);
+	}
+	pool_give_back(t, h);
+	return rc;
+}
+
+static void curl_destroy(struct http_transport *base)
+{
+	struct curl_transport *t = (struct curl_transport *)base;
+	if (!t)
+		return;
+	/* Only idle handles exist here: the caller stopped all requests. */
+	for (size_t i = 0; i < t->n_idle; i++)
+		curl_easy_cleanup(t->idle[i]);
+	free(t->idle);
+	if (t->share)
+		curl_share_cleanup(t->share);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&t->share_locks[i]);
+	pthread_cond_destroy(&t->pool_free);
+	pthread_mutex_destroy(&t->pool_lock);
+	curl_slist_free_all(t->headers);
+	free(t->base_url);
+	free(t);
+}
+
+struct http_transport *http_curl_new(const struct http_curl_config *cfg, int *err)
+{
+	*err = ENOMEM;
+	struct curl_transport *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->base.get = curl_get;
+	t->base.destroy = curl_destroy;
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&t->share_locks[i], NULL);
+	pthread_mutex_init(&t->pool_lock, NULL);
+	pthread_cond_init(&t->pool_free, NULL);
+	t->max_conns = cfg->max_conns ? cfg->max_conns : 1;
+	t->max_body = cfg->max_body;
+	t->connect_timeout_s = cfg->connect_timeout_s;
+	t->request_timeout_s = cfg->request_timeout_s;
+	t->base_url = strdup(cfg->base_url);
+	t->idle = calloc(t->max_conns, sizeof(*t->idle));
+	t->share = curl_share_init();
+
+	struct strbuf auth;
+	strbuf_init(&auth, 0);
+	strbuf_puts(&auth, "Authorization: Bearer ");
+	strbuf_puts(&auth, cfg->token);
+	char *auth_line = strbuf_take(&auth, NULL);
+	if (auth_line) {
+		t->headers = curl_slist_append(NULL, auth_line);
+		/* Scrub our copy: the slist keeps its own. */
+		explicit_bzero(auth_line, strlen(auth_line));
+		free(auth_line);
+	}
+	struct curl_slist *accept = t->headers ? curl_slist_append(t->headers, "Accept: application/json") : NULL;
+	if (!t->base_url || !t->idle || !t->share || !accept) {
+		curl_destroy(&t->base);
+		return NULL;
+	}
+	curl_share_setopt(t->share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(t->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(t->share, CURLSHOPT_USERDATA, t);
+	curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	*err = 0;
+	return &t->base;
+}
+
+void http_response_release(struct http_response *resp)
+{
+	free(resp->body);
+	resp->body = NULL;
+	resp->len = 0;
+}

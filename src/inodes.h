@@ -1,0 +1,44 @@
+/* inodes.h - inode numbers for tree nodes, with the kernel's lookup counts.
+ *
+ * A node (kind + ids) keeps one inode number while the kernel knows it, so
+ * find, du and tar see stable numbers.  A node the kernel has forgotten
+ * (lookup count back to zero) is dropped; numbers are never reused. */
+#ifndef SEPAYFS_INODES_H
+#define SEPAYFS_INODES_H
+
+#include "keys.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+enum node_kind {
+	NODE_ROOT = 1,  /* /                                  */
+	NODE_ACCOUNTS,  /* /accounts                          */
+	NODE_ACCOUNT,   /* /accounts/<a>                      */
+	NODE_INFO,      /* /accounts/<a>/info.json            */
+	NODE_SUBS,      /* /accounts/<a>/sub-accounts         */
+	NODE_SUB_FILE,  /* /accounts/<a>/sub-accounts/<b>.json */
+};
+
+#define INODE_ROOT 1 /* FUSE_ROOT_ID */
+
+struct inode_table;
+
+struct inode_table *inodes_new(void);
+void inodes_free(struct inode_table *t);
+
+/* The inode number of key, made if needed; 0 on ENOMEM.  With
+ * count_lookup, the kernel now holds one more reference to it. */
+uint64_t inodes_get(struct inode_table *t, const struct obj_key *key, bool count_lookup);
+/* The key of a known inode number. */
+bool inodes_key(struct inode_table *t, uint64_t ino, struct obj_key *key);
+/* The kernel dropped n references. */
+void inodes_forget(struct inode_table *t, uint64_t ino, uint64_t n);
+/* Remembers the version of content last handed out for ino, and says
+ * whether it is the same as the time before (so the kernel may keep the
+ * pages it cached). */
+bool inodes_note_version(struct inode_table *t, uint64_t ino, struct timespec version);
+size_t inodes_count(struct inode_table *t);
+
+#endif

@@ -1,0 +1,204 @@
+/* main.c - sepayfs: mount SePay's Bank Accounts API as a read-only tree.
+ *
+ *   sepayfs [options] MOUNTPOINT
+ *
+ * Parses options, checks the token against the API before mounting (so a
+ * wrong URL, token or scope fails here, on the terminal), then runs the
+ * multi-threaded libfuse low-level loop until unmounted. */
+#include "cache.h"
+#include "fs.h"
+#include "fuse_ops.h"
+#include "http.h"
+#include "log.h"
+#include "objects.h"
+#include "options.h"
+#include "sepay.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Below any sane kernel FUSE timeout and human patience, above a slow API. */
+#define CONNECT_TIMEOUT_S 10
+#define REQUEST_TIMEOUT_S 30
+/* A page of 1,000 accounts is well under 1 MiB; 16 MiB is a hostile body. */
+#define MAX_RESPONSE_BYTES (16u << 20)
+
+static void print_versions(void)
+{
+	printf("sepayfs version %s\n", SEPAYFS_VERSION);
+	printf("libfuse version %s\n", fuse_pkgversion());
+	printf("libcurl version %s\n", curl_version_info(CURLVERSION_NOW)->version);
+	printf("jansson version %s\n", jansson_version_str());
+	fflush(stdout);
+	fuse_lowlevel_version();
+}
+
+static const char *probe_hint(int err)
+{
+	switch (err) {
+	case EACCES: return "the access token was refused (HTTP 401): check it or log in again";
+	case EPERM: return "access denied (HTTP 403): the token needs the bank-account:read scope "
+			   "and the user the right to view bank accounts";
+	case ENOENT: return "no bank-accounts endpoint there (HTTP 404): check -o base_url";
+	case EAGAIN: return "the API is rate limiting (HTTP 429): try again shortly";
+	default: return "the API did not answer as expected: check -o base_url and the network";
+	}
+}
+
+/* Asks for the first page of accounts, as a mount would. */
+static int probe_api(struct sepay_api *api, const char *base_url)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/bank-accounts?page=1&limit=%u", api->page_size);
+	json_t *root;
+	int rc = sepay_get_json(api, "check access", path, &root);
+	if (rc == 0) {
+		struct sepay_page page;
+		if (sepay_parse_page(root, 1, &page) != 0)
+			rc = EIO;
+		json_decref(root);
+	}
+	if (rc)
+		fprintf(stderr, "sepayfs: cannot mount %s: %s\n", base_url, probe_hint(rc));
+	return rc;
+}
+
+static int run_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cmd)
+{
+	if (cmd->singlethread)
+		return fuse_session_loop(se);
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(cfg, (unsigned)cmd->clone_fd);
+	fuse_loop_cfg_set_max_threads(cfg, cmd->max_threads);
+	fuse_loop_cfg_set_idle_threads(cfg, cmd->max_idle_threads);
+	int rc = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return rc;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts cmd = { 0 };
+	struct sepayfs_options opts;
+	struct http_transport *http = NULL;
+	struct cache *cache = NULL;
+	struct fs fs = { 0 };
+	struct fuse_session *se = NULL;
+	char *token = NULL;
+	int status = 1;
+	bool fs_ready = false;
+
+	if (options_parse(&args, &opts) != 0 || fuse_parse_cmdline(&args, &cmd) != 0) {
+		fprintf(stderr, "Try 'sepayfs --help' for more information.\n");
+		status = 2;
+		goto out;
+	}
+	if (cmd.show_help) {
+		printf("usage: %s [options] MOUNTPOINT\n\n", argv[0]);
+		options_print_help(stdout);
+		printf("FUSE options:\n");
+		fflush(stdout);
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		status = 0;
+		goto out;
+	}
+	if (cmd.show_version) {
+		print_versions();
+		status = 0;
+		goto out;
+	}
+	if (!cmd.mountpoint) {
+		fprintf(stderr, "usage: %s [options] MOUNTPOINT\n"
+				"Try 'sepayfs --help' for more information.\n", argv[0]);
+		status = 2;
+		goto out;
+	}
+	if (cmd.debug)
+		log_set_level(LOG_LEVEL_DEBUG);
+	if (!(token = options_load_token(&opts)))
+		goto out;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "sepayfs: cannot initialise libcurl\n");
+		goto out;
+	}
+	struct http_curl_config hc = {
+		.base_url = opts.base_url,
+		.token = token,
+		.max_conns = opts.max_conns,
+		.connect_timeout_s = CONNECT_TIMEOUT_S,
+		.request_timeout_s = REQUEST_TIMEOUT_S,
+		.max_body = MAX_RESPONSE_BYTES,
+	};
+	int err;
+	http = http_curl_new(&hc, &err);
+	explicit_bzero(token, strlen(token)); /* the transport holds its own copy */
+	if (!http) {
+		fprintf(stderr, "sepayfs: cannot set up HTTP: %s\n", strerror(err));
+		goto out_curl;
+	}
+	struct sepay_api api = { .http = http, .page_size = opts.page_size };
+	if (probe_api(&api, opts.base_url) != 0)
+		goto out_curl;
+
+	struct cache_config cc = {
+		.ttl_ms = (uint64_t)opts.cache_ttl * 1000,
+		.fetch = objects_fetch,
+		.fetch_ctx = &api,
+	};
+	struct fs_config fc = {
+		.uid = getuid(),
+		.gid = getgid(),
+		.file_mode = 0444,
+		.dir_mode = 0555,
+	};
+	if (!(cache = cache_new(&cc)) || fs_init(&fs, &fc, cache) != 0) {
+		fprintf(stderr, "sepayfs: out of memory\n");
+		goto out_curl;
+	}
+	fs_ready = true;
+
+	/* Read-only in the kernel too: writes fail there with EROFS. */
+	if (fuse_opt_add_arg(&args, "-oro") != 0 ||
+	    fuse_opt_add_arg(&args, "-ofsname=sepayfs,subtype=sepayfs") != 0)
+		goto out_curl;
+	struct fuse_adapter adapter = { .fs = &fs, .timeout_s = (double)opts.cache_ttl };
+	se = fuse_session_new(&args, &sepayfs_ll_ops, sizeof(sepayfs_ll_ops), &adapter);
+	if (!se)
+		goto out_curl;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_session;
+	if (fuse_session_mount(se, cmd.mountpoint) != 0)
+		goto out_signals;
+	if (fuse_daemonize(cmd.foreground) != 0)
+		goto out_unmount;
+	status = run_loop(se, &cmd) == 0 ? 0 : 1;
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out_curl:
+	if (fs_ready)
+		fs_destroy(&fs);
+	cache_free(cache);
+	if (http)
+		http->destroy(http);
+	curl_global_cleanup();
+out:
+	free(token);
+	free(cmd.mountpoint);
+	options_release(&opts);
+	fuse_opt_free_args(&args);
+	return status;
+}

@@ -1,0 +1,25 @@
+/* objects.h - the API objects the tree is made of, and how each is fetched.
+ *
+ * This is the cache's fetch function: it turns a key into requests and the
+ * responses into a snapshot of rendered files, rendered at fetch time so
+ * that st_size is exact before anyone reads. */
+#ifndef SEPAYFS_OBJECTS_H
+#define SEPAYFS_OBJECTS_H
+
+#include "keys.h"
+#include "sepay.h"
+#include "snapshot.h"
+
+enum obj_kind {
+	OBJ_ACCOUNT_LIST = 1, /* GET /bank-accounts, all pages: ids only */
+	OBJ_ACCOUNT,          /* GET /bank-accounts/{a}: info.json */
+	OBJ_SUB_LIST,         /* GET /bank-accounts/{a}/sub-accounts, all pages: a file each */
+};
+
+/* A cache_fetch_fn; ctx is a struct sepay_api. */
+int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out);
+
+/* The API path a key is fetched from ("/bank-accounts/19"), for logs and xattrs. */
+void objects_path(const struct obj_key *key, char *buf, size_t size);
+
+#endif

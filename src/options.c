@@ -1,0 +1,172 @@
+/* options.c - sepayfs's -o options. */
+#include "options.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* One day: longer than anyone wants stale balances, short enough that a
+ * typo of extra zeros is caught. */
+#define MAX_CACHE_TTL 86400
+/* The API's documented maximum page size is unknown; 1000 bounds a page. */
+#define MAX_PAGE_SIZE 1000
+/* More parallel connections than this only earns 429s from the API. */
+#define MAX_CONNS 64
+/* A token is a JWT of a few KiB; a file larger than this is not a token. */
+#define MAX_TOKEN_FILE 65536
+
+#define OPT(templ, field) { templ, offsetof(struct sepayfs_options, field), 1 }
+
+static const struct fuse_opt option_table[] = {
+	OPT("base_url=%s", base_url_arg),
+	OPT("token_file=%s", token_file),
+	OPT("cache_ttl=%s", cache_ttl_arg),
+	OPT("page_size=%s", page_size_arg),
+	OPT("max_conns=%s", max_conns_arg),
+	FUSE_OPT_END
+};
+
+void options_print_help(FILE *out)
+{
+	fprintf(out,
+		"sepayfs options:\n"
+		"    -o base_url=URL        API base (default " SEPAYFS_DEFAULT_BASE_URL ")\n"
+		"    -o token_file=PATH     file holding the OAuth2 access token\n"
+		"                           (default: $SEPAY_ACCESS_TOKEN)\n"
+		"    -o cache_ttl=SECONDS   serve listings and files from memory this long (default 60)\n"
+		"    -o page_size=N         items asked for per listing page (default 100)\n"
+		"    -o max_conns=N         HTTP requests in flight at most (default 8)\n"
+		"\n");
+}
+
+/* A whole number in [min, max] or the default when absent. */
+static int parse_number(const char *name, const char *arg, unsigned def, unsigned min,
+			unsigned max, unsigned *out)
+{
+	if (!arg) {
+		*out = def;
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(arg, &end, 10);
+	if (arg[0] < '0' || arg[0] > '9' || *end || errno || v < min || v > max) {
+		fprintf(stderr, "sepayfs: -o %s=%s: expected a whole number from %u to %u\n",
+			name, arg, min, max);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int check_base_url(struct sepayfs_options *opts)
+{
+	const char *url = opts->base_url_arg ? opts->base_url_arg : SEPAYFS_DEFAULT_BASE_URL;
+	if (strncasecmp(url, "https://", 8) != 0 && strncasecmp(url, "http://", 7) != 0) {
+		fprintf(stderr, "sepayfs: -o base_url=%s: expected an http:// or https:// URL\n", url);
+		return -1;
+	}
+	opts->base_url = strdup(url);
+	if (!opts->base_url)
+		return -1;
+	size_t n = strlen(opts->base_url);
+	while (n > 0 && opts->base_url[n - 1] == '/')
+		opts->base_url[--n] = '\0';
+	return 0;
+}
+
+int options_parse(struct fuse_args *args, struct sepayfs_options *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	if (fuse_opt_parse(args, opts, option_table, NULL) == -1)
+		return -1;
+	if (parse_number("cache_ttl", opts->cache_ttl_arg, 60, 1, MAX_CACHE_TTL, &opts->cache_ttl) ||
+	    parse_number("page_size", opts->page_size_arg, 100, 1, MAX_PAGE_SIZE, &opts->page_size) ||
+	    parse_number("max_conns", opts->max_conns_arg, 8, 1, MAX_CONNS, &opts->max_conns) ||
+	    check_base_url(opts))
+		return -1;
+	return 0;
+}
+
+void options_release(struct sepayfs_options *opts)
+{
+	free(opts->base_url_arg);
+	free(opts->token_file);
+	free(opts->cache_ttl_arg);
+	free(opts->page_size_arg);
+	free(opts->max_conns_arg);
+	free(opts->base_url);
+	memset(opts, 0, sizeof(*opts));
+}
+
+static char *trimmed_copy(const char *s, size_t len)
+{
+	while (len && strchr(" \t\r\n", s[0])) {
+		s++;
+		len--;
+	}
+	while (len && strchr(" \t\r\n", s[len - 1]))
+		len--;
+	return len ? strndup(s, len) : NULL;
+}
+
+static bool token_is_printable(const char *t)
+{
+	/* It goes into an HTTP header: no control characters or spaces. */
+	for (; *t; t++)
+		if ((unsigned char)*t <= 0x20 || *t == 0x7f)
+			return false;
+	return true;
+}
+
+char *options_load_token(const struct sepayfs_options *opts)
+{
+	char *token = NULL;
+	const char *source;
+	if (opts->token_file) {
+		source = opts->token_file;
+		FILE *f = fopen(opts->token_file, "re");
+		if (!f) {
+			fprintf(stderr, "sepayfs: cannot read token file %s: %s\n", opts->token_file,
+				strerror(errno));
+			return NULL;
+		}
+		char *buf = malloc(MAX_TOKEN_FILE + 1);
+		size_t n = buf ? fread(buf, 1, MAX_TOKEN_FILE + 1, f) : 0;
+		bool failed = !buf || ferror(f);
+		fclose(f);
+		if (!failed && n <= MAX_TOKEN_FILE)
+			token = trimmed_copy(buf, n);
+		if (buf) {
+			explicit_bzero(buf, MAX_TOKEN_FILE + 1);
+			free(buf);
+		}
+		if (failed || n > MAX_TOKEN_FILE) {
+			fprintf(stderr, "sepayfs: cannot read token file %s: %s\n", opts->token_file,
+				failed ? "read error" : "larger than a token can be");
+			free(token);
+			return NULL;
+		}
+	} else {
+		source = "$SEPAY_ACCESS_TOKEN";
+		const char *env = getenv("SEPAY_ACCESS_TOKEN");
+		if (!env) {
+			fprintf(stderr, "sepayfs: no access token: use -o token_file=PATH or set "
+					"SEPAY_ACCESS_TOKEN (see sepayfs --help)\n");
+			return NULL;
+		}
+		token = trimmed_copy(env, strlen(env));
+	}
+	if (!token || !token_is_printable(token)) {
+		fprintf(stderr, "sepayfs: %s: %s\n", source,
+			token ? "the token has spaces or control characters inside it"
+			      : "the token is empty");
+		free(token);
+		return NULL;
+	}
+	return token;
+}

@@ -1,0 +1,36 @@
+/* options.h - sepayfs's own -o options: one fuse_opt table, parsed and checked.
+ *
+ * Options libfuse knows (allow_other, max_threads, ...) pass through to it;
+ * an option neither knows is refused by fuse_session_new(). */
+#ifndef SEPAYFS_OPTIONS_H
+#define SEPAYFS_OPTIONS_H
+
+#include <fuse_opt.h>
+#include <stdio.h>
+
+#define SEPAYFS_DEFAULT_BASE_URL "https://my.sepay.vn/api/v1"
+
+struct sepayfs_options {
+	/* As given (fuse_opt strings, freed by options_release). */
+	char *base_url_arg;
+	char *token_file;
+	char *cache_ttl_arg;
+	char *page_size_arg;
+	char *max_conns_arg;
+	/* Checked values. */
+	char *base_url;      /* without a trailing slash */
+	unsigned cache_ttl;  /* seconds */
+	unsigned page_size;
+	unsigned max_conns;
+};
+
+/* Takes sepayfs's options out of args.  0, or -1 after printing why. */
+int options_parse(struct fuse_args *args, struct sepayfs_options *opts);
+void options_release(struct sepayfs_options *opts);
+void options_print_help(FILE *out);
+
+/* The access token from -o token_file or $SEPAY_ACCESS_TOKEN, surrounding
+ * whitespace removed.  NULL after printing why. */
+char *options_load_token(const struct sepayfs_options *opts);
+
+#endif

@@ -1,0 +1,20 @@
+/* render.h - the JSON a user reads: an API object as file content.
+ *
+ * Pretty-printed with a 2-space indent, keys in the order the API sent them,
+ * UTF-8 text written as UTF-8, numbers as a person writes them (no exponent,
+ * no float noise: the shortest form that reads back as the same double), and
+ * a final newline.  Jansson's own dumper prints %.17g reals, hence this file. */
+#ifndef SEPAYFS_RENDER_H
+#define SEPAYFS_RENDER_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* Returns malloc'ed NUL-terminated bytes and their length, or NULL on ENOMEM. */
+char *render_json(const json_t *value, size_t *len);
+
+/* Writes the shortest exact positional form of a finite double ("0.1",
+ * "1777283273.0", "-0.0").  Returns the length, or 0 if it does not fit. */
+size_t render_real(double d, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,54 @@
+/* sepay.h - the SePay Bank Accounts API: paths, envelopes, pages, errors.
+ *
+ * Everything here treats the server's bytes as untrusted: a body that is not
+ * the documented envelope is an error (EIO), never a crash, and every
+ * failure is logged once as one line naming the operation, the API path
+ * and the status. */
+#ifndef SEPAYFS_SEPAY_H
+#define SEPAYFS_SEPAY_H
+
+#include "http.h"
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* Pages we follow at most in one listing: 10,000 pages of 100 is a million
+ * accounts, far past any company, and it stops a server whose last_page
+ * never ends from holding a thread forever. */
+#define SEPAY_MAX_PAGES 10000
+
+struct sepay_api {
+	struct http_transport *http;
+	unsigned page_size;      /* the limit we ask for; the server may give fewer */
+	atomic_ulong requests;   /* sent, for statistics */
+};
+
+/* The errno a user sees for an HTTP status (0 for 2xx). */
+int sepay_status_errno(long status);
+
+/* GET path and parse its JSON object.  0 and *root (caller decrefs), or an errno. */
+int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json_t **root);
+
+/* GET path and return its "data" object.  0 and *data (caller decrefs), or an errno. */
+int sepay_get_object(struct sepay_api *api, const char *op, const char *path, json_t **data);
+
+/* Calls on_item for each valid item (an object with a positive integer id)
+ * of every page of a paginated list at path (without query).  Pages are
+ * followed by meta.pagination, not by counting items.  on_item returns 0 or
+ * an errno that stops the walk. */
+typedef int (*sepay_item_fn)(void *ctx, int64_t id, json_t *item);
+int sepay_walk_pages(struct sepay_api *api, const char *op, const char *path,
+		     sepay_item_fn on_item, void *ctx);
+
+/* How a page names itself: what the walker needs, parsed apart so tests
+ * can reach it.  Missing fields leave the defaults (last_page = current_page
+ * = the requested page). 0, or EIO when root is not a list envelope. */
+struct sepay_page {
+	json_t *items;        /* borrowed from root */
+	int64_t current_page;
+	int64_t last_page;
+};
+int sepay_parse_page(json_t *root, int64_t requested, struct sepay_page *page);
+
+#endif

@@ -1,0 +1,198 @@
+/* snapshot.c - immutable reference-counted API results. */
+#include "snapshot.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct blob *blob_new(const char *bytes, size_t len, struct timespec mtime)
+{
+	struct blob *b = malloc(sizeof(*b) + len + 1);
+	if (!b)
+		return NULL;
+	atomic_init(&b->refs, 1);
+	b->mtime = mtime;
+	b->len = len;
+	memcpy(b->bytes, bytes, len);
+	b->bytes[len] = '\0';
+	return b;
+}
+
+struct blob *blob_ref(struct blob *b)
+{
+	atomic_fetch_add(&b->refs, 1);
+	return b;
+}
+
+void blob_unref(struct blob *b)
+{
+	if (b && atomic_fetch_sub(&b->refs, 1) == 1)
+		free(b);
+}
+
+struct snapshot *snapshot_new_file(struct blob *file)
+{
+	struct snapshot *s = calloc(1, sizeof(*s));
+	if (!s) {
+		blob_unref(file);
+		return NULL;
+	}
+	atomic_init(&s->refs, 1);
+	s->file = file;
+	if (file)
+		s->mtime = file->mtime;
+	return s;
+}
+
+struct snapshot *snapshot_new_listing(struct timespec mtime)
+{
+	struct snapshot *s = snapshot_new_file(NULL);
+	if (s)
+		s->mtime = mtime;
+	return s;
+}
+
+bool snapshot_listing_add(struct snapshot *s, int64_t id, struct blob *file)
+{
+	if (s->count == s->capacity) {
+		size_t cap = s->capacity ? s->capacity * 2 : 16;
+		struct listing_entry *e = realloc(s->entries, cap * sizeof(*e));
+		if (!e) {
+			blob_unref(file);
+			return false;
+		}
+		s->entries = e;
+		s->capacity = cap;
+	}
+	s->entries[s->count].id = id;
+	s->entries[s->count].file = file;
+	s->count++;
+	return true;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct listing_entry *x = a, *y = b;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Sort key that remembers arrival order, so that of repeated ids the first
+ * one seen is kept whatever order qsort leaves equal ids in. */
+struct arrival {
+	int64_t id;
+	size_t index;
+};
+
+static int arrival_cmp(const void *a, const void *b)
+{
+	const struct arrival *x = a, *y = b;
+	if (x->id != y->id)
+		return (x->id > y->id) - (x->id < y->id);
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+bool snapshot_listing_finish(struct snapshot *s)
+{
+	bool sorted = true;
+	for (size_t i = 1; i < s->count && sorted; i++)
+		sorted = s->entries[i - 1].id < s->entries[i].id;
+	if (sorted)
+		return true; /* the usual case: the API lists in id order */
+
+	struct arrival *order = malloc(s->count * sizeof(*order));
+	struct listing_entry *out = malloc(s->count * sizeof(*out));
+	if (!order || !out) {
+		free(order);
+		free(out);
+		return false;
+	}
+	for (size_t i = 0; i < s->count; i++)
+		order[i] = (struct arrival){ s->entries[i].id, i };
+	qsort(order, s->count, sizeof(*order), arrival_cmp);
+	size_t kept = 0;
+	for (size_t i = 0; i < s->count; i++) {
+		struct listing_entry *e = &s->entries[order[i].index];
+		if (kept && out[kept - 1].id == e->id)
+			blob_unref(e->file);
+		else
+			out[kept++] = *e;
+	}
+	free(order);
+	free(s->entries);
+	s->entries = out;
+	s->count = kept;
+	s->capacity = s->count;
+	return true;
+}
+
+const struct listing_entry *snapshot_find(const struct snapshot *s, int64_t id)
+{
+	struct listing_entry key = { .id = id };
+	if (!s->count)
+		return NULL;
+	return bsearch(&key, s->entries, s->count, sizeof(key), entry_cmp);
+}
+
+struct snapshot *snapshot_ref(struct snapshot *s)
+{
+	atomic_fetch_add(&s->refs, 1);
+	return s;
+}
+
+void snapshot_unref(struct snapshot *s)
+{
+	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	blob_unref(s->file);
+	for (size_t i = 0; i < s->count; i++)
+		blob_unref(s->entries[i].file);
+	free(s->entries);
+	free(s);
+}
+
+static bool blob_same_bytes(const struct blob *a, const struct blob *b)
+{
+	return a && b && a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
+}
+
+static void keep_older_blob(struct blob **fresh, struct blob *older)
+{
+	if (blob_same_bytes(*fresh, older)) {
+		blob_unref(*fresh);
+		*fresh = blob_ref(older);
+	}
+}
+
+void snapshot_carry_over(struct snapshot *fresh, const struct snapshot *older)
+{
+	if (!older)
+		return;
+	if (fresh->file) {
+		keep_older_blob(&fresh->file, older->file);
+		fresh->mtime = fresh->file->mtime;
+		return;
+	}
+	bool same_ids = fresh->count == older->count;
+	for (size_t i = 0; i < fresh->count; i++) {
+		struct listing_entry *e = &fresh->entries[i];
+		const struct listing_entry *old = snapshot_find(older, e->id);
+		if (!old) {
+			same_ids = false;
+			continue;
+		}
+		if (e->file)
+			keep_older_blob(&e->file, old->file);
+	}
+	if (same_ids)
+		fresh->mtime = older->mtime;
+}
+
+size_t snapshot_size(const struct snapshot *s)
+{
+	size_t n = sizeof(*s) + s->count * sizeof(*s->entries);
+	if (s->file)
+		n += sizeof(*s->file) + s->file->len;
+	for (size_t i = 0; i < s->count; i++)
+		if (s->entries[i].file)
+			n += sizeof(*s->entries[i].file) + s->entries[i].file->len;
+	return n;
+}

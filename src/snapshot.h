@@ -1,0 +1,66 @@
+/* snapshot.h - immutable, reference-counted results of API requests.
+ *
+ * A blob is one file's rendered bytes; a snapshot is what one request (or
+ * one walk over pages) produced: a detail file, or a listing of ids, each
+ * id with an optional file.  Nothing changes a blob or a snapshot after it
+ * is built, so an open file can hold a blob while the cache moves on: a
+ * refresh between stat and read never mixes two versions. */
+#ifndef SEPAYFS_SNAPSHOT_H
+#define SEPAYFS_SNAPSHOT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct blob {
+	atomic_uint refs;
+	struct timespec mtime; /* when these bytes were first seen */
+	size_t len;
+	char bytes[];
+};
+
+struct listing_entry {
+	int64_t id;
+	struct blob *file; /* NULL where the listing gives names only */
+};
+
+struct snapshot {
+	atomic_uint refs;
+	struct blob *file;              /* a detail object, else NULL */
+	size_t count;                   /* a listing: entries sorted by id, unique */
+	size_t capacity;
+	struct listing_entry *entries;
+	struct timespec mtime;          /* a listing: when this set of ids was first seen */
+};
+
+/* Copies len bytes into a new blob with refs = 1.  NULL on ENOMEM. */
+struct blob *blob_new(const char *bytes, size_t len, struct timespec mtime);
+struct blob *blob_ref(struct blob *b);
+void blob_unref(struct blob *b);
+
+/* Takes ownership of file (may be NULL).  NULL on ENOMEM (file released). */
+struct snapshot *snapshot_new_file(struct blob *file);
+/* An empty listing to fill with snapshot_listing_add, then snapshot_listing_finish. */
+struct snapshot *snapshot_new_listing(struct timespec mtime);
+/* Takes ownership of file (may be NULL); returns false on ENOMEM (file released). */
+bool snapshot_listing_add(struct snapshot *s, int64_t id, struct blob *file);
+/* Sorts by id and drops repeated ids, keeping the first one seen.
+ * Returns false on ENOMEM (the snapshot is then unusable: unref it). */
+bool snapshot_listing_finish(struct snapshot *s);
+const struct listing_entry *snapshot_find(const struct snapshot *s, int64_t id);
+
+struct snapshot *snapshot_ref(struct snapshot *s);
+void snapshot_unref(struct snapshot *s);
+
+/* Makes fresh keep what older already had where nothing changed: identical
+ * bytes keep the older blob (and so its mtime), an identical set of ids keeps
+ * the older listing mtime.  This is what makes mtime move when, and only
+ * when, content changes. */
+void snapshot_carry_over(struct snapshot *fresh, const struct snapshot *older);
+
+/* Bytes a snapshot holds, for the cache's memory accounting. */
+size_t snapshot_size(const struct snapshot *s);
+
+#endif

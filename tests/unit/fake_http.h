@@ -1,0 +1,22 @@
+/* fake_http.h - an HTTP transport that answers from a table and counts.
+ *
+ * Tests set the answer for a path ("/bank-accounts?page=1&limit=100"); any
+ * other path is a 404.  Every request is counted, per path and in total. */
+#ifndef SEPAYFS_FAKE_HTTP_H
+#define SEPAYFS_FAKE_HTTP_H
+
+#include "http.h"
+
+struct fake_http;
+
+struct fake_http *fake_http_new(void);
+struct http_transport *fake_http_transport(struct fake_http *f);
+void fake_http_free(struct fake_http *f);
+/* status 0 with a NULL body makes the request fail as a network error. */
+void fake_http_set(struct fake_http *f, const char *path, long status, const char *body);
+unsigned fake_http_count(struct fake_http *f, const char *path); /* NULL: all */
+void fake_http_reset_counts(struct fake_http *f);
+/* Every answer waits this long first (to make requests overlap). */
+void fake_http_set_delay_ms(struct fake_http *f, unsigned ms);
+
+#endif

@@ -1,0 +1,185 @@
+/* test_cache.c - TTL on an injected clock, single-flight, shared errors,
+ * and mtimes that move only with content. */
+#include "cache.h"
+#include "check.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct fake_source {
+	atomic_uint fetches;
+	int result;            /* errno to return, or 0 */
+	const char *content;   /* bytes of the detail file */
+	unsigned delay_ms;
+	long wall_sec;         /* mtime given to new blobs */
+};
+
+static int fake_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
+{
+	(void)key;
+	struct fake_source *src = ctx;
+	atomic_fetch_add(&src->fetches, 1);
+	if (src->delay_ms) {
+		struct timespec ts = { 0, (long)src->delay_ms * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	if (src->result)
+		return src->result;
+	struct timespec mtime = { src->wall_sec, 0 };
+	struct blob *b = blob_new(src->content, strlen(src->content), mtime);
+	*out = snapshot_new_file(b);
+	return 0;
+}
+
+static uint64_t fake_now;
+static uint64_t fake_clock(void *ctx)
+{
+	(void)ctx;
+	return fake_now;
+}
+
+static struct cache *make_cache(struct fake_source *src, uint64_t neg_ttl)
+{
+	struct cache_config cfg = {
+		.ttl_ms = 60000, .negative_ttl_ms = neg_ttl,
+		.fetch = fake_fetch, .fetch_ctx = src,
+		.clock = fake_clock,
+	};
+	return cache_new(&cfg);
+}
+
+static void test_ttl(void)
+{
+	struct fake_source src = { .content = "v1", .wall_sec = 100 };
+	struct cache *c = make_cache(&src, 0);
+	struct obj_key k = { 1, 19, 0 };
+	struct snapshot *s;
+	fake_now = 1000;
+
+	CHECK_INT(cache_get(c, &k, &s), 0);
+	CHECK_STR(s->file->bytes, "v1");
+	snapshot_unref(s);
+	fake_now += 59999; /* still fresh */
+	CHECK_INT(cache_get(c, &k, &s), 0);
+	snapshot_unref(s);
+	CHECK_INT(atomic_load(&src.fetches), 1);
+
+	/* Past the TTL: fetched again; unchanged bytes keep the first mtime. */
+	fake_now += 1;
+	src.wall_sec = 200;
+	CHECK_INT(cache_get(c, &k, &s), 0);
+	CHECK_INT(atomic_load(&src.fetches), 2);
+	CHECK_INT(s->file->mtime.tv_sec, 100);
+	snapshot_unref(s);
+
+	/* Changed bytes after the TTL: new content, new mtime. */
+	fake_now += 60000;
+	src.content = "v2";
+	src.wall_sec = 300;
+	CHECK_INT(cache_get(c, &k, &s), 0);
+	CHECK_STR(s->file->bytes, "v2");
+	CHECK_INT(s->file->mtime.tv_sec, 300);
+	struct snapshot *pinned = s; /* an open file keeps its version */
+
+	/* expire_all makes the next get fetch even within the TTL. */
+	cache_expire_all(c);
+	src.content = "v3";
+	CHECK_INT(cache_get(c, &k, &s), 0);
+	CHECK_INT(atomic_load(&src.fetches), 4);
+	CHECK_STR(s->file->bytes, "v3");
+	CHECK_STR(pinned->file->bytes, "v2");
+	snapshot_unref(s);
+	snapshot_unref(pinned);
+
+	/* A failed refresh is reported, and the value stays for peeking. */
+	fake_now += 60000;
+	src.result = EIO;
+	CHECK_INT(cache_get(c, &k, &s), EIO);
+	CHECK(s == NULL);
+	s = cache_peek(c, &k, false);
+	CHECK(s && strcmp(s->file->bytes, "v3") == 0);
+	snapshot_unref(s);
+	CHECK(cache_peek(c, &k, true) == NULL);
+	cache_free(c);
+}
+
+static void test_negative(void)
+{
+	struct fake_source src = { .result = ENOENT };
+	struct cache *c = make_cache(&src, 5000);
+	struct obj_key k = { 2, 404, 0 };
+	struct snapshot *s;
+	fake_now = 1000;
+	CHECK_INT(cache_get(c, &k, &s), ENOENT);
+	CHECK_INT(cache_get(c, &k, &s), ENOENT);
+	CHECK_INT(atomic_load(&src.fetches), 1); /* remembered */
+	fake_now += 5000;
+	CHECK_INT(cache_get(c, &k, &s), ENOENT);
+	CHECK_INT(atomic_load(&src.fetches), 2); /* forgotten after its TTL */
+	/* Other errors are not remembered. */
+	src.result = EIO;
+	struct obj_key k2 = { 2, 500, 0 };
+	CHECK_INT(cache_get(c, &k2, &s), EIO);
+	CHECK_INT(cache_get(c, &k2, &s), EIO);
+	CHECK_INT(atomic_load(&src.fetches), 4);
+	cache_free(c);
+}
+
+#define READERS 32
+
+struct reader {
+	struct cache *cache;
+	int rc;
+	struct snapshot *snap;
+};
+
+static void *read_one(void *arg)
+{
+	struct reader *r = arg;
+	struct obj_key k = { 1, 7, 0 };
+	r->rc = cache_get(r->cache, &k, &r->snap);
+	return NULL;
+}
+
+static void run_readers(struct fake_source *src, int expect_rc)
+{
+	struct cache *c = make_cache(src, 0);
+	pthread_t threads[READERS];
+	struct reader readers[READERS];
+	for (int i = 0; i < READERS; i++) {
+		readers[i] = (struct reader){ c, -1, NULL };
+		pthread_create(&threads[i], NULL, read_one, &readers[i]);
+	}
+	for (int i = 0; i < READERS; i++)
+		pthread_join(threads[i], NULL);
+	CHECK_INT(atomic_load(&src->fetches), 1);
+	for (int i = 0; i < READERS; i++) {
+		CHECK_INT(readers[i].rc, expect_rc);
+		if (readers[i].snap) {
+			CHECK(readers[i].snap == readers[0].snap); /* one result, shared */
+			snapshot_unref(readers[i].snap);
+		}
+	}
+	cache_free(c);
+}
+
+static void test_single_flight(void)
+{
+	/* The fetch takes long enough for all readers to arrive while it runs. */
+	fake_now = 1000;
+	struct fake_source ok = { .content = "shared", .delay_ms = 200 };
+	run_readers(&ok, 0);
+	struct fake_source failing = { .result = EACCES, .delay_ms = 200 };
+	run_readers(&failing, EACCES);
+}
+
+int main(void)
+{
+	test_ttl();
+	test_negative();
+	test_single_flight();
+	return check_report("cache");
+}

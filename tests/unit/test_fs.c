@@ -1,0 +1,209 @@
+/* test_fs.c - the tree over a fake API: names, attributes, bytes, and
+ * how many requests each operation costs. */
+#include "cache.h"
+#include "check.h"
+#include "fake_http.h"
+#include "fs.h"
+#include "objects.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+static const char list_page[] =
+	"{\"status\":\"success\",\"data\":[{\"id\":19,\"label\":\"Cty Demo\"},{\"id\":21}],"
+	"\"meta\":{\"pagination\":{\"total\":2,\"per_page\":100,\"current_page\":1,\"last_page\":1}}}";
+static const char detail_19[] =
+	"{\"status\":\"success\",\"data\":{\"id\":19,\"label\":\"Cty Demo\",\"accumulated\":1777283273.00}}";
+static const char detail_99[] = "{\"status\":\"success\",\"data\":{\"id\":99}}";
+static const char subs_19[] =
+	"{\"status\":\"success\",\"data\":[{\"id\":25,\"label\":\"Cửa hàng 1\"},{\"id\":26,\"label\":null}],"
+	"\"meta\":{\"pagination\":{\"current_page\":1,\"last_page\":1}}}";
+
+static const char info_19_text[] =
+	"{\n  \"id\": 19,\n  \"label\": \"Cty Demo\",\n  \"accumulated\": 1777283273.0\n}\n";
+
+struct world {
+	struct fake_http *http;
+	struct sepay_api api;
+	struct cache *cache;
+	struct fs fs;
+};
+
+static void world_init(struct world *w)
+{
+	w->http = fake_http_new();
+	fake_http_set(w->http, "/bank-accounts?page=1&limit=100", 200, list_page);
+	fake_http_set(w->http, "/bank-accounts/19", 200, detail_19);
+	fake_http_set(w->http, "/bank-accounts/21", 403, "{\"error\":\"forbidden\"}");
+	fake_http_set(w->http, "/bank-accounts/99", 200, detail_99);
+	fake_http_set(w->http, "/bank-accounts/19/sub-accounts?page=1&limit=100", 200, subs_19);
+	w->api = (struct sepay_api){ .http = fake_http_transport(w->http), .page_size = 100 };
+	struct cache_config cc = { .ttl_ms = 60000, .fetch = objects_fetch, .fetch_ctx = &w->api };
+	w->cache = cache_new(&cc);
+	struct fs_config fc = { .uid = 1234, .gid = 5678, .file_mode = 0444, .dir_mode = 0555 };
+	CHECK_INT(fs_init(&w->fs, &fc, w->cache), 0);
+}
+
+static void world_free(struct world *w)
+{
+	fs_destroy(&w->fs);
+	cache_free(w->cache);
+	fake_http_free(w->http);
+}
+
+static uint64_t lookup_ok(struct world *w, uint64_t parent, const char *name, struct stat *st)
+{
+	int rc = fs_lookup(&w->fs, parent, name, st);
+	CHECK_INT(rc, 0);
+	return rc ? 0 : st->st_ino;
+}
+
+static void test_impossible_names_cost_nothing(void)
+{
+	struct world w;
+	world_init(&w);
+	struct stat st;
+	CHECK_INT(fs_lookup(&w.fs, INODE_ROOT, ".git", &st), ENOENT);
+	uint64_t accounts = lookup_ok(&w, INODE_ROOT, "accounts", &st);
+	CHECK(S_ISDIR(st.st_mode));
+	CHECK_INT(st.st_mode & 07777, 0555);
+	static const char *const bad[] = { "foo", ".git", "12abc", "-5", "0", "007",
+					   "99999999999999999999", "autorun.inf" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_INT(fs_lookup(&w.fs, accounts, bad[i], &st), ENOENT);
+	CHECK_INT(fake_http_count(w.http, NULL), 0);
+
+	/* An account path not yet listed is resolved through its detail. */
+	uint64_t acct = lookup_ok(&w, accounts, "19", &st);
+	CHECK_INT(fake_http_count(w.http, "/bank-accounts/19"), 1);
+	CHECK_INT(fake_http_count(w.http, NULL), 1);
+	CHECK_INT(fs_lookup(&w.fs, acct, "info.txt", &st), ENOENT);
+	CHECK_INT(fs_lookup(&w.fs, acct, "INFO.JSON", &st), ENOENT);
+	uint64_t subs = lookup_ok(&w, acct, "sub-accounts", &st);
+	CHECK_INT(fs_lookup(&w.fs, subs, "x.json", &st), ENOENT);
+	CHECK_INT(fs_lookup(&w.fs, subs, "025.json", &st), ENOENT);
+	CHECK_INT(fs_lookup(&w.fs, subs, "25", &st), ENOENT);
+	CHECK_INT(fake_http_count(w.http, NULL), 1);
+	world_free(&w);
+}
+
+static void test_tree(void)
+{
+	struct world w;
+	world_init(&w);
+	struct stat st;
+	uint64_t accounts = lookup_ok(&w, INODE_ROOT, "accounts", &st);
+
+	/* Listing /accounts costs the list page and nothing more. */
+	struct fs_dir *dir;
+	CHECK_INT(fs_opendir(&w.fs, accounts, &dir), 0);
+	CHECK_INT(dir->count, 4);
+	CHECK_STR(dir->entries[0].name, ".");
+	CHECK_STR(dir->entries[2].name, "19");
+	CHECK_STR(dir->entries[3].name, "21");
+	CHECK(dir->entries[2].has_attr && S_ISDIR(dir->entries[2].st.st_mode));
+	CHECK(!dir->unchanged);
+	CHECK(fs_dirent_ref(&w.fs, &dir->entries[2]));
+	uint64_t listed_19 = dir->entries[2].st.st_ino;
+	fs_dir_free(dir);
+	CHECK_INT(fake_http_count(w.http, NULL), 1);
+
+	/* Again within the TTL: no request, and the kernel may keep its copy. */
+	CHECK_INT(fs_opendir(&w.fs, accounts, &dir), 0);
+	CHECK(dir->unchanged);
+	fs_dir_free(dir);
+	CHECK_INT(fake_http_count(w.http, NULL), 1);
+	CHECK_INT(fs_getattr(&w.fs, accounts, &st), 0);
+	CHECK_INT(st.st_nlink, 4);
+
+	/* Listed accounts resolve without a request, with the listed inode. */
+	uint64_t acct = lookup_ok(&w, accounts, "19", &st);
+	CHECK_INT(acct, listed_19);
+	CHECK_INT(st.st_uid, 1234);
+	CHECK_INT(st.st_gid, 5678);
+	CHECK_INT(fake_http_count(w.http, NULL), 1);
+
+	/* info.json: exact size before any read; bytes pinned to the open. */
+	uint64_t info = lookup_ok(&w, acct, "info.json", &st);
+	CHECK(S_ISREG(st.st_mode));
+	CHECK_INT(st.st_mode & 07777, 0444);
+	CHECK_INT(st.st_size, strlen(info_19_text));
+	CHECK_INT(st.st_blocks, 1);
+	struct blob *b;
+	bool unchanged;
+	CHECK_INT(fs_open(&w.fs, info, &b, &unchanged), 0);
+	CHECK_STR(b->bytes, info_19_text);
+	CHECK(!unchanged);
+	blob_unref(b);
+	CHECK_INT(fs_open(&w.fs, info, &b, &unchanged), 0);
+	CHECK(unchanged);
+	blob_unref(b);
+	CHECK_INT(fake_http_count(w.http, "/bank-accounts/19"), 1);
+
+	/* The account directory lists info.json with its attributes now. */
+	CHECK_INT(fs_opendir(&w.fs, acct, &dir), 0);
+	CHECK_INT(dir->count, 4);
+	CHECK_STR(dir->entries[2].name, "info.json");
+	CHECK(dir->entries[2].has_attr);
+	CHECK_INT(dir->entries[2].st.st_size, strlen(info_19_text));
+	CHECK_STR(dir->entries[3].name, "sub-accounts");
+	fs_dir_free(dir);
+
+	/* Sub-accounts: one listing gives every file and its size. */
+	uint64_t subs = lookup_ok(&w, acct, "sub-accounts", &st);
+	CHECK_INT(fs_opendir(&w.fs, subs, &dir), 0);
+	CHECK_INT(dir->count, 4);
+	CHECK_STR(dir->entries[2].name, "25.json");
+	CHECK_STR(dir->entries[3].name, "26.json");
+	CHECK(dir->entries[3].has_attr);
+	CHECK_INT(dir->entries[3].st.st_size, strlen("{\n  \"id\": 26,\n  \"label\": null\n}\n"));
+	fs_dir_free(dir);
+	uint64_t sub = lookup_ok(&w, subs, "25.json", &st);
+	CHECK_INT(fs_open(&w.fs, sub, &b, &unchanged), 0);
+	CHECK_STR(b->bytes, "{\n  \"id\": 25,\n  \"label\": \"Cửa hàng 1\"\n}\n");
+	blob_unref(b);
+	CHECK_INT(fs_lookup(&w.fs, subs, "27.json", &st), ENOENT);
+	CHECK_INT(fake_http_count(w.http, "/bank-accounts/19/sub-accounts?page=1&limit=100"), 1);
+
+	/* Listed but forbidden in detail: the directory is there, info.json is EPERM. */
+	uint64_t forbidden = lookup_ok(&w, accounts, "21", &st);
+	CHECK_INT(fs_lookup(&w.fs, forbidden, "info.json", &st), EPERM);
+	/* Not listed but there: found through its detail; absent: ENOENT. */
+	lookup_ok(&w, accounts, "99", &st);
+	CHECK_INT(fs_lookup(&w.fs, accounts, "98", &st), ENOENT);
+
+	/* A directory is not a file and the reverse. */
+	CHECK_INT(fs_open(&w.fs, acct, &b, &unchanged), EISDIR);
+	CHECK_INT(fs_opendir(&w.fs, info, &dir), ENOTDIR);
+
+	/* Forgotten inodes are gone; the root never is. */
+	fs_forget(&w.fs, sub, 1);
+	CHECK_INT(fs_getattr(&w.fs, sub, &st), ESTALE);
+	fs_forget(&w.fs, INODE_ROOT, 1);
+	CHECK_INT(fs_getattr(&w.fs, INODE_ROOT, &st), 0);
+	world_free(&w);
+}
+
+static void test_api_errors(void)
+{
+	struct world w;
+	world_init(&w);
+	struct stat st;
+	uint64_t accounts = lookup_ok(&w, INODE_ROOT, "accounts", &st);
+	fake_http_set(w.http, "/bank-accounts?page=1&limit=100", 401, "{\"error\":\"unauthorized\"}");
+	struct fs_dir *dir;
+	CHECK_INT(fs_opendir(&w.fs, accounts, &dir), EACCES);
+	fake_http_set(w.http, "/bank-accounts/50", 500, "");
+	CHECK_INT(fs_lookup(&w.fs, accounts, "50", &st), EIO);
+	fake_http_set(w.http, "/bank-accounts/51", 200, "{\"status\":\"success\",\"data\":{\"id\":51}");
+	CHECK_INT(fs_lookup(&w.fs, accounts, "51", &st), EIO);
+	world_free(&w);
+}
+
+int main(void)
+{
+	test_impossible_names_cost_nothing();
+	test_tree();
+	test_api_errors();
+	return check_report("fs");
+}

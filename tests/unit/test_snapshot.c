@@ -1,0 +1,55 @@
+/* test_snapshot.c - listings: order, repeats, carried-over mtimes. */
+#include "check.h"
+#include "snapshot.h"
+
+static struct blob *text(const char *s, long sec)
+{
+	return blob_new(s, strlen(s), (struct timespec){ sec, 0 });
+}
+
+int main(void)
+{
+	struct timespec t1 = { 100, 0 }, t2 = { 200, 0 };
+
+	/* Unsorted with a repeat: sorted, and the first one seen kept. */
+	struct snapshot *s = snapshot_new_listing(t1);
+	CHECK(snapshot_listing_add(s, 30, text("thirty", 100)));
+	CHECK(snapshot_listing_add(s, 10, text("ten-first", 100)));
+	CHECK(snapshot_listing_add(s, 20, text("twenty", 100)));
+	CHECK(snapshot_listing_add(s, 10, text("ten-again", 100)));
+	CHECK(snapshot_listing_finish(s));
+	CHECK_INT(s->count, 3);
+	CHECK_INT(s->entries[0].id, 10);
+	CHECK_INT(s->entries[1].id, 20);
+	CHECK_INT(s->entries[2].id, 30);
+	CHECK_STR(s->entries[0].file->bytes, "ten-first");
+	CHECK(snapshot_find(s, 20) == &s->entries[1]);
+	CHECK(snapshot_find(s, 15) == NULL);
+
+	/* A refresh with one file changed: the others keep their blobs and
+	 * mtimes; the listing keeps its mtime since the ids are the same. */
+	struct snapshot *fresh = snapshot_new_listing(t2);
+	CHECK(snapshot_listing_add(fresh, 10, text("ten-first", 200)));
+	CHECK(snapshot_listing_add(fresh, 20, text("twenty!", 200)));
+	CHECK(snapshot_listing_add(fresh, 30, text("thirty", 200)));
+	CHECK(snapshot_listing_finish(fresh));
+	snapshot_carry_over(fresh, s);
+	CHECK(fresh->entries[0].file == s->entries[0].file);
+	CHECK_INT(fresh->entries[0].file->mtime.tv_sec, 100);
+	CHECK_INT(fresh->entries[1].file->mtime.tv_sec, 200);
+	CHECK_INT(fresh->entries[2].file->mtime.tv_sec, 100);
+	CHECK_INT(fresh->mtime.tv_sec, 100);
+
+	/* An id gone: the listing's mtime moves. */
+	struct snapshot *fewer = snapshot_new_listing(t2);
+	CHECK(snapshot_listing_add(fewer, 10, NULL));
+	CHECK(snapshot_listing_finish(fewer));
+	snapshot_carry_over(fewer, fresh);
+	CHECK_INT(fewer->mtime.tv_sec, 200);
+
+	CHECK(snapshot_size(fresh) > 3 * strlen("thirty"));
+	snapshot_unref(s);
+	snapshot_unref(fresh);
+	snapshot_unref(fewer);
+	return check_report("snapshot");
+}
