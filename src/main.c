@@ -27,6 +27,8 @@
 #define REQUEST_TIMEOUT_S 30
 /* A page of 1,000 accounts is well under 1 MiB; 16 MiB is a hostile body. */
 #define MAX_RESPONSE_BYTES (16u << 20)
+/* libfuse's own upper bound for -o max_threads. */
+#define MAX_FUSE_THREADS 100000
 
 static void print_versions(void)
 {
@@ -76,8 +78,13 @@ static int run_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cmd
 	if (!cfg)
 		return -ENOMEM;
 	fuse_loop_cfg_set_clone_fd(cfg, (unsigned)cmd->clone_fd);
-	fuse_loop_cfg_set_max_threads(cfg, cmd->max_threads);
-	fuse_loop_cfg_set_idle_threads(cfg, cmd->max_idle_threads);
+	/* libfuse 3.14 leaves max_idle_threads at UINT_MAX ("unset") unless
+	 * -o max_idle_threads was given, and warns when that is passed on:
+	 * pass on only values the user set, keep the loop's defaults otherwise. */
+	if (cmd->max_threads > 0 && cmd->max_threads <= MAX_FUSE_THREADS)
+		fuse_loop_cfg_set_max_threads(cfg, cmd->max_threads);
+	if (cmd->max_idle_threads <= MAX_FUSE_THREADS)
+		fuse_loop_cfg_set_idle_threads(cfg, cmd->max_idle_threads);
 	int rc = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	return rc;

@@ -1,0 +1,51 @@
+#!/bin/sh
+# check.sh - build sepayfs and run the whole test suite twice: in a plain
+# warnings-as-errors build, and in an AddressSanitizer + UBSan build.
+# Unit tests need nothing; mount tests need /dev/fuse and fusermount3.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+setup() { # dir, options...
+	dir=$1
+	shift
+	if [ -f "$dir/build.ninja" ]; then
+		meson setup --reconfigure "$dir" "$@" >/dev/null
+	else
+		meson setup "$dir" "$@" >/dev/null
+	fi
+}
+
+status=0
+passed=0
+failed=0
+run_suite() { # dir
+	if meson test -C "$1" --print-errorlogs; then :; else status=1; fi
+	counts=$(/usr/bin/python3 - "$1/meson-logs/testlog.json" <<'PY'
+import json, sys
+ok = bad = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["result"] in ("OK", "EXPECTEDFAIL", "SKIP"):
+        ok += 1
+    else:
+        bad += 1
+print(ok, bad)
+PY
+)
+	passed=$((passed + ${counts% *}))
+	failed=$((failed + ${counts#* }))
+}
+
+echo "== build (-Werror)"
+setup build -Dwerror=true
+meson compile -C build
+run_suite build
+
+echo "== build with AddressSanitizer and UndefinedBehaviorSanitizer"
+setup build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+meson compile -C build-asan
+run_suite build-asan
+
+echo "check: $passed passed, $failed failed"
+exit $status
