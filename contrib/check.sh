@@ -22,11 +22,19 @@ failed=0
 run_suite() { # dir
 	if meson test -C "$1" --print-errorlogs; then :; else status=1; fi
 	counts=$(/usr/bin/python3 - "$1/meson-logs/testlog.json" <<'PY'
-import json, sys
+import json, re, sys
+# A C test program counts as one test; the pytest run counts its cases.
 ok = bad = 0
 for line in open(sys.argv[1]):
     r = json.loads(line)
-    if r["result"] in ("OK", "EXPECTEDFAIL", "SKIP"):
+    passed = r["result"] in ("OK", "EXPECTEDFAIL", "SKIP")
+    out = r.get("stdout") or ""
+    cases = re.search(r"(\d+) passed", out)
+    if cases:
+        failures = sum(int(n) for n in re.findall(r"(\d+) (?:failed|errors?)\b", out))
+        ok += int(cases.group(1))
+        bad += failures if failures or passed else 1
+    elif passed:
         ok += 1
     else:
         bad += 1

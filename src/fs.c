@@ -105,22 +105,13 @@ static int file_content(struct fs *fs, const struct obj_key *node, struct blob *
 	return rc;
 }
 
-static int node_stat(struct fs *fs, const struct obj_key *node, uint64_t ino, struct stat *st)
+/* Attributes of a directory node, from what is cached: no request. */
+static void dir_stat(struct fs *fs, const struct obj_key *node, uint64_t ino, struct stat *st)
 {
-	if (is_dir_kind(node->kind)) {
-		struct timespec mtime;
-		nlink_t nlink;
-		dir_attrs(fs, node, &mtime, &nlink);
-		stat_fill(fs, st, node->kind, ino, NULL, mtime, nlink);
-		return 0;
-	}
-	struct blob *file;
-	int rc = file_content(fs, node, &file);
-	if (rc)
-		return rc;
-	stat_fill(fs, st, node->kind, ino, file, fs->started, 0);
-	blob_unref(file);
-	return 0;
+	struct timespec mtime;
+	nlink_t nlink;
+	dir_attrs(fs, node, &mtime, &nlink);
+	stat_fill(fs, st, node->kind, ino, NULL, mtime, nlink);
 }
 
 /* Does account id exist?  The listing answers without a request when it is
@@ -186,12 +177,20 @@ int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 	int rc = child_key(fs, &parent_key, name, &child);
 	if (rc)
 		return rc;
-	/* Stat before taking the inode, so a failure leaves no reference. */
-	rc = node_stat(fs, &child, 0, st);
-	if (rc)
+	if (is_dir_kind(child.kind)) {
+		uint64_t ino = inodes_get(fs->inodes, &child, NULL, true);
+		dir_stat(fs, &child, ino, st);
+		return ino ? 0 : ENOMEM;
+	}
+	/* A lookup is where a file's freshness is decided: it fetches when the
+	 * cache is stale, and changed content gets a new inode. */
+	struct blob *file;
+	if ((rc = file_content(fs, &child, &file)))
 		return rc;
-	st->st_ino = inodes_get(fs->inodes, &child, true);
-	return st->st_ino ? 0 : ENOMEM;
+	uint64_t ino = inodes_get(fs->inodes, &child, file, true);
+	stat_fill(fs, st, child.kind, ino, file, fs->started, 0);
+	blob_unref(file);
+	return ino ? 0 : ENOMEM;
 }
 
 void fs_forget(struct fs *fs, uint64_t ino, uint64_t nlookup)
@@ -204,7 +203,21 @@ int fs_getattr(struct fs *fs, uint64_t ino, struct stat *st)
 	struct obj_key node;
 	if (!inodes_key(fs->inodes, ino, &node))
 		return ESTALE;
-	return node_stat(fs, &node, ino, st);
+	if (is_dir_kind(node.kind)) {
+		dir_stat(fs, &node, ino, st);
+		return 0;
+	}
+	/* A file inode is one version of the content: its attributes never
+	 * change, and a newer version arrives through lookup as a new inode. */
+	struct blob *file = inodes_content(fs->inodes, ino);
+	if (!file) {
+		int rc = file_content(fs, &node, &file);
+		if (rc)
+			return rc;
+	}
+	stat_fill(fs, st, node.kind, ino, file, fs->started, 0);
+	blob_unref(file);
+	return 0;
 }
 
 struct dir_build {
@@ -213,7 +226,8 @@ struct dir_build {
 	size_t capacity;
 };
 
-static struct fs_dirent *dir_add(struct dir_build *b, const char *name, const struct obj_key *key)
+static struct fs_dirent *dir_add(struct dir_build *b, const char *name, const struct obj_key *key,
+				  struct blob *file)
 {
 	struct fs_dir *dir = b->dir;
 	if (dir->count == b->capacity) {
@@ -224,7 +238,7 @@ static struct fs_dirent *dir_add(struct dir_build *b, const char *name, const st
 		dir->entries = e;
 		b->capacity = cap;
 	}
-	uint64_t ino = inodes_get(b->fs->inodes, key, false);
+	uint64_t ino = inodes_get(b->fs->inodes, key, file, false);
 	if (!ino)
 		return NULL;
 	struct fs_dirent *e = &dir->entries[dir->count++];
@@ -237,19 +251,15 @@ static struct fs_dirent *dir_add(struct dir_build *b, const char *name, const st
 
 /* An entry whose attributes come with it, without a request. */
 static bool dir_add_known(struct dir_build *b, const char *name, const struct obj_key *key,
-			  const struct blob *file)
+			  struct blob *file)
 {
-	struct fs_dirent *e = dir_add(b, name, key);
+	struct fs_dirent *e = dir_add(b, name, key, file);
 	if (!e)
 		return false;
-	if (file) {
+	if (file)
 		stat_fill(b->fs, &e->st, key->kind, e->st.st_ino, file, b->fs->started, 0);
-	} else {
-		struct timespec mtime;
-		nlink_t nlink;
-		dir_attrs(b->fs, key, &mtime, &nlink);
-		stat_fill(b->fs, &e->st, key->kind, e->st.st_ino, NULL, mtime, nlink);
-	}
+	else
+		dir_stat(b->fs, key, e->st.st_ino, &e->st);
 	e->has_attr = true;
 	return true;
 }
@@ -273,7 +283,7 @@ static struct obj_key parent_of(const struct obj_key *node)
 static int dir_fill(struct dir_build *b, const struct obj_key *node, struct timespec *version)
 {
 	struct obj_key parent = parent_of(node);
-	if (!dir_add(b, ".", node) || !dir_add(b, "..", &parent))
+	if (!dir_add(b, ".", node, NULL) || !dir_add(b, "..", &parent, NULL))
 		return ENOMEM;
 	*version = b->fs->started;
 	char name[NAME_MAX_ID_FILE];
@@ -292,7 +302,7 @@ static int dir_fill(struct dir_build *b, const struct obj_key *node, struct time
 		 * the entry goes out bare and a stat will fetch it. */
 		s = cache_peek(b->fs->cache, &detail, true);
 		bool ok = s ? dir_add_known(b, "info.json", &info, s->file)
-			    : dir_add(b, "info.json", &info) != NULL;
+			    : dir_add(b, "info.json", &info, NULL) != NULL;
 		snapshot_unref(s);
 		if (!ok || !dir_add_known(b, "sub-accounts", &subs, NULL))
 			return ENOMEM;
@@ -361,21 +371,16 @@ void fs_dir_free(struct fs_dir *dir)
 
 bool fs_dirent_ref(struct fs *fs, const struct fs_dirent *entry)
 {
-	struct obj_key key;
-	if (!inodes_key(fs->inodes, entry->st.st_ino, &key))
-		return false;
-	return inodes_get(fs->inodes, &key, true) != 0;
+	return inodes_ref(fs->inodes, entry->st.st_ino);
 }
 
-int fs_open(struct fs *fs, uint64_t ino, struct blob **out, bool *unchanged)
+int fs_open(struct fs *fs, uint64_t ino, struct blob **out)
 {
 	struct obj_key node;
 	if (!inodes_key(fs->inodes, ino, &node))
 		return ESTALE;
 	if (is_dir_kind(node.kind))
 		return EISDIR;
-	int rc = file_content(fs, &node, out);
-	if (rc == 0)
-		*unchanged = inodes_note_version(fs->inodes, ino, (*out)->mtime);
-	return rc;
+	*out = inodes_content(fs->inodes, ino);
+	return *out ? 0 : file_content(fs, &node, out);
 }

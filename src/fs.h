@@ -58,9 +58,9 @@ void fs_dir_free(struct fs_dir *dir);
  * (readdirplus).  Returns false when the entry is no longer known. */
 bool fs_dirent_ref(struct fs *fs, const struct fs_dirent *entry);
 
-/* The bytes of a file, pinned for as long as the caller holds the
- * reference (blob_unref when the file is closed).  *unchanged: the same
- * content as the previous open, so the kernel may keep its cached pages. */
-int fs_open(struct fs *fs, uint64_t ino, struct blob **out, bool *unchanged);
+/* The bytes of a file inode, pinned for as long as the caller holds the
+ * reference (blob_unref when the file is closed).  They are the same bytes
+ * for every open of the inode, so the kernel may keep its cached pages. */
+int fs_open(struct fs *fs, uint64_t ino, struct blob **out);
 
 #endif

@@ -159,14 +159,13 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	struct blob *file;
-	bool unchanged;
-	int rc = fs_open(adapter(req)->fs, ino, &file, &unchanged);
+	int rc = fs_open(adapter(req)->fs, ino, &file);
 	if (rc) {
 		fuse_reply_err(req, rc);
 		return;
 	}
 	fi->fh = (uintptr_t)file;
-	fi->keep_cache = unchanged;
+	fi->keep_cache = 1; /* an inode's content never changes (see inodes.h) */
 	if (fuse_reply_open(req, fi) != 0)
 		blob_unref(file);
 }

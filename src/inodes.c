@@ -11,7 +11,9 @@ struct inode {
 	struct obj_key key;
 	uint64_t ino;
 	uint64_t nlookup;
-	struct timespec version;
+	bool current;            /* the one by_key finds for its key */
+	struct blob *content;    /* files: the version this inode shows */
+	struct timespec version; /* directories: the listing last handed out */
 	bool has_version;
 };
 
@@ -34,16 +36,35 @@ static bool match_ino(const struct hnode *n, const void *ino)
 	return INODE_OF(n, by_ino)->ino == *(const uint64_t *)ino;
 }
 
-static struct inode *inode_add(struct inode_table *t, const struct obj_key *key, uint64_t ino)
+static struct inode *inode_add(struct inode_table *t, const struct obj_key *key, uint64_t ino,
+			       struct blob *content)
 {
 	struct inode *node = calloc(1, sizeof(*node));
 	if (!node)
 		return NULL;
 	node->key = *key;
 	node->ino = ino;
+	node->current = true;
+	node->content = content ? blob_ref(content) : NULL;
 	htab_insert(&t->by_key, &node->by_key, obj_key_hash(key));
 	htab_insert(&t->by_ino, &node->by_ino, hash_mix(ino));
 	return node;
+}
+
+/* Takes a node out of by_key: its key now names a newer version. */
+static void inode_retire(struct inode_table *t, struct inode *node)
+{
+	htab_remove(&t->by_key, &node->by_key);
+	node->current = false;
+}
+
+static void inode_drop(struct inode_table *t, struct inode *node)
+{
+	if (node->current)
+		htab_remove(&t->by_key, &node->by_key);
+	htab_remove(&t->by_ino, &node->by_ino);
+	blob_unref(node->content);
+	free(node);
 }
 
 struct inode_table *inodes_new(void)
@@ -59,7 +80,7 @@ struct inode_table *inodes_new(void)
 	pthread_mutex_init(&t->lock, NULL);
 	t->next_ino = INODE_ROOT + 1;
 	struct obj_key root = { NODE_ROOT, 0, 0 };
-	struct inode *r = inode_add(t, &root, INODE_ROOT);
+	struct inode *r = inode_add(t, &root, INODE_ROOT, NULL);
 	if (!r) {
 		inodes_free(t);
 		return NULL;
@@ -71,14 +92,16 @@ struct inode_table *inodes_new(void)
 static void inode_free(struct hnode *n, void *arg)
 {
 	(void)arg;
-	free(INODE_OF(n, by_key));
+	struct inode *node = INODE_OF(n, by_ino);
+	blob_unref(node->content);
+	free(node);
 }
 
 void inodes_free(struct inode_table *t)
 {
 	if (!t)
 		return;
-	htab_foreach(&t->by_key, inode_free, NULL);
+	htab_foreach(&t->by_ino, inode_free, NULL); /* by_ino holds every node */
 	htab_destroy(&t->by_key);
 	htab_destroy(&t->by_ino);
 	pthread_mutex_destroy(&t->lock);
@@ -91,21 +114,52 @@ static struct inode *find_ino(struct inode_table *t, uint64_t ino)
 	return n ? INODE_OF(n, by_ino) : NULL;
 }
 
-uint64_t inodes_get(struct inode_table *t, const struct obj_key *key, bool count_lookup)
+uint64_t inodes_get(struct inode_table *t, const struct obj_key *key, struct blob *content,
+		    bool count_lookup)
 {
 	pthread_mutex_lock(&t->lock);
 	struct hnode *n = htab_find(&t->by_key, obj_key_hash(key), match_key, key);
-	struct inode *node = n ? INODE_OF(n, by_key) : inode_add(t, key, t->next_ino);
+	struct inode *node = n ? INODE_OF(n, by_key) : NULL;
+	if (node && content && node->content != content) {
+		if (!node->content && node->nlookup == 0) {
+			/* Named in a listing before its content was known. */
+			node->content = blob_ref(content);
+		} else {
+			inode_retire(t, node);
+			if (node->nlookup == 0)
+				inode_drop(t, node);
+			node = NULL;
+		}
+	}
+	if (!node && (node = inode_add(t, key, t->next_ino, content)))
+		t->next_ino++;
 	uint64_t ino = 0;
 	if (node) {
-		if (!n)
-			t->next_ino++;
 		if (count_lookup)
 			node->nlookup++;
 		ino = node->ino;
 	}
 	pthread_mutex_unlock(&t->lock);
 	return ino;
+}
+
+bool inodes_ref(struct inode_table *t, uint64_t ino)
+{
+	pthread_mutex_lock(&t->lock);
+	struct inode *node = find_ino(t, ino);
+	if (node)
+		node->nlookup++;
+	pthread_mutex_unlock(&t->lock);
+	return node != NULL;
+}
+
+struct blob *inodes_content(struct inode_table *t, uint64_t ino)
+{
+	pthread_mutex_lock(&t->lock);
+	struct inode *node = find_ino(t, ino);
+	struct blob *b = node && node->content ? blob_ref(node->content) : NULL;
+	pthread_mutex_unlock(&t->lock);
+	return b;
 }
 
 bool inodes_key(struct inode_table *t, uint64_t ino, struct obj_key *key)
@@ -126,11 +180,8 @@ void inodes_forget(struct inode_table *t, uint64_t ino, uint64_t n)
 	struct inode *node = find_ino(t, ino);
 	if (node) {
 		node->nlookup = node->nlookup > n ? node->nlookup - n : 0;
-		if (node->nlookup == 0) {
-			htab_remove(&t->by_key, &node->by_key);
-			htab_remove(&t->by_ino, &node->by_ino);
-			free(node);
-		}
+		if (node->nlookup == 0)
+			inode_drop(t, node);
 	}
 	pthread_mutex_unlock(&t->lock);
 }

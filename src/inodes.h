@@ -1,12 +1,19 @@
 /* inodes.h - inode numbers for tree nodes, with the kernel's lookup counts.
  *
- * A node (kind + ids) keeps one inode number while the kernel knows it, so
- * find, du and tar see stable numbers.  A node the kernel has forgotten
- * (lookup count back to zero) is dropped; numbers are never reused. */
+ * A directory keeps one inode number while the kernel knows it, so find, du
+ * and tar see stable numbers.  A file's inode is one version of its content:
+ * when the content changes, its path gets a new inode at the next lookup,
+ * while files already open keep the old inode with its size and its cached
+ * pages.  The kernel's page cache belongs to an inode, not to an open file,
+ * so this is what keeps one open file from ever mixing two versions, and it
+ * lets the kernel keep cached pages across opens.  A node the kernel has
+ * forgotten (lookup count back to zero) is dropped; numbers are never
+ * reused. */
 #ifndef SEPAYFS_INODES_H
 #define SEPAYFS_INODES_H
 
 #include "keys.h"
+#include "snapshot.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,16 +35,23 @@ struct inode_table;
 struct inode_table *inodes_new(void);
 void inodes_free(struct inode_table *t);
 
-/* The inode number of key, made if needed; 0 on ENOMEM.  With
- * count_lookup, the kernel now holds one more reference to it. */
-uint64_t inodes_get(struct inode_table *t, const struct obj_key *key, bool count_lookup);
+/* The inode number of key, made if needed; 0 on ENOMEM.  For a file,
+ * content is the version to show (NULL: whichever is current); a version
+ * other than the current one makes a new inode.  With count_lookup, the
+ * kernel now holds one more reference to it. */
+uint64_t inodes_get(struct inode_table *t, const struct obj_key *key, struct blob *content,
+		    bool count_lookup);
+/* The kernel took one more reference to a known inode (readdirplus). */
+bool inodes_ref(struct inode_table *t, uint64_t ino);
 /* The key of a known inode number. */
 bool inodes_key(struct inode_table *t, uint64_t ino, struct obj_key *key);
+/* The content version a file inode shows: a reference, or NULL. */
+struct blob *inodes_content(struct inode_table *t, uint64_t ino);
 /* The kernel dropped n references. */
 void inodes_forget(struct inode_table *t, uint64_t ino, uint64_t n);
-/* Remembers the version of content last handed out for ino, and says
- * whether it is the same as the time before (so the kernel may keep the
- * pages it cached). */
+/* Remembers the version of a directory's listing last handed out for ino,
+ * and says whether it is the same as the time before (so the kernel may
+ * keep the listing it cached). */
 bool inodes_note_version(struct inode_table *t, uint64_t ino, struct timespec version);
 size_t inodes_count(struct inode_table *t);
 

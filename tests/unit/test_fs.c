@@ -130,13 +130,8 @@ static void test_tree(void)
 	CHECK_INT(st.st_size, strlen(info_19_text));
 	CHECK_INT(st.st_blocks, 1);
 	struct blob *b;
-	bool unchanged;
-	CHECK_INT(fs_open(&w.fs, info, &b, &unchanged), 0);
+	CHECK_INT(fs_open(&w.fs, info, &b), 0);
 	CHECK_STR(b->bytes, info_19_text);
-	CHECK(!unchanged);
-	blob_unref(b);
-	CHECK_INT(fs_open(&w.fs, info, &b, &unchanged), 0);
-	CHECK(unchanged);
 	blob_unref(b);
 	CHECK_INT(fake_http_count(w.http, "/bank-accounts/19"), 1);
 
@@ -159,7 +154,7 @@ static void test_tree(void)
 	CHECK_INT(dir->entries[3].st.st_size, strlen("{\n  \"id\": 26,\n  \"label\": null\n}\n"));
 	fs_dir_free(dir);
 	uint64_t sub = lookup_ok(&w, subs, "25.json", &st);
-	CHECK_INT(fs_open(&w.fs, sub, &b, &unchanged), 0);
+	CHECK_INT(fs_open(&w.fs, sub, &b), 0);
 	CHECK_STR(b->bytes, "{\n  \"id\": 25,\n  \"label\": \"Cửa hàng 1\"\n}\n");
 	blob_unref(b);
 	CHECK_INT(fs_lookup(&w.fs, subs, "27.json", &st), ENOENT);
@@ -173,7 +168,7 @@ static void test_tree(void)
 	CHECK_INT(fs_lookup(&w.fs, accounts, "98", &st), ENOENT);
 
 	/* A directory is not a file and the reverse. */
-	CHECK_INT(fs_open(&w.fs, acct, &b, &unchanged), EISDIR);
+	CHECK_INT(fs_open(&w.fs, acct, &b), EISDIR);
 	CHECK_INT(fs_opendir(&w.fs, info, &dir), ENOTDIR);
 
 	/* Forgotten inodes are gone; the root never is. */
@@ -200,8 +195,53 @@ static void test_api_errors(void)
 	world_free(&w);
 }
 
+/* A file inode is one version: new content comes as a new inode at the
+ * next lookup, while the old inode keeps showing (and sizing) the old. */
+static void test_versions(void)
+{
+	struct world w;
+	world_init(&w);
+	struct stat st, old_st;
+	uint64_t accounts = lookup_ok(&w, INODE_ROOT, "accounts", &st);
+	uint64_t acct = lookup_ok(&w, accounts, "19", &st);
+	uint64_t v1 = lookup_ok(&w, acct, "info.json", &old_st);
+	struct blob *opened;
+	CHECK_INT(fs_open(&w.fs, v1, &opened), 0);
+
+	/* Refreshed with the same bytes: same inode, same mtime. */
+	cache_expire_all(w.cache);
+	CHECK_INT(lookup_ok(&w, acct, "info.json", &st), v1);
+	CHECK_INT(st.st_mtim.tv_nsec, old_st.st_mtim.tv_nsec);
+	CHECK_INT(fake_http_count(w.http, "/bank-accounts/19"), 2);
+
+	/* Refreshed with new bytes: a new inode with the new size. */
+	fake_http_set(w.http, "/bank-accounts/19", 200,
+		      "{\"status\":\"success\",\"data\":{\"id\":19,\"label\":\"Đổi tên\"}}");
+	cache_expire_all(w.cache);
+	uint64_t v2 = lookup_ok(&w, acct, "info.json", &st);
+	CHECK(v2 != v1);
+	CHECK(st.st_size != old_st.st_size);
+	struct blob *b;
+	CHECK_INT(fs_open(&w.fs, v2, &b), 0);
+	CHECK_STR(b->bytes, "{\n  \"id\": 19,\n  \"label\": \"Đổi tên\"\n}\n");
+	blob_unref(b);
+
+	/* The old inode, still held by the kernel, is unchanged. */
+	CHECK_INT(fs_getattr(&w.fs, v1, &st), 0);
+	CHECK_INT(st.st_size, old_st.st_size);
+	CHECK_INT(fs_open(&w.fs, v1, &b), 0);
+	CHECK(b == opened);
+	blob_unref(b);
+	blob_unref(opened);
+	fs_forget(&w.fs, v1, 2);
+	CHECK_INT(fs_getattr(&w.fs, v1, &st), ESTALE);
+	CHECK_INT(fs_getattr(&w.fs, v2, &st), 0);
+	world_free(&w);
+}
+
 int main(void)
 {
+	test_versions();
 	test_impossible_names_cost_nothing();
 	test_tree();
 	test_api_errors();

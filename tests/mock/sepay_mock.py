@@ -1,0 +1,1016 @@
+#!/usr/bin/env python3
+"""sepay_mock.py - a mock of SePay's Bank Accounts API (v1) for sepayfs.
+
+It serves a deterministic data set of bank accounts and sub-accounts under
+/api/v1, answers like the real service as far as it is known (see
+shared/sepay-api.md), counts every API request, and lets tests inject faults
+through a small control API under /_mock/.  Python standard library only; it
+binds to loopback addresses only.
+
+Run:
+    python3 tests/mock/sepay_mock.py --port 8080 --accounts 20 --seed 1
+    curl -s -H 'Authorization: Bearer demo-token' \
+        'http://127.0.0.1:8080/api/v1/bank-accounts?page=1&limit=3'
+
+API (all need "Authorization: Bearer <token>", else 401):
+    GET /api/v1/bank-accounts?page=P&limit=L
+    GET /api/v1/bank-accounts/{id}
+    GET /api/v1/bank-accounts/{id}/sub-accounts?page=P&limit=L
+
+Control API (no auth, never counted in the request log):
+    GET    /_mock/requests            {"total": n, "log": [{method, path, query, status, t}]}
+    POST   /_mock/reset               log cleared, knobs and data back to the start
+    GET    /_mock/data                {"accounts": [...], "hidden_accounts": [...],
+                                       "sub_accounts": {"<id>": [...]}}
+    GET    /_mock/config              the knobs in force
+    POST   /_mock/config              merge knobs (below); each given knob replaces its value
+    POST   /_mock/accounts            add an account (needs "id"; optional "sub_accounts")
+    GET    /_mock/accounts/<id>       one account's detail object
+    PATCH  /_mock/accounts/<id>       shallow-merge fields into the account
+    DELETE /_mock/accounts/<id>       remove the account and its sub-accounts
+    POST   /_mock/accounts/<id>/sub-accounts   add a sub-account (needs "id")
+    PATCH  /_mock/sub-accounts/<id>   shallow-merge fields into the sub-account
+    DELETE /_mock/sub-accounts/<id>   remove the sub-account
+
+Knobs for POST /_mock/config (all optional; /_mock/reset restores the command line's):
+    latency_ms: int               delay added to every API request
+    max_page_size: int            largest page served (limit is capped to it)
+    default_page_size: int        page size when limit= is absent
+    token: str                    the accepted bearer token (old ones then get 401)
+    status_for_ids: {"<id>": s}   detail and sub-accounts of that account answer s
+    status_for_paths: {"/p": s}   that exact path answers s, any query
+    fail_next: {"count": n, "status": s[, "retry_after": secs]}
+    drop_next: n                  close the connection without any answer
+    truncate_next: n              200, full Content-Length, half the body, close
+    garbage_next: n               200 with a body that is not JSON
+    rate_limit: {"next": n, "retry_after": secs, "header": "Retry-After" or
+                 "x-sepay-userapi-retry-after"}   429 with that header
+    hide_from_list: [ids]         reachable by detail/sub-accounts, not listed
+    after_list_page: {"page": p, "add": [accounts], "delete": [ids]}
+                                  once, right after list page p is rendered: lets a
+                                  test change the data between two page requests
+Error bodies: {"status": "error", "error": code, "message": ...} with code
+unauthorized (401), forbidden (403), resource_not_found (404), too_many_requests
+(429), bad_request (400), server_error (anything else).
+
+Faults are checked in this order for every API request: latency_ms (a delay),
+drop_next, rate_limit, fail_next, truncate_next, garbage_next, then the bearer
+token, status_for_paths, the route, and status_for_ids.
+"""
+
+import argparse
+import bisect
+import ipaddress
+import json
+import os
+import random
+import re
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+from decimal import Decimal, InvalidOperation
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+API_PREFIX = "/api/v1"
+
+# Fields that only the detail answer carries, not the list items.
+DETAIL_ONLY_KEYS = ("last_transaction",)
+
+# Fields holding an amount of money: written with exactly two decimals.
+MONEY_KEYS = ("accumulated", "amount_in", "amount_out")
+
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "resource_not_found",
+    405: "method_not_allowed",
+    429: "too_many_requests",
+}
+
+ERROR_MESSAGES = {
+    401: "Unauthorized: the access token is invalid or expired.",
+    403: "Forbidden: you do not have permission to access this resource.",
+    404: "The requested resource was not found.",
+    429: "Too many requests, please slow down.",
+}
+
+
+# ---------------------------------------------------------------- money + JSON
+
+class Money:
+    """An amount written with exactly two decimals, as the real API does."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, value):
+        if isinstance(value, Money):
+            self.text = value.text
+            return
+        if isinstance(value, bool):
+            raise ValueError("not a money value")
+        if isinstance(value, float):
+            value = repr(value)
+        d = Decimal(str(value))
+        if not d.is_finite():
+            raise ValueError("not a finite number")
+        self.text = format(d.quantize(Decimal("0.01")), "f")
+
+    def __float__(self):
+        return float(self.text)
+
+    def __repr__(self):
+        return "Money(%s)" % self.text
+
+
+def as_money(value):
+    """Money for numbers, anything else (null, strings, hostile values) as is."""
+    if isinstance(value, (int, float, Decimal, Money)) and not isinstance(value, bool):
+        try:
+            return Money(value)
+        except (ValueError, InvalidOperation):
+            return value
+    return value
+
+
+def _write_json(obj, out):
+    if obj is None:
+        out.append("null")
+    elif obj is True:
+        out.append("true")
+    elif obj is False:
+        out.append("false")
+    elif isinstance(obj, str):
+        out.append(json.dumps(obj, ensure_ascii=False))
+    elif isinstance(obj, Money):
+        out.append(obj.text)
+    elif isinstance(obj, int):
+        out.append(str(obj))
+    elif isinstance(obj, float):
+        out.append(json.dumps(obj))
+    elif isinstance(obj, Decimal):
+        out.append(str(obj))
+    elif isinstance(obj, dict):
+        out.append("{")
+        first = True
+        for key, value in obj.items():
+            if not first:
+                out.append(",")
+            first = False
+            out.append(json.dumps(str(key), ensure_ascii=False))
+            out.append(":")
+            _write_json(value, out)
+        out.append("}")
+    elif isinstance(obj, (list, tuple)):
+        out.append("[")
+        first = True
+        for value in obj:
+            if not first:
+                out.append(",")
+            first = False
+            _write_json(value, out)
+        out.append("]")
+    else:
+        raise TypeError("cannot write %r as JSON" % (obj,))
+
+
+def to_json_bytes(obj):
+    """Compact JSON, raw UTF-8, Money with two decimals."""
+    out = []
+    _write_json(obj, out)
+    return "".join(out).encode("utf-8", "surrogatepass")
+
+
+def money_fields(obj):
+    """A copy of obj (an account or sub-account) with its money fields as Money."""
+    return {k: (as_money(v) if k in MONEY_KEYS else v) for k, v in obj.items()}
+
+
+# ---------------------------------------------------------------- data set
+
+BANKS = [
+    ("Vietcombank", "Ngân hàng TMCP Ngoại Thương Việt Nam", "VCB", "970436", "vietcombank"),
+    ("MBBank", "Ngân hàng TMCP Quân đội", "MB", "970422", "mbbank"),
+    ("Techcombank", "Ngân hàng TMCP Kỹ Thương Việt Nam", "TCB", "970407", "techcombank"),
+    ("ACB", "Ngân hàng TMCP Á Châu", "ACB", "970416", "acb"),
+    ("BIDV", "Ngân hàng TMCP Đầu tư và Phát triển Việt Nam", "BIDV", "970418", "bidv"),
+    ("VietinBank", "Ngân hàng TMCP Công Thương Việt Nam", "ICB", "970415", "vietinbank"),
+    ("TPBank", "Ngân hàng TMCP Tiên Phong", "TPB", "970423", "tpbank"),
+    ("VPBank", "Ngân hàng TMCP Việt Nam Thịnh Vượng", "VPB", "970432", "vpbank"),
+    ("Sacombank", "Ngân hàng TMCP Sài Gòn Thương Tín", "STB", "970403", "sacombank"),
+]
+
+SURNAMES = ["NGUYỄN", "TRẦN", "LÊ", "PHẠM", "HOÀNG", "HUỲNH", "PHAN", "VŨ", "VÕ",
+            "ĐẶNG", "BÙI", "ĐỖ", "HỒ", "NGÔ", "DƯƠNG", "LÝ"]
+MIDDLE_NAMES = ["VĂN", "THỊ", "HỮU", "ĐỨC", "MINH", "THANH", "NGỌC", "QUANG", "THU",
+                "BẢO", "GIA", "XUÂN"]
+GIVEN_NAMES = ["AN", "BÌNH", "CƯỜNG", "DŨNG", "GIANG", "HẢI", "HẠNH", "HÙNG", "HƯƠNG",
+               "KHÁNH", "LAN", "LINH", "LONG", "MAI", "NAM", "NGỌC", "PHƯƠNG", "QUÂN",
+               "SƠN", "TÂM", "THẢO", "TRANG", "TUẤN", "VY", "YẾN", "BÍCH NGỌC", "ĐỨC ANH"]
+COMPANY_KINDS = ["CÔNG TY TNHH", "CÔNG TY CỔ PHẦN", "CÔNG TY TNHH MỘT THÀNH VIÊN",
+                 "DOANH NGHIỆP TƯ NHÂN"]
+COMPANY_TRADES = ["THƯƠNG MẠI", "DỊCH VỤ", "XUẤT NHẬP KHẨU", "CÔNG NGHỆ", "THỰC PHẨM",
+                  "XÂY DỰNG", "VẬN TẢI", "THƯƠNG MẠI VÀ DỊCH VỤ", "ĐẦU TƯ"]
+LABELS = ["Tài khoản chính", "Thu hộ", "Lương nhân viên", "Chi phí vận hành",
+          "Bán hàng online", "Cửa hàng Hà Nội", "Cửa hàng Đà Nẵng", "Quỹ dự phòng",
+          "Tiền điện nước", "Shopee", "Tiki", "Đối tác Nhật Bản", "Kho Bình Dương"]
+SUB_LABELS = ["Cửa hàng Quận 1", "Cửa hàng Quận 3", "Chi nhánh Cầu Giấy", "Shop 1",
+              "Đơn hàng online", "Quầy thu ngân số 2", "Chi nhánh Hải Phòng",
+              "Thu tiền học phí", "Phòng khám Hoàn Kiếm", "Căn tin"]
+LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+# Values placed at fixed positions so that every data set of at least 10 accounts
+# holds them: zero, cents below one, cents, a large balance.
+SPECIAL_AMOUNTS = {3: "0.00", 4: "0.10", 5: "12345.67", 7: "1234567890123.45",
+                   8: "0.00"}
+# Sub-account counts at fixed positions: several empty ones and a full one.
+SPECIAL_SUB_COUNTS = {0: 3, 1: 0, 2: 5, 3: 0, 4: 1, 6: 0}
+
+
+class _Rand:
+    """Quick deterministic draws (random.Random's randint is slow for 100,000 accounts)."""
+
+    def __init__(self, seed):
+        self.random = random.Random(seed).random
+
+    def int(self, low, high):
+        return low + int(self.random() * (high - low + 1))
+
+    def choice(self, seq):
+        return seq[int(self.random() * len(seq))]
+
+    def stamp(self, year_from, year_to):
+        x = int(self.random() * (year_to - year_from + 1) * 12 * 28 * 86400)
+        x, sec = divmod(x, 60)
+        x, minute = divmod(x, 60)
+        x, hour = divmod(x, 24)
+        x, day = divmod(x, 28)
+        year, month = divmod(x, 12)
+        return "%04d-%02d-%02d %02d:%02d:%02d" % (
+            year_from + year, month + 1, day + 1, hour, minute, sec)
+
+
+def _money(text):
+    m = Money.__new__(Money)
+    m.text = text
+    return m
+
+
+def _bank_object(bank):
+    short, full, code, bin_, slug = bank
+    return {
+        "short_name": short,
+        "full_name": full,
+        "code": code,
+        "bin": bin_,
+        "icon_url": "https://my.sepay.vn/assets/images/banklogo/%s-icon.png" % slug,
+        "logo_url": "https://my.sepay.vn/assets/images/banklogo/%s.png" % slug,
+    }
+
+
+def skeleton(n_accounts, seed):
+    """The data set's shape, quick for 100,000 accounts: ids in order, each
+    account's position and sub-account ids.  Returns (ids, {id: (index, sub ids)})."""
+    r = random.Random(seed).random
+    ids = []
+    meta = {}
+    next_id = 19
+    next_sub_id = 25
+    sub_counts = (0, 0, 1, 1, 2, 2, 3, 4, 5)
+    for i in range(n_accounts):
+        if i:
+            next_id += 1 + int(r() * 5)
+        count = SPECIAL_SUB_COUNTS.get(i)
+        if count is None:
+            count = sub_counts[int(r() * 9)]
+        sub_ids = []
+        for _ in range(count):
+            next_sub_id += 1 + int(r() * 3)
+            sub_ids.append(next_sub_id)
+        ids.append(next_id)
+        meta[next_id] = (i, sub_ids)
+    return ids, meta
+
+
+def make_account(seed, index, acc_id, sub_ids):
+    """One account's (detail object, sub-account items), made on first use:
+    each account draws from its own generator, so the order of use does not matter."""
+    rng = _Rand(seed * 1_000_003 + index)
+    r = rng.random
+    if index == 0:
+        bank_i = 0
+        label = "Cty Demo"
+        holder = "CONG TY TNHH DEMO"
+        number = "0071000888888"
+        amount = _money("1777283273.00")
+        active = True
+        created = "2025-02-12 21:09:49"
+        last_tx = "2025-02-25 19:59:48"
+    else:
+        bank_i = int(r() * len(BANKS))
+        label = None if index % 5 == 4 else rng.choice(LABELS)
+        if r() < 0.6:
+            holder = "%s %s %s %s" % (
+                rng.choice(COMPANY_KINDS), rng.choice(COMPANY_TRADES),
+                rng.choice(SURNAMES), rng.choice(GIVEN_NAMES))
+        else:
+            holder = "%s %s %s" % (rng.choice(SURNAMES), rng.choice(MIDDLE_NAMES),
+                                   rng.choice(GIVEN_NAMES))
+        # unique: the position is part of the number
+        number = "%d%07d%03d" % (rng.int(1, 9), index, rng.int(0, 999))
+        if index in SPECIAL_AMOUNTS:
+            amount = _money(SPECIAL_AMOUNTS[index])
+        elif r() < 0.3:
+            amount = _money("%d.%02d" % (rng.int(0, 50_000_000), rng.int(0, 99)))
+        else:
+            amount = _money("%d000.00" % rng.int(1, 5_000_000))
+        active = r() >= 0.2
+        created = rng.stamp(2022, 2024)
+        last_tx = None if r() < 0.25 else rng.stamp(2025, 2025)
+    detail = {
+        "id": acc_id,
+        "label": label,
+        "account_holder_name": holder,
+        "account_number": number,
+        "accumulated": amount,
+        "active": active,
+        "created_at": created,
+        "bank": _bank_object(BANKS[bank_i]),
+        "last_transaction": last_tx,
+    }
+    code = BANKS[bank_i][2]
+    items = []
+    for sub_id in sub_ids:
+        items.append({
+            "id": sub_id,
+            "account_number": "%s%04d%s%s%s%03d" % (
+                code, rng.int(0, 9999), rng.choice(LETTERS), rng.choice(LETTERS),
+                rng.choice(LETTERS), rng.int(0, 999)),
+            "label": None if r() < 0.2 else rng.choice(SUB_LABELS),
+            "active": r() >= 0.15,
+            "created_at": rng.stamp(2023, 2025),
+        })
+    return detail, items
+
+
+# ---------------------------------------------------------------- state
+
+class BadInput(Exception):
+    pass
+
+
+def _int_knob(value, name, minimum=0):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise BadInput("%s must be an integer >= %d" % (name, minimum))
+    return value
+
+
+def _status_knob(value, name):
+    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
+        raise BadInput("%s must be an HTTP status (100-599)" % name)
+    return value
+
+
+def _id_of(text):
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        raise BadInput("not an integer id: %r" % (text,))
+    return value
+
+
+class State:
+    """Data, knobs and the request log, all behind one lock."""
+
+    def __init__(self, args):
+        self.args = args
+        self.lock = threading.Lock()
+        self.reset()
+
+    def initial_knobs(self):
+        return {
+            "latency_ms": self.args.latency_ms,
+            "max_page_size": self.args.max_page_size,
+            "default_page_size": self.args.default_page_size,
+            "token": self.args.token,
+            "status_for_ids": {},
+            "status_for_paths": {},
+            "fail_next": {"count": 0, "status": 503},
+            "drop_next": 0,
+            "truncate_next": 0,
+            "garbage_next": 0,
+            "rate_limit": {"next": 0, "retry_after": 1, "header": "Retry-After"},
+            "hide_from_list": [],
+            "after_list_page": None,
+        }
+
+    def reset(self):
+        ids, meta = skeleton(self.args.accounts, self.args.seed)
+        sub_index = {}
+        for acc_id, (_, sub_ids) in meta.items():
+            for sub_id in sub_ids:
+                sub_index[sub_id] = acc_id
+        with self.lock:
+            self.order = ids                 # every account id, ascending
+            self.pending = meta              # ids not made yet: (index, sub ids)
+            self.accounts = {}               # id -> detail object (made ones)
+            self.subs = {}                   # id -> [sub-account items] (made ones)
+            self.sub_index = sub_index       # sub-account id -> account id
+            self.knobs = self.initial_knobs()
+            self.hidden = set()
+            self._listed = None
+            self.log = []
+            self.t0 = time.monotonic()
+
+    # -- everything below must be called with the lock held
+    def _make(self, acc_id):
+        spec = self.pending.pop(acc_id, None)
+        if spec is not None:
+            detail, items = make_account(self.args.seed, spec[0], acc_id, spec[1])
+            self.accounts[acc_id] = detail
+            self.subs[acc_id] = items
+
+    def has(self, acc_id):
+        return acc_id in self.accounts or acc_id in self.pending
+
+    def account(self, acc_id):
+        """The detail object, or None."""
+        self._make(acc_id)
+        return self.accounts.get(acc_id)
+
+    def sub_items(self, acc_id):
+        self._make(acc_id)
+        return self.subs.get(acc_id, [])
+
+    def listed_ids(self):
+        if self._listed is None:
+            if self.hidden:
+                self._listed = [i for i in self.order if i not in self.hidden]
+            else:
+                self._listed = self.order
+        return self._listed
+
+    def _changed(self):
+        self._listed = None
+
+    def add_account(self, obj):
+        if not isinstance(obj, dict) or "id" not in obj:
+            raise BadInput("an account object with an \"id\" is needed")
+        acc_id = obj["id"]
+        if isinstance(acc_id, bool) or not isinstance(acc_id, int):
+            raise BadInput("\"id\" must be an integer")
+        subs = obj.get("sub_accounts", [])
+        if not isinstance(subs, list) or not all(
+                isinstance(s, dict) and isinstance(s.get("id"), int) for s in subs):
+            raise BadInput("\"sub_accounts\" must be a list of objects with an integer \"id\"")
+        account = money_fields({k: v for k, v in obj.items() if k != "sub_accounts"})
+        if self.has(acc_id):
+            self.delete_account(acc_id)
+        self.accounts[acc_id] = account
+        bisect.insort(self.order, acc_id)
+        self.subs[acc_id] = []
+        for s in subs:
+            self.add_sub(acc_id, s)
+        self._changed()
+
+    def add_sub(self, acc_id, obj):
+        if not isinstance(obj, dict) or isinstance(obj.get("id"), bool) \
+                or not isinstance(obj.get("id"), int):
+            raise BadInput("a sub-account object with an integer \"id\" is needed")
+        self._make(acc_id)
+        old = self.sub_index.get(obj["id"])
+        if old is not None:
+            self._make(old)
+            self.subs[old] = [s for s in self.subs[old] if s["id"] != obj["id"]]
+        self.subs[acc_id].append(money_fields(obj))
+        self.sub_index[obj["id"]] = acc_id
+
+    def delete_account(self, acc_id):
+        self._make(acc_id)
+        del self.accounts[acc_id]
+        pos = bisect.bisect_left(self.order, acc_id)
+        if pos < len(self.order) and self.order[pos] == acc_id:
+            del self.order[pos]
+        for s in self.subs.pop(acc_id, []):
+            if self.sub_index.get(s["id"]) == acc_id:
+                del self.sub_index[s["id"]]
+        self._changed()
+
+    def patch_sub(self, sub_id, fields):
+        """Merge fields into a sub-account (None: remove it). False when unknown."""
+        acc_id = self.sub_index.get(sub_id)
+        if acc_id is None:
+            return False
+        items = self.sub_items(acc_id)
+        if fields is None:
+            self.subs[acc_id] = [s for s in items if s["id"] != sub_id]
+            del self.sub_index[sub_id]
+        else:
+            for item in items:
+                if item["id"] == sub_id:
+                    item.update(money_fields(fields))
+        return True
+
+    def data_view(self):
+        listed = self.listed_ids()
+        listed_set = set(listed)
+        return {
+            "accounts": [self.account(i) for i in listed],
+            "hidden_accounts": [self.account(i) for i in self.order if i not in listed_set],
+            "sub_accounts": {str(i): self.sub_items(i) for i in self.order},
+        }
+
+    def set_config(self, conf):
+        if not isinstance(conf, dict):
+            raise BadInput("config must be a JSON object")
+        new = dict(self.knobs)
+        for key, value in conf.items():
+            if key in ("latency_ms", "drop_next", "truncate_next", "garbage_next"):
+                new[key] = _int_knob(value, key)
+            elif key in ("max_page_size", "default_page_size"):
+                new[key] = _int_knob(value, key, 1)
+            elif key == "token":
+                if not isinstance(value, str):
+                    raise BadInput("token must be a string")
+                new[key] = value
+            elif key == "status_for_ids":
+                if not isinstance(value, dict):
+                    raise BadInput("status_for_ids must be an object {\"<id>\": status}")
+                new[key] = {_id_of(k): _status_knob(v, "status_for_ids")
+                            for k, v in value.items()}
+            elif key == "status_for_paths":
+                if not isinstance(value, dict):
+                    raise BadInput("status_for_paths must be an object {\"/path\": status}")
+                new[key] = {str(k): _status_knob(v, "status_for_paths")
+                            for k, v in value.items()}
+            elif key == "fail_next":
+                if isinstance(value, int) and not isinstance(value, bool):
+                    value = {"count": value}
+                if not isinstance(value, dict):
+                    raise BadInput("fail_next must be {\"count\": n, \"status\": s}")
+                fail = {"count": _int_knob(value.get("count", 1), "fail_next.count"),
+                        "status": _status_knob(value.get("status", 503), "fail_next.status")}
+                if value.get("retry_after") is not None:
+                    fail["retry_after"] = _int_knob(value["retry_after"],
+                                                    "fail_next.retry_after")
+                new[key] = fail
+            elif key == "rate_limit":
+                if isinstance(value, int) and not isinstance(value, bool):
+                    value = {"next": value}
+                if not isinstance(value, dict):
+                    raise BadInput("rate_limit must be {\"next\": n, \"retry_after\": s, "
+                                   "\"header\": name}")
+                header = value.get("header", "Retry-After")
+                if not isinstance(header, str) or not re.fullmatch(r"[A-Za-z0-9-]+", header):
+                    raise BadInput("rate_limit.header must be a header name")
+                retry = value.get("retry_after", 1)
+                if retry is not None:
+                    retry = _int_knob(retry, "rate_limit.retry_after")
+                new[key] = {"next": _int_knob(value.get("next", 1), "rate_limit.next"),
+                            "retry_after": retry, "header": header}
+            elif key == "hide_from_list":
+                if not isinstance(value, list):
+                    raise BadInput("hide_from_list must be a list of ids")
+                new[key] = [_id_of(v) for v in value]
+            elif key == "after_list_page":
+                if value is not None:
+                    if not isinstance(value, dict):
+                        raise BadInput("after_list_page must be {\"page\": p, \"add\": "
+                                       "[accounts], \"delete\": [ids]}")
+                    _int_knob(value.get("page", 1), "after_list_page.page", 1)
+                    if not isinstance(value.get("add", []), list) or \
+                            not isinstance(value.get("delete", []), list):
+                        raise BadInput("after_list_page.add and .delete must be lists")
+                new[key] = value
+            else:
+                raise BadInput("unknown knob: %s" % key)
+        self.knobs = new
+        self.hidden = set(new["hide_from_list"])
+        self._changed()
+
+    def public_knobs(self):
+        k = dict(self.knobs)
+        k["status_for_ids"] = {str(i): s for i, s in k["status_for_ids"].items()}
+        return k
+
+
+# ---------------------------------------------------------------- HTTP
+
+def error_body(status, message=None):
+    code = ERROR_CODES.get(status, "server_error")
+    if message is None:
+        message = ERROR_MESSAGES.get(status, "The server could not handle the request.")
+    return {"status": "error", "error": code, "message": message}
+
+
+def parse_positive(query, name, default):
+    values = query.get(name)
+    if not values:
+        return default
+    text = values[0].strip()
+    if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
+        raise BadInput("%s must be a positive integer" % name)
+    return int(text)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "sepay-mock/1"
+
+    def version_string(self):
+        return self.server_version
+
+    # ---- plumbing
+    def log_message(self, fmt, *args):
+        if self.server.verbose:
+            sys.stderr.write("sepay-mock: %s - %s\n" % (self.address_string(), fmt % args))
+
+    def _read_body(self):
+        length = self.headers.get("Content-Length")
+        if not length:
+            return b""
+        try:
+            n = int(length)
+        except ValueError:
+            raise BadInput("bad Content-Length")
+        return self.rfile.read(n) if n > 0 else b""
+
+    def _send(self, status, body, content_type="application/json; charset=utf-8",
+              headers=None, truncate=False):
+        if not isinstance(body, bytes):
+            body = to_json_bytes(body)
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if truncate:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body[:len(body) // 2] if truncate else body)
+        if truncate:
+            self.close_connection = True
+        return status
+
+    def _dispatch(self):
+        try:
+            path = urlsplit(self.path).path
+            if path.startswith("/_mock/") or path == "/_mock":
+                self._control()
+            else:
+                self._api()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = do_HEAD = _dispatch
+
+    # ---- the control API
+    def _control(self):
+        state = self.server.state
+        parts = urlsplit(self.path)
+        path = parts.path.rstrip("/")
+        method = self.command
+        try:
+            raw = self._read_body()
+            body = None
+            if method in ("POST", "PATCH", "PUT") and raw.strip():
+                try:
+                    body = json.loads(raw.decode("utf-8"), parse_float=Decimal)
+                except (ValueError, UnicodeDecodeError) as exc:
+                    raise BadInput("body is not JSON: %s" % exc)
+            m_acc = re.fullmatch(r"/_mock/accounts/([^/]+)", path)
+            m_acc_subs = re.fullmatch(r"/_mock/accounts/([^/]+)/sub-accounts", path)
+            m_sub = re.fullmatch(r"/_mock/sub-accounts/([^/]+)", path)
+            if path == "/_mock/requests" and method == "GET":
+                with state.lock:
+                    log = list(state.log)
+                reply = {"total": len(log), "log": log}
+            elif path == "/_mock/reset" and method == "POST":
+                state.reset()
+                reply = {"ok": True}
+            elif path == "/_mock/data" and method == "GET":
+                with state.lock:
+                    reply = to_json_bytes(state.data_view())
+            elif path == "/_mock/config" and method == "GET":
+                with state.lock:
+                    reply = state.public_knobs()
+            elif path == "/_mock/config" and method == "POST":
+                with state.lock:
+                    state.set_config(body if body is not None else {})
+                reply = {"ok": True}
+            elif path == "/_mock/accounts" and method == "POST":
+                with state.lock:
+                    state.add_account(body)
+                reply = {"ok": True}
+            elif m_acc and method in ("GET", "PATCH", "DELETE"):
+                acc_id = _id_of(m_acc.group(1))
+                with state.lock:
+                    account = state.account(acc_id)
+                    if account is None:
+                        return self._send(404, {"ok": False, "error": "no such account"})
+                    if method == "GET":
+                        reply = to_json_bytes(account)
+                    elif method == "PATCH":
+                        if not isinstance(body, dict):
+                            raise BadInput("PATCH needs a JSON object")
+                        if "id" in body and body["id"] != acc_id:
+                            raise BadInput("the id cannot be changed")
+                        account.update(money_fields(body))
+                        reply = {"ok": True}
+                    else:
+                        state.delete_account(acc_id)
+                        reply = {"ok": True}
+            elif m_acc_subs and method == "POST":
+                acc_id = _id_of(m_acc_subs.group(1))
+                with state.lock:
+                    if not state.has(acc_id):
+                        return self._send(404, {"ok": False, "error": "no such account"})
+                    state.add_sub(acc_id, body)
+                reply = {"ok": True}
+            elif m_sub and method in ("PATCH", "DELETE"):
+                sub_id = _id_of(m_sub.group(1))
+                if method == "PATCH" and not isinstance(body, dict):
+                    raise BadInput("PATCH needs a JSON object")
+                if method == "PATCH" and "id" in body and body["id"] != sub_id:
+                    raise BadInput("the id cannot be changed")
+                with state.lock:
+                    found = state.patch_sub(sub_id, body if method == "PATCH" else None)
+                if not found:
+                    return self._send(404, {"ok": False, "error": "no such sub-account"})
+                reply = {"ok": True}
+            else:
+                return self._send(404, {"ok": False, "error": "no such control endpoint: %s %s"
+                                        % (method, path)})
+        except BadInput as exc:
+            return self._send(400, {"ok": False, "error": str(exc)})
+        return self._send(200, reply)
+
+    # ---- the API
+    def _api(self):
+        state = self.server.state
+        parts = urlsplit(self.path)
+        entry = {"method": self.command, "path": parts.path, "query": parts.query,
+                 "status": 0}
+        with state.lock:
+            entry["t"] = round(time.monotonic() - state.t0, 6)
+            state.log.append(entry)
+            latency = state.knobs["latency_ms"]
+        try:
+            self._read_body()
+        except BadInput:
+            pass
+        if latency > 0:
+            time.sleep(latency / 1000.0)
+        try:
+            status = self._api_answer(state, parts)
+        except (BrokenPipeError, ConnectionResetError):
+            status = 0
+            self.close_connection = True
+        with state.lock:
+            entry["status"] = status
+
+    def _fault(self, state):
+        """A fault to inject now (consuming it), or None. Called with the lock held."""
+        k = state.knobs
+        if k["drop_next"] > 0:
+            k["drop_next"] -= 1
+            return ("drop",)
+        rl = k["rate_limit"]
+        if rl["next"] > 0:
+            k["rate_limit"] = dict(rl, next=rl["next"] - 1)
+            return ("rate_limit", rl)
+        fail = k["fail_next"]
+        if fail["count"] > 0:
+            k["fail_next"] = dict(fail, count=fail["count"] - 1)
+            return ("fail", fail)
+        if k["truncate_next"] > 0:
+            k["truncate_next"] -= 1
+            return ("truncate",)
+        if k["garbage_next"] > 0:
+            k["garbage_next"] -= 1
+            return ("garbage",)
+        return None
+
+    def _api_answer(self, state, parts):
+        with state.lock:
+            fault = self._fault(state)
+            token = state.knobs["token"]
+            path_status = state.knobs["status_for_paths"].get(parts.path)
+        truncate = False
+        if fault is not None:
+            kind = fault[0]
+            if kind == "drop":
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return 0
+            if kind == "rate_limit":
+                rl = fault[1]
+                headers = {}
+                if rl.get("retry_after") is not None:
+                    headers[rl["header"]] = str(rl["retry_after"])
+                return self._send(429, error_body(429), headers=headers)
+            if kind == "fail":
+                fail = fault[1]
+                headers = {}
+                if "retry_after" in fail:
+                    headers["Retry-After"] = str(fail["retry_after"])
+                return self._send(fail["status"], error_body(fail["status"]), headers=headers)
+            if kind == "garbage":
+                return self._send(200, b"<html><body>502 Bad Gateway (not JSON)</body></html>\n",
+                                  content_type="text/html; charset=utf-8")
+            truncate = True
+
+        if self.command not in ("GET", "HEAD"):
+            return self._send(405, error_body(405, "Only GET is supported."),
+                              truncate=truncate)
+        auth = self.headers.get("Authorization", "")
+        scheme, _, given = auth.partition(" ")
+        if scheme.lower() != "bearer" or given.strip() != token or not token:
+            return self._send(401, error_body(401), truncate=truncate)
+        if path_status is not None:
+            return self._send(path_status, error_body(path_status), truncate=truncate)
+
+        path = parts.path
+        if not path.startswith(API_PREFIX + "/"):
+            return self._send(404, error_body(404, "Unknown endpoint."), truncate=truncate)
+        rest = path[len(API_PREFIX):]
+        query = parse_qs(parts.query, keep_blank_values=True)
+        try:
+            if rest == "/bank-accounts":
+                status, body = self._list_accounts(state, query)
+            else:
+                m = re.fullmatch(r"/bank-accounts/([^/]+)(/sub-accounts)?", rest)
+                if m is None:
+                    status, body = 404, error_body(404, "Unknown endpoint.")
+                else:
+                    status, body = self._one_account(state, m.group(1), bool(m.group(2)),
+                                                     query)
+        except BadInput as exc:
+            status, body = 400, error_body(400, str(exc))
+        return self._send(status, body, truncate=truncate)
+
+    @staticmethod
+    def _page(state, query, items_count):
+        """(page, per_page, last_page, start, end) for a list request."""
+        page = parse_positive(query, "page", 1)
+        limit = parse_positive(query, "limit", state.knobs["default_page_size"])
+        per_page = min(limit, state.knobs["max_page_size"])
+        last_page = max(1, -(-items_count // per_page))
+        start = min((page - 1) * per_page, items_count)
+        end = min(start + per_page, items_count)
+        return page, per_page, last_page, start, end
+
+    @staticmethod
+    def _envelope(data, total, per_page, page, last_page):
+        return {"status": "success", "data": data,
+                "meta": {"pagination": {"total": total, "per_page": per_page,
+                                        "current_page": page, "last_page": last_page}}}
+
+    def _list_accounts(self, state, query):
+        with state.lock:
+            listed = state.listed_ids()
+            page, per_page, last_page, start, end = self._page(state, query, len(listed))
+            data = []
+            for acc_id in listed[start:end]:
+                detail = state.account(acc_id)
+                data.append({k: v for k, v in detail.items() if k not in DETAIL_ONLY_KEYS})
+            body = to_json_bytes(self._envelope(data, len(listed), per_page, page, last_page))
+            hook = state.knobs["after_list_page"]
+            if hook is not None and int(hook.get("page", 1)) == page:
+                state.knobs["after_list_page"] = None
+                for obj in hook.get("add", []):
+                    state.add_account(obj)
+                for acc_id in hook.get("delete", []):
+                    if state.has(_id_of(acc_id)):
+                        state.delete_account(_id_of(acc_id))
+        return 200, body
+
+    def _one_account(self, state, id_text, sub_accounts, query):
+        if not re.fullmatch(r"[0-9]+", id_text):
+            return 404, error_body(404, "The bank account does not exist.")
+        acc_id = int(id_text)
+        with state.lock:
+            forced = state.knobs["status_for_ids"].get(acc_id)
+            if forced is not None:
+                return forced, error_body(forced)
+            account = state.account(acc_id)
+            if account is None:
+                return 404, error_body(404, "The bank account does not exist.")
+            if not sub_accounts:
+                return 200, to_json_bytes({"status": "success", "data": account})
+            items = state.sub_items(acc_id)
+            page, per_page, last_page, start, end = self._page(state, query, len(items))
+            return 200, to_json_bytes(self._envelope(items[start:end], len(items),
+                                                     per_page, page, last_page))
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def handle_error(self, request, client_address):
+        if self.verbose:
+            super().handle_error(request, client_address)
+
+
+class Server6(Server):
+    address_family = socket.AF_INET6
+
+
+# ---------------------------------------------------------------- main
+
+def write_port_file(path, port):
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".sepay-mock-port.", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write("%d\n" % port)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def loopback_host(host):
+    """The address to bind for host, or None when it is not loopback."""
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        addr = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+    return str(addr) if addr.is_loopback else None
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Mock of SePay's Bank Accounts API (loopback only).")
+    p.add_argument("--host", default="127.0.0.1", help="loopback address to bind (127.0.0.1)")
+    p.add_argument("--port", type=int, default=0, help="port, 0 for any free one (0)")
+    p.add_argument("--port-file", help="write the bound port to this file (atomically)")
+    p.add_argument("--accounts", type=int, default=20, help="number of accounts (20)")
+    p.add_argument("--seed", type=int, default=1, help="data set seed (1)")
+    p.add_argument("--token", default="demo-token", help="accepted bearer token (demo-token)")
+    p.add_argument("--max-page-size", type=int, default=50, help="largest page served (50)")
+    p.add_argument("--default-page-size", type=int, default=20,
+                   help="page size without limit= (20)")
+    p.add_argument("--latency-ms", type=int, default=0, help="delay per API request (0)")
+    p.add_argument("--quiet", action="store_true", help="no per-request logging (default)")
+    p.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    args = p.parse_args(argv)
+
+    bind = loopback_host(args.host)
+    if bind is None:
+        p.exit(2, "sepay-mock: refusing --host %s: only loopback addresses "
+                  "(127.0.0.0/8, ::1, localhost) are allowed\n" % args.host)
+    for name in ("accounts", "latency_ms"):
+        if getattr(args, name) < 0:
+            p.exit(2, "sepay-mock: --%s must be >= 0\n" % name.replace("_", "-"))
+    for name in ("max_page_size", "default_page_size"):
+        if getattr(args, name) < 1:
+            p.exit(2, "sepay-mock: --%s must be >= 1\n" % name.replace("_", "-"))
+    if not 0 <= args.port <= 65535:
+        p.exit(2, "sepay-mock: --port must be 0-65535\n")
+
+    state = State(args)
+    cls = Server6 if ":" in bind else Server
+    try:
+        server = cls((bind, args.port), Handler)
+    except OSError as exc:
+        p.exit(1, "sepay-mock: cannot listen on %s port %d: %s\n" % (bind, args.port, exc))
+    server.state = state
+    server.verbose = args.verbose and not args.quiet
+    port = server.server_address[1]
+
+    def stop(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    host_text = "[%s]" % bind if ":" in bind else bind
+    print("sepay-mock listening on http://%s:%d%s" % (host_text, port, API_PREFIX), flush=True)
+    if args.port_file:
+        write_port_file(args.port_file, port)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except SystemExit:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,431 @@
+"""conftest.py - fixtures for sepayfs's mount tests.
+
+The tests mount the real daemon against tests/mock/sepay_mock.py and check the
+tree with os calls and plain tools (ls, grep, tar, cp).  They assert request
+counts from the mock's log, not times.
+
+Run:
+    SEPAYFS_BIN=build/src/sepayfs SEPAY_MOCK=tests/mock/sepay_mock.py \
+        /usr/bin/python3 -m pytest -v tests/mount
+(both variables default to those paths inside this repository).  Needs
+/dev/fuse and fusermount3.
+
+Fixtures:
+    mock   - a fresh mock server per test.  Mark a test with
+             @pytest.mark.mock_opts(accounts=120, max_page_size=50, ...) for other
+             command-line options, or @pytest.mark.mock_opts(knobs={...}) for
+             control knobs set before anything is mounted.
+    mount  - a factory: mount(mock, cache_ttl=60, page_size=None, extra_opts=[],
+             env=None, token=None, expect_quiet=True) -> mountpoint path.
+             Teardown unmounts, checks the daemon exited 0 and that its stderr holds
+             no sanitizer report or crash (and nothing at all with expect_quiet).
+             mount.start_failure(mock, ...) runs a daemon that must refuse to mount.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SEPAYFS_BIN = os.environ.get("SEPAYFS_BIN") or str(REPO / "build" / "src" / "sepayfs")
+SEPAY_MOCK = os.environ.get("SEPAY_MOCK") or str(REPO / "tests" / "mock" / "sepay_mock.py")
+FUSERMOUNT = shutil.which("fusermount3") or "fusermount3"
+
+# Bounded waits: generous for a loaded 2-core CI machine, small enough that a
+# hang fails the test instead of the whole run.
+MOCK_START_TIMEOUT = 15.0
+MOUNT_TIMEOUT = 10.0
+EXIT_TIMEOUT = 10.0
+STARTUP_FAILURE_TIMEOUT = 30.0
+
+CRASH_MARKERS = (
+    "ERROR: AddressSanitizer",
+    "runtime error:",
+    "LeakSanitizer",
+    "ThreadSanitizer",
+    "Segmentation fault",
+    "Aborted",
+)
+
+LIST_PATH = "/api/v1/bank-accounts"
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "mock_opts(**kw): options for the mock server (accounts, seed, "
+        "max_page_size, default_page_size, latency_ms, token, knobs={...})")
+
+
+def _clean_env(extra=None):
+    """The environment for children: no proxies (everything is on loopback)."""
+    env = {k: v for k, v in os.environ.items()
+           if k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")}
+    env.pop("SEPAY_ACCESS_TOKEN", None)
+    if extra:
+        env.update(extra)
+    return env
+
+
+# A urllib opener that never uses a proxy.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class Mock:
+    """A running sepay_mock.py and a client for its control API."""
+
+    def __init__(self, workdir, accounts=20, seed=1, token="demo-token", max_page_size=50,
+                 default_page_size=20, latency_ms=0):
+        self.token = token
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        port_file = self.workdir / "mock.port"
+        self.stderr_path = self.workdir / "mock.stderr"
+        cmd = [sys.executable, SEPAY_MOCK, "--host", "127.0.0.1", "--port", "0",
+               "--port-file", str(port_file), "--accounts", str(accounts),
+               "--seed", str(seed), "--token", token,
+               "--max-page-size", str(max_page_size),
+               "--default-page-size", str(default_page_size),
+               "--latency-ms", str(latency_ms), "--quiet"]
+        self._stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._stderr,
+                                     env=_clean_env())
+        deadline = time.monotonic() + MOCK_START_TIMEOUT
+        while True:
+            if port_file.exists():
+                text = port_file.read_text().strip()
+                if text:
+                    self.port = int(text)
+                    break
+            if self.proc.poll() is not None:
+                raise RuntimeError("sepay mock exited with %s: %s"
+                                   % (self.proc.returncode, self.stderr_text()))
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("sepay mock did not start in %.0f s" % MOCK_START_TIMEOUT)
+            time.sleep(0.02)
+        self.root = "http://127.0.0.1:%d" % self.port
+        self.url = self.root + "/api/v1"
+
+    def stderr_text(self):
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self._stderr.close()
+
+    # ---- control API
+    def _call(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        req = urllib.request.Request(self.root + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with _OPENER.open(req, timeout=30) as resp:
+                return json.loads(resp.read().decode("utf-8"))
+        except urllib.error.HTTPError as exc:
+            raise AssertionError("mock control %s %s -> %s: %s"
+                                 % (method, path, exc.code, exc.read()[:500])) from None
+
+    def requests(self):
+        """The request log: [{method, path, query, status, t}] in arrival order."""
+        return self._call("GET", "/_mock/requests")["log"]
+
+    def requests_since(self, n):
+        return self.requests()[n:]
+
+    def log_len(self):
+        return self._call("GET", "/_mock/requests")["total"]
+
+    def reset(self):
+        return self._call("POST", "/_mock/reset")
+
+    def config(self, **knobs):
+        return self._call("POST", "/_mock/config", knobs)
+
+    def data(self):
+        """{"accounts": [...], "hidden_accounts": [...], "sub_accounts": {"id": [...]}}"""
+        return self._call("GET", "/_mock/data")
+
+    def data_ordered(self):
+        """Like data() but every object as a list of (key, value) pairs: key order counts."""
+        req = urllib.request.Request(self.root + "/_mock/data")
+        with _OPENER.open(req, timeout=30) as resp:
+            raw = resp.read().decode("utf-8")
+        return json.loads(raw, object_pairs_hook=list)
+
+    def account_ids(self):
+        return [a["id"] for a in self.data()["accounts"]]
+
+    def add_account(self, obj):
+        return self._call("POST", "/_mock/accounts", obj)
+
+    def patch_account(self, acc_id, fields):
+        return self._call("PATCH", "/_mock/accounts/%d" % acc_id, fields)
+
+    def delete_account(self, acc_id):
+        return self._call("DELETE", "/_mock/accounts/%d" % acc_id)
+
+    def patch_sub_account(self, sub_id, fields):
+        return self._call("PATCH", "/_mock/sub-accounts/%d" % sub_id, fields)
+
+    def api_get(self, path, token=None):
+        """(status, raw body) of an API request, as a client sees it (this is logged)."""
+        req = urllib.request.Request(
+            self.url + path,
+            headers={"Authorization": "Bearer %s" % (token or self.token)})
+        try:
+            with _OPENER.open(req, timeout=30) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+
+@pytest.fixture
+def mock(request, tmp_path):
+    marker = request.node.get_closest_marker("mock_opts")
+    opts = dict(marker.kwargs) if marker else {}
+    knobs = opts.pop("knobs", None)
+    m = Mock(tmp_path / "mock", **opts)
+    try:
+        if knobs:
+            m.config(**knobs)
+        yield m
+    finally:
+        m.stop()
+
+
+def free_closed_port():
+    """A loopback port with nothing listening on it (bound, then closed)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Daemon:
+    def __init__(self, proc, mountpoint, stderr_path, expect_quiet):
+        self.proc = proc
+        self.mountpoint = mountpoint
+        self.stderr_path = stderr_path
+        self.expect_quiet = expect_quiet
+
+    def stderr_text(self):
+        try:
+            return Path(self.stderr_path).read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+def _unmount(path):
+    """Unmount path: plain first (retried while busy), lazily as the fallback."""
+    if not os.path.ismount(path):
+        return True
+    for _ in range(20):
+        r = subprocess.run([FUSERMOUNT, "-u", path], capture_output=True)
+        if r.returncode == 0 or not os.path.ismount(path):
+            return True
+        time.sleep(0.1)
+    subprocess.run([FUSERMOUNT, "-u", "-z", path], capture_output=True)
+    return False
+
+
+class MountFactory:
+    def __init__(self, tmp_path):
+        self.tmp_path = Path(tmp_path)
+        self.daemons = []
+        self.count = 0
+
+    def _command(self, mock, cache_ttl, page_size, extra_opts, mountpoint, base_url):
+        opts = ["base_url=%s" % (base_url or mock.url)]
+        if cache_ttl is not None:
+            opts.append("cache_ttl=%s" % cache_ttl)
+        if page_size is not None:
+            opts.append("page_size=%s" % page_size)
+        opts.extend(extra_opts or [])
+        return [SEPAYFS_BIN, "-f", "-o", ",".join(opts), mountpoint]
+
+    def _env(self, mock, env, token):
+        extra = {}
+        if token is not False:
+            extra["SEPAY_ACCESS_TOKEN"] = token if token is not None else mock.token
+        extra.update(env or {})
+        full = _clean_env(extra)
+        for k, v in list(full.items()):
+            if v is None:
+                del full[k]
+        return full
+
+    def _prepare(self):
+        self.count += 1
+        mountpoint = self.tmp_path / ("mnt%d" % self.count)
+        mountpoint.mkdir()
+        stderr_path = self.tmp_path / ("sepayfs%d.stderr" % self.count)
+        return str(mountpoint), stderr_path
+
+    def __call__(self, mock, cache_ttl=60, page_size=None, extra_opts=None, env=None,
+                 token=None, base_url=None, expect_quiet=True):
+        """Mount and return the mountpoint.  token=None: the mock's token through
+        SEPAY_ACCESS_TOKEN; token=False: none in the environment."""
+        mountpoint, stderr_path = self._prepare()
+        cmd = self._command(mock, cache_ttl, page_size, extra_opts, mountpoint, base_url)
+        with open(stderr_path, "wb") as err:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                                    env=self._env(mock, env, token))
+        daemon = Daemon(proc, mountpoint, stderr_path, expect_quiet)
+        self.daemons.append(daemon)
+        deadline = time.monotonic() + MOUNT_TIMEOUT
+        while not os.path.ismount(mountpoint):
+            if proc.poll() is not None:
+                pytest.fail("sepayfs exited with %s before mounting; stderr:\n%s"
+                            % (proc.returncode, daemon.stderr_text()))
+            if time.monotonic() > deadline:
+                pytest.fail("sepayfs did not mount in %.0f s; stderr:\n%s"
+                            % (MOUNT_TIMEOUT, daemon.stderr_text()))
+            time.sleep(0.02)
+        return mountpoint
+
+    def daemon(self, mountpoint):
+        for d in self.daemons:
+            if d.mountpoint == str(mountpoint):
+                return d
+        raise KeyError(mountpoint)
+
+    def stderr(self, mountpoint):
+        return self.daemon(mountpoint).stderr_text()
+
+    def start_failure(self, mock, cache_ttl=None, page_size=None, extra_opts=None, env=None,
+                      token=None, base_url=None):
+        """Run a daemon that must not mount.  Returns (exit code, stderr text,
+        whether the mountpoint got mounted)."""
+        mountpoint, stderr_path = self._prepare()
+        cmd = self._command(mock, cache_ttl, page_size, extra_opts, mountpoint, base_url)
+        with open(stderr_path, "wb") as err:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                                    env=self._env(mock, env, token))
+        daemon = Daemon(proc, mountpoint, stderr_path, expect_quiet=False)
+        self.daemons.append(daemon)
+        mounted = False
+        deadline = time.monotonic() + STARTUP_FAILURE_TIMEOUT
+        while proc.poll() is None and time.monotonic() < deadline:
+            if os.path.ismount(mountpoint):
+                mounted = True
+                break
+            time.sleep(0.05)
+        if mounted:
+            return None, daemon.stderr_text(), True
+        if proc.poll() is None:
+            pytest.fail("sepayfs neither mounted nor exited in %.0f s; stderr:\n%s"
+                        % (STARTUP_FAILURE_TIMEOUT, daemon.stderr_text()))
+        daemon.expected_exit = proc.returncode
+        return proc.returncode, daemon.stderr_text(), os.path.ismount(mountpoint)
+
+    def teardown(self):
+        problems = []
+        for d in self.daemons:
+            clean = _unmount(d.mountpoint)
+            if not clean:
+                problems.append("%s was busy: unmounted lazily" % d.mountpoint)
+            try:
+                rc = d.proc.wait(timeout=EXIT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                d.proc.send_signal(signal.SIGTERM)
+                try:
+                    d.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    d.proc.kill()
+                    d.proc.wait(timeout=5)
+                _unmount(d.mountpoint)
+                problems.append("sepayfs did not exit within %.0f s of the unmount"
+                                % EXIT_TIMEOUT)
+                rc = None
+            text = d.stderr_text()
+            expected = getattr(d, "expected_exit", 0)
+            if rc is not None and rc != expected:
+                problems.append("sepayfs exited with %s, expected %s" % (rc, expected))
+            crashes = [m for m in CRASH_MARKERS if m in text]
+            if crashes:
+                problems.append("sepayfs stderr shows %s" % ", ".join(crashes))
+            if d.expect_quiet and text.strip():
+                problems.append("sepayfs wrote to stderr although nothing failed")
+            if problems:
+                pytest.fail("%s\n--- sepayfs stderr (%s) ---\n%s"
+                            % ("\n".join(problems), d.mountpoint, text), pytrace=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attach every daemon's stderr to the report of a failed test."""
+    outcome = yield
+    report = outcome.get_result()
+    factory = getattr(item, "_sepayfs_mounts", None)
+    if factory is None or not report.failed:
+        return
+    for d in factory.daemons:
+        report.sections.append(("sepayfs stderr (%s, %s)" % (d.mountpoint, call.when),
+                                d.stderr_text() or "(empty)"))
+
+
+@pytest.fixture
+def mount(request, tmp_path):
+    # A missing daemon or /dev/fuse fails rather than skips: a suite that
+    # silently mounts nothing would pass while proving nothing.
+    if not os.path.exists(SEPAYFS_BIN):
+        pytest.fail("sepayfs binary not built: %s" % SEPAYFS_BIN)
+    if not os.path.exists("/dev/fuse"):
+        pytest.fail("/dev/fuse is missing: the mount tests need FUSE")
+    factory = MountFactory(tmp_path)
+    request.node._sepayfs_mounts = factory
+    try:
+        yield factory
+    finally:
+        factory.teardown()
+
+
+# ---------------------------------------------------------------- helpers for tests
+
+def list_requests(entries):
+    """The account-list requests among log entries."""
+    return [e for e in entries if e["path"] == LIST_PATH]
+
+
+def query_of(entry):
+    return dict(p.split("=", 1) if "=" in p else (p, "") for p in entry["query"].split("&") if p)
+
+
+def walk_files(root):
+    """Every regular file under root, as paths relative to root, sorted."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in filenames:
+            out.append(os.path.relpath(os.path.join(dirpath, name), root))
+    return sorted(out)
+
+
+def expected_files(data):
+    """The files the mount should show for the mock's data(): {relpath: object}."""
+    out = {}
+    for acc in data["accounts"]:
+        out["accounts/%d/info.json" % acc["id"]] = acc
+        for sub in data["sub_accounts"].get(str(acc["id"]), []):
+            out["accounts/%d/sub-accounts/%d.json" % (acc["id"], sub["id"])] = sub
+    return out

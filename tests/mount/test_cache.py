@@ -1,0 +1,117 @@
+"""Caching: no request within the TTL, refresh after it, honest mtimes."""
+
+import json
+import os
+import time
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def test_second_ls_within_ttl_sends_nothing(mock, mount):
+    mnt = mount(mock, cache_ttl=60)
+    acc = os.path.join(mnt, "accounts")
+    first = os.listdir(acc)
+    before = mock.log_len()
+    assert os.listdir(acc) == first
+    for n in first:
+        os.stat(os.path.join(acc, n))
+    assert mock.requests_since(before) == []
+
+
+def test_second_read_within_ttl_sends_nothing(mock, mount):
+    mnt = mount(mock, cache_ttl=60)
+    info = os.path.join(mnt, "accounts", "19", "info.json")
+    subs = os.path.join(mnt, "accounts", "19", "sub-accounts")
+    a = read(info)
+    names = os.listdir(subs)
+    before = mock.log_len()
+    assert read(info) == a
+    assert os.listdir(subs) == names
+    os.stat(info)
+    assert mock.requests_since(before) == []
+
+
+def test_refresh_after_ttl_changes_content_and_mtime(mock, mount):
+    mnt = mount(mock, cache_ttl=1)
+    info19 = os.path.join(mnt, "accounts", "19", "info.json")
+    info21 = os.path.join(mnt, "accounts", "21", "info.json")
+    old19, old21 = read(info19), read(info21)
+    st19, st21 = os.stat(info19), os.stat(info21)
+    assert b"1777283273.0" in old19
+    # same length, different content: only the mtime tells rsync it changed
+    mock.patch_account(19, {"accumulated": 1777283274.00})
+    time.sleep(2.2)
+    new19 = read(info19)
+    assert b'"accumulated": 1777283274.0,' in new19
+    assert len(new19) == len(old19)
+    nst19 = os.stat(info19)
+    assert nst19.st_mtime != st19.st_mtime, "content changed but mtime did not"
+    assert nst19.st_mtime > st19.st_mtime
+    assert nst19.st_size == len(new19)
+    new21 = read(info21)
+    assert new21 == old21
+    assert os.stat(info21).st_mtime == st21.st_mtime, "content same but mtime moved"
+    # the refresh really went to the server
+    paths = [e["path"] for e in mock.requests()]
+    assert paths.count("/api/v1/bank-accounts/19") >= 2
+    assert paths.count("/api/v1/bank-accounts/21") >= 2
+
+
+def test_refresh_changes_size(mock, mount):
+    mnt = mount(mock, cache_ttl=1)
+    info = os.path.join(mnt, "accounts", "19", "info.json")
+    old = read(info)
+    mock.patch_account(19, {"accumulated": 5.00, "label": "Nhãn mới dài hơn nhiều"})
+    time.sleep(2.2)
+    st = os.stat(info)
+    new = read(info)
+    assert st.st_size == len(new) != len(old)
+    obj = json.loads(new)
+    assert obj["accumulated"] == 5.0 and obj["label"] == "Nhãn mới dài hơn nhiều"
+
+
+def test_listing_refresh_after_ttl(mock, mount):
+    mnt = mount(mock, cache_ttl=1)
+    acc = os.path.join(mnt, "accounts")
+    ids = sorted(int(n) for n in os.listdir(acc))
+    mock.add_account({"id": 20, "label": "Tài khoản mới", "accumulated": 0})
+    mock.delete_account(ids[-1])
+    # within the TTL nothing changes
+    assert sorted(int(n) for n in os.listdir(acc)) == ids
+    time.sleep(2.2)
+    now = sorted(int(n) for n in os.listdir(acc))
+    assert now == mock.account_ids()
+    assert 20 in now and ids[-1] not in now
+
+
+def test_sub_account_refresh_after_ttl(mock, mount):
+    mnt = mount(mock, cache_ttl=1)
+    subs = mock.data()["sub_accounts"]["24"]
+    path = os.path.join(mnt, "accounts", "24", "sub-accounts", "%d.json" % subs[0]["id"])
+    old = json.loads(read(path))
+    assert old == subs[0]
+    mock.patch_sub_account(subs[0]["id"], {"label": "Đã đổi tên", "active": False})
+    time.sleep(2.2)
+    new = json.loads(read(path))
+    assert new["label"] == "Đã đổi tên" and new["active"] is False
+
+
+def test_file_pinned_to_open_handle(mock, mount):
+    """A refresh between open and read never mixes two versions: what one
+    open file gives is exactly the old or exactly the new rendering."""
+    mnt = mount(mock, cache_ttl=1)
+    info = os.path.join(mnt, "accounts", "19", "info.json")
+    with open(info, "rb") as f:
+        old = read(info)
+        first = f.read(10)
+        mock.patch_account(19, {"label": "Một nhãn hoàn toàn khác và dài hơn"})
+        time.sleep(2.2)
+        os.stat(info)
+        new = read(info)  # the new version gets fetched for others
+        rest = f.read()
+    assert new != old and "Một nhãn".encode() in new
+    whole = first + rest
+    assert whole in (old, new), "one open file mixed two versions: %r" % whole[-120:]

@@ -1,0 +1,136 @@
+"""Listing /accounts: completeness over pages, request economy, hidden accounts."""
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import LIST_PATH, list_requests, query_of
+
+
+def listed_ids(mnt):
+    names = os.listdir(os.path.join(mnt, "accounts"))
+    return names, sorted(int(n) for n in names)
+
+
+@pytest.mark.mock_opts(accounts=120, max_page_size=50)
+def test_listing_spans_pages(mock, mount):
+    mnt = mount(mock)
+    before = mock.log_len()
+    names, ids = listed_ids(mnt)
+    assert len(names) == len(set(names)), "a listing must not show an id twice"
+    assert ids == mock.account_ids()
+    assert len(ids) == 120
+
+    new = list_requests(mock.requests_since(before))
+    pages = [int(query_of(e)["page"]) for e in new]
+    # 120 accounts, 50 a page at most: 3 pages.  Page 1 may come from the
+    # mount-time probe; every page is asked for at most once.
+    assert len(pages) == len(set(pages)), "a page was requested twice: %s" % pages
+    assert set(pages) <= {1, 2, 3}
+    assert set(pages) | {1} == {1, 2, 3}
+    assert len(new) in (2, 3)
+    all_list = list_requests(mock.requests())
+    assert len(all_list) <= 4  # the probe and the three pages
+    assert all(e["status"] == 200 for e in mock.requests())
+
+
+@pytest.mark.mock_opts(accounts=120, max_page_size=50)
+def test_ls_long_and_find_cost_only_the_list(mock, mount):
+    mnt = mount(mock)
+    before = mock.log_len()
+    r = subprocess.run(["ls", "-l", os.path.join(mnt, "accounts")], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.strip().splitlines()) == 121  # "total" + 120 entries
+    r = subprocess.run(["find", os.path.join(mnt, "accounts"), "-maxdepth", "1", "-type", "d"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.split()) == 121
+    new = mock.requests_since(before)
+    others = [e for e in new if e["path"] != LIST_PATH]
+    assert others == [], "ls -l / find over /accounts sent per-account requests"
+    assert len(new) <= 3
+
+
+@pytest.mark.mock_opts(accounts=120, max_page_size=7)
+def test_server_pages_smaller_than_asked(mock, mount):
+    mnt = mount(mock, page_size=100)
+    names, ids = listed_ids(mnt)
+    assert len(names) == len(set(names))
+    assert ids == mock.account_ids()
+    pages = [int(query_of(e)["page"]) for e in list_requests(mock.requests())]
+    assert set(pages) == set(range(1, 19))  # ceil(120 / 7) = 18
+    assert len(pages) <= 19  # each page once, page 1 maybe twice (probe)
+
+
+@pytest.mark.mock_opts(accounts=30, max_page_size=50)
+def test_page_size_option_sets_limit(mock, mount):
+    mnt = mount(mock, page_size=7)
+    names, ids = listed_ids(mnt)
+    assert ids == mock.account_ids()
+    entries = list_requests(mock.requests())
+    assert entries and all(query_of(e).get("limit") == "7" for e in entries), entries
+    assert {int(query_of(e)["page"]) for e in entries} == {1, 2, 3, 4, 5}
+
+
+@pytest.mark.mock_opts(accounts=120, max_page_size=7)
+def test_listing_with_account_added_during_walk(mock, mount):
+    """An account inserted before page 2 is read shifts every later page by
+    one: the last id of page 1 comes again on page 2.  No duplicates shown."""
+    mnt = mount(mock, cache_ttl=1)
+    ids_before = mock.account_ids()
+    # an id between the first two: every later item moves one place on
+    new_id = next(i for i in range(ids_before[0] + 1, ids_before[1]))
+    mock.config(after_list_page={"page": 1, "add": [{"id": new_id, "label": "Mới thêm",
+                                                     "accumulated": 1.0}]})
+    time.sleep(1.3)  # past the TTL of anything fetched at mount time
+    names, ids = listed_ids(mnt)
+    assert len(names) == len(set(names)), "duplicate ids in the listing"
+    assert new_id in mock.account_ids(), "the mock's hook did not fire"
+    assert set(ids_before) <= set(ids) <= set(ids_before) | {new_id}
+    pages_after = [e for e in list_requests(mock.requests()) if query_of(e)["page"] != "1"]
+    assert pages_after, "the listing was not walked again after the TTL"
+
+
+@pytest.mark.mock_opts(accounts=120, max_page_size=7)
+def test_listing_with_account_removed_during_walk(mock, mount):
+    """One account removed after page 1 is read: later pages shift back, the
+    total drops to 119 and page 18 comes back empty.  No crash, no duplicates."""
+    mnt = mount(mock, cache_ttl=1)
+    ids_before = mock.account_ids()
+    mock.config(after_list_page={"page": 1, "delete": [ids_before[3]]})
+    time.sleep(1.3)
+    names, ids = listed_ids(mnt)
+    assert len(names) == len(set(names))
+    assert ids_before[3] not in mock.account_ids(), "the mock's hook did not fire"
+    assert set(ids) <= set(ids_before)
+    # at most the deleted account and the one that slid onto page 1 are missing
+    assert len(set(ids_before) - set(ids)) <= 2
+
+
+@pytest.mark.mock_opts(accounts=20, knobs={"hide_from_list": [38]})
+def test_hidden_account_reachable_by_path(mock, mount):
+    mnt = mount(mock)
+    names, ids = listed_ids(mnt)
+    assert 38 not in ids
+    assert ids == mock.account_ids()
+    hidden = mock.data()["hidden_accounts"]
+    assert [a["id"] for a in hidden] == [38]
+    path = os.path.join(mnt, "accounts", "38", "info.json")
+    with open(path, "rb") as f:
+        assert json.loads(f.read()) == hidden[0]
+    assert os.listdir(os.path.join(mnt, "accounts", "38", "sub-accounts")) == []
+    assert any(e["path"] == "/api/v1/bank-accounts/38" for e in mock.requests())
+    # reaching it by path does not add it to the listing
+    _, ids_again = listed_ids(mnt)
+    assert 38 not in ids_again
+
+
+def test_root_layout(mock, mount):
+    mnt = mount(mock)
+    assert os.listdir(mnt) == ["accounts"]
+    assert sorted(os.listdir(os.path.join(mnt, "accounts", "19"))) == ["info.json",
+                                                                        "sub-accounts"]
