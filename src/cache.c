@@ -1,4 +1,4 @@
-/* cache.c - TTL cache with single-flight fetches. */
+/* cache.c - TTL cache with single-flight fetches and an LRU byte budget. */
 #include "cache.h"
 
 #include <errno.h>
@@ -8,15 +8,19 @@
 
 struct cache_entry {
 	struct hnode node;
+	struct cache_entry *newer, *older;  /* LRU list: head is most recent */
 	struct obj_key key;
-	struct snapshot *value;   /* the newest good value, fresh or not */
-	uint64_t fetched_ms;      /* when value was fetched */
-	uint64_t epoch;           /* cache epoch value belongs to; older = stale */
-	int error;                /* remembered ENOENT, or 0 */
+	struct snapshot *value;             /* the newest good value, fresh or not */
+	struct snapshot_versions *versions; /* of the newest good value, kept past eviction */
+	uint64_t fetched_ms;                /* when value was fetched */
+	uint64_t epoch;                     /* cache epoch value belongs to; older = stale */
+	int error;                          /* remembered ENOENT, or 0 */
 	uint64_t error_until_ms;
 	bool fetching;
-	uint64_t fetches_done;    /* waiters watch this move */
-	int last_result;          /* of the fetch that finished last */
+	uint64_t fetches_done;              /* waiters watch this move */
+	int last_result;                    /* of the fetch that finished last */
+	unsigned users;                     /* threads using the entry across an unlock */
+	size_t cost;                        /* bytes charged to the budget */
 };
 
 struct cache {
@@ -24,6 +28,7 @@ struct cache {
 	pthread_mutex_t lock;
 	pthread_cond_t fetched;   /* broadcast whenever any fetch finishes */
 	struct htab entries;
+	struct cache_entry *newest, *oldest;
 	uint64_t epoch;           /* cache_expire_all() moves it */
 	struct cache_stats stats;
 };
@@ -53,19 +58,24 @@ struct cache *cache_new(const struct cache_config *cfg)
 	return c;
 }
 
-static void entry_free(struct hnode *node, void *arg)
+static void entry_free(struct cache_entry *e)
+{
+	snapshot_unref(e->value);
+	free(e->versions);
+	free(e);
+}
+
+static void entry_free_node(struct hnode *node, void *arg)
 {
 	(void)arg;
-	struct cache_entry *e = (struct cache_entry *)node;
-	snapshot_unref(e->value);
-	free(e);
+	entry_free((struct cache_entry *)node);
 }
 
 void cache_free(struct cache *c)
 {
 	if (!c)
 		return;
-	htab_foreach(&c->entries, entry_free, NULL);
+	htab_foreach(&c->entries, entry_free_node, NULL);
 	htab_destroy(&c->entries);
 	pthread_cond_destroy(&c->fetched);
 	pthread_mutex_destroy(&c->lock);
@@ -77,9 +87,112 @@ static bool entry_matches(const struct hnode *node, const void *key)
 	return obj_key_equal(&((const struct cache_entry *)node)->key, key);
 }
 
-static struct cache_entry *entry_find(struct cache *c, const struct obj_key *key)
+static void lru_unlink(struct cache *c, struct cache_entry *e)
 {
-	return (struct cache_entry *)htab_find(&c->entries, obj_key_hash(key), entry_matches, key);
+	if (e->newer)
+		e->newer->older = e->older;
+	else
+		c->newest = e->older;
+	if (e->older)
+		e->older->newer = e->newer;
+	else
+		c->oldest = e->newer;
+	e->newer = e->older = NULL;
+}
+
+static void lru_push_newest(struct cache *c, struct cache_entry *e)
+{
+	e->older = c->newest;
+	e->newer = NULL;
+	if (c->newest)
+		c->newest->newer = e;
+	c->newest = e;
+	if (!c->oldest)
+		c->oldest = e;
+}
+
+static void entry_touch(struct cache *c, struct cache_entry *e)
+{
+	if (c->newest != e) {
+		lru_unlink(c, e);
+		lru_push_newest(c, e);
+	}
+}
+
+/* Charges the entry's current size to the budget. */
+static void entry_recharge(struct cache *c, struct cache_entry *e)
+{
+	size_t cost = sizeof(*e);
+	if (e->value)
+		cost += snapshot_size(e->value);
+	if (e->versions)
+		cost += snapshot_versions_size(e->versions);
+	c->stats.bytes = c->stats.bytes - e->cost + cost;
+	e->cost = cost;
+}
+
+static struct cache_entry *entry_get(struct cache *c, const struct obj_key *key)
+{
+	struct cache_entry *e = (struct cache_entry *)htab_find(&c->entries, obj_key_hash(key),
+								 entry_matches, key);
+	if (e) {
+		entry_touch(c, e);
+		return e;
+	}
+	if (!(e = calloc(1, sizeof(*e))))
+		return NULL;
+	e->key = *key;
+	htab_insert(&c->entries, &e->node, obj_key_hash(key));
+	lru_push_newest(c, e);
+	c->stats.entries++;
+	entry_recharge(c, e);
+	return e;
+}
+
+static void entry_remove(struct cache *c, struct cache_entry *e)
+{
+	htab_remove(&c->entries, &e->node);
+	lru_unlink(c, e);
+	c->stats.entries--;
+	c->stats.bytes -= e->cost;
+	entry_free(e);
+}
+
+static bool entry_busy(const struct cache_entry *e)
+{
+	return e->fetching || e->users;
+}
+
+/* An entry that remembers nothing is not worth its memory. */
+static void entry_drop_if_empty(struct cache *c, struct cache_entry *e)
+{
+	if (!entry_busy(e) && !e->value && !e->versions && !e->error)
+		entry_remove(c, e);
+}
+
+/* Over budget: drop the bytes of the least recently used values first, and
+ * only when that is not enough, whole entries with their version records. */
+static void evict(struct cache *c)
+{
+	if (!c->cfg.max_bytes)
+		return;
+	for (int pass = 0; pass < 2; pass++) {
+		struct cache_entry *e = c->oldest;
+		while (c->stats.bytes > c->cfg.max_bytes && e) {
+			struct cache_entry *newer = e->newer;
+			if (entry_busy(e)) {
+				/* in use: skip */
+			} else if (e->value) {
+				snapshot_unref(e->value);
+				e->value = NULL;
+				entry_recharge(c, e);
+				c->stats.evictions++;
+			} else if (pass == 1) {
+				entry_remove(c, e);
+			}
+			e = newer;
+		}
+	}
 }
 
 static bool entry_fresh(const struct cache *c, const struct cache_entry *e, uint64_t now)
@@ -95,31 +208,28 @@ static bool entry_error_fresh(const struct cache *c, const struct cache_entry *e
 static void entry_store(struct cache *c, struct cache_entry *e, struct snapshot *fresh,
 			uint64_t epoch, uint64_t now)
 {
-	snapshot_carry_over(fresh, e->value);
-	if (e->value)
-		c->stats.bytes -= snapshot_size(e->value);
+	snapshot_carry_over(fresh, e->versions);
+	struct snapshot_versions *versions = snapshot_versions_of(fresh);
+	if (versions) { /* without memory for it, the older record still serves */
+		free(e->versions);
+		e->versions = versions;
+	}
 	snapshot_unref(e->value);
 	e->value = fresh;
-	c->stats.bytes += snapshot_size(fresh);
 	e->fetched_ms = now;
 	e->epoch = epoch; /* from before an expire_all: stale on arrival */
 	e->error = 0;
+	entry_recharge(c, e);
 }
 
 int cache_get(struct cache *c, const struct obj_key *key, struct snapshot **out)
 {
 	*out = NULL;
 	pthread_mutex_lock(&c->lock);
-	struct cache_entry *e = entry_find(c, key);
+	struct cache_entry *e = entry_get(c, key);
 	if (!e) {
-		e = calloc(1, sizeof(*e));
-		if (!e) {
-			pthread_mutex_unlock(&c->lock);
-			return ENOMEM;
-		}
-		e->key = *key;
-		htab_insert(&c->entries, &e->node, obj_key_hash(key));
-		c->stats.entries++;
+		pthread_mutex_unlock(&c->lock);
+		return ENOMEM;
 	}
 
 	uint64_t now = c->cfg.clock(c->cfg.clock_ctx);
@@ -134,9 +244,11 @@ int cache_get(struct cache *c, const struct obj_key *key, struct snapshot **out)
 	} else if (e->fetching) {
 		/* Someone is already asking: wait for that answer and share it. */
 		c->stats.shared++;
+		e->users++;
 		uint64_t seen = e->fetches_done;
 		while (e->fetches_done == seen)
 			pthread_cond_wait(&c->fetched, &c->lock);
+		e->users--;
 		rc = e->last_result;
 		if (rc == 0)
 			*out = snapshot_ref(e->value);
@@ -167,6 +279,8 @@ int cache_get(struct cache *c, const struct obj_key *key, struct snapshot **out)
 		e->fetches_done++;
 		pthread_cond_broadcast(&c->fetched);
 	}
+	entry_drop_if_empty(c, e);
+	evict(c);
 	pthread_mutex_unlock(&c->lock);
 	return rc;
 }
@@ -175,7 +289,8 @@ struct snapshot *cache_peek(struct cache *c, const struct obj_key *key, bool fre
 {
 	struct snapshot *s = NULL;
 	pthread_mutex_lock(&c->lock);
-	struct cache_entry *e = entry_find(c, key);
+	struct cache_entry *e = (struct cache_entry *)htab_find(&c->entries, obj_key_hash(key),
+								 entry_matches, key);
 	if (e && e->value &&
 	    (!fresh_only || entry_fresh(c, e, c->cfg.clock(c->cfg.clock_ctx))))
 		s = snapshot_ref(e->value);

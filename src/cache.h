@@ -4,7 +4,11 @@
  * sub-account listing) comes through cache_get().  A fresh value is served
  * from memory; otherwise exactly one caller fetches while every other caller
  * of the same key waits and shares that result or that error (single-flight).
- * The clock is injected so tests can move time by hand. */
+ * The clock is injected so tests can move time by hand.
+ *
+ * Memory is bounded by max_bytes: past it, the least recently used values
+ * are dropped first, keeping a small record of their versions so a refetch
+ * of unchanged content keeps its mtime; past that, whole entries go. */
 #ifndef SEPAYFS_CACHE_H
 #define SEPAYFS_CACHE_H
 
@@ -22,6 +26,7 @@ typedef uint64_t (*cache_clock_fn)(void *ctx); /* monotonic milliseconds */
 struct cache_config {
 	uint64_t ttl_ms;          /* how long a value is served without asking again */
 	uint64_t negative_ttl_ms; /* how long an ENOENT is remembered; 0: not at all */
+	size_t max_bytes;         /* memory held at most, least recently used first out; 0: no cap */
 	cache_fetch_fn fetch;
 	void *fetch_ctx;
 	cache_clock_fn clock;     /* NULL: CLOCK_MONOTONIC */
@@ -33,7 +38,8 @@ struct cache_stats {
 	uint64_t misses;   /* started a fetch */
 	uint64_t shared;   /* waited for another caller's fetch */
 	uint64_t errors;   /* fetches that failed */
-	size_t bytes;      /* held by cached values */
+	uint64_t evictions;
+	size_t bytes;      /* held by cached values and their bookkeeping */
 	size_t entries;
 };
 

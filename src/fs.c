@@ -30,7 +30,7 @@ static bool is_dir_kind(int kind)
 }
 
 static void stat_fill(const struct fs *fs, struct stat *st, int kind, uint64_t ino,
-		      const struct blob *file, struct timespec dir_mtime, nlink_t dir_nlink)
+		      const struct version *file, struct timespec dir_mtime, nlink_t dir_nlink)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
@@ -187,8 +187,8 @@ int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 	struct blob *file;
 	if ((rc = file_content(fs, &child, &file)))
 		return rc;
-	uint64_t ino = inodes_get(fs->inodes, &child, file, true);
-	stat_fill(fs, st, child.kind, ino, file, fs->started, 0);
+	uint64_t ino = inodes_get(fs->inodes, &child, &file->v, true);
+	stat_fill(fs, st, child.kind, ino, &file->v, fs->started, 0);
 	blob_unref(file);
 	return ino ? 0 : ENOMEM;
 }
@@ -209,14 +209,16 @@ int fs_getattr(struct fs *fs, uint64_t ino, struct stat *st)
 	}
 	/* A file inode is one version of the content: its attributes never
 	 * change, and a newer version arrives through lookup as a new inode. */
-	struct blob *file = inodes_content(fs->inodes, ino);
-	if (!file) {
+	struct version v;
+	if (!inodes_content(fs->inodes, ino, &v)) {
+		struct blob *file;
 		int rc = file_content(fs, &node, &file);
 		if (rc)
 			return rc;
+		v = file->v;
+		blob_unref(file);
 	}
-	stat_fill(fs, st, node.kind, ino, file, fs->started, 0);
-	blob_unref(file);
+	stat_fill(fs, st, node.kind, ino, &v, fs->started, 0);
 	return 0;
 }
 
@@ -238,7 +240,7 @@ static struct fs_dirent *dir_add(struct dir_build *b, const char *name, const st
 		dir->entries = e;
 		b->capacity = cap;
 	}
-	uint64_t ino = inodes_get(b->fs->inodes, key, file, false);
+	uint64_t ino = inodes_get(b->fs->inodes, key, file ? &file->v : NULL, false);
 	if (!ino)
 		return NULL;
 	struct fs_dirent *e = &dir->entries[dir->count++];
@@ -257,7 +259,7 @@ static bool dir_add_known(struct dir_build *b, const char *name, const struct ob
 	if (!e)
 		return false;
 	if (file)
-		stat_fill(b->fs, &e->st, key->kind, e->st.st_ino, file, b->fs->started, 0);
+		stat_fill(b->fs, &e->st, key->kind, e->st.st_ino, &file->v, b->fs->started, 0);
 	else
 		dir_stat(b->fs, key, e->st.st_ino, &e->st);
 	e->has_attr = true;
@@ -381,6 +383,17 @@ int fs_open(struct fs *fs, uint64_t ino, struct blob **out)
 		return ESTALE;
 	if (is_dir_kind(node.kind))
 		return EISDIR;
-	*out = inodes_content(fs->inodes, ino);
-	return *out ? 0 : file_content(fs, &node, out);
+	int rc = file_content(fs, &node, out);
+	if (rc)
+		return rc;
+	/* The bytes must be the version this inode shows (its size, its cached
+	 * pages).  If the content moved on, ESTALE makes the kernel look the
+	 * path up again, which gives the new version its own inode. */
+	struct version v;
+	if (inodes_content(fs->inodes, ino, &v) && !version_same_bytes(&v, &(*out)->v)) {
+		blob_unref(*out);
+		*out = NULL;
+		return ESTALE;
+	}
+	return 0;
 }

@@ -42,11 +42,18 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_adapter *a = adapter(req);
 	struct stat st;
 	int rc = fs_lookup(a->fs, parent, name, &st);
+	struct fuse_entry_param e;
+	if (rc == ENOENT) {
+		/* A negative entry: the kernel answers the next probe itself. */
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = a->negative_timeout_s;
+		fuse_reply_entry(req, &e);
+		return;
+	}
 	if (rc) {
 		fuse_reply_err(req, rc);
 		return;
 	}
-	struct fuse_entry_param e;
 	entry_from_stat(&e, &st, a->timeout_s);
 	if (fuse_reply_entry(req, &e) != 0)
 		fs_forget(a->fs, st.st_ino, 1); /* the kernel never got it */
@@ -175,11 +182,11 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	(void)ino;
 	const struct blob *file = (const struct blob *)(uintptr_t)fi->fh;
-	if (off < 0 || (size_t)off >= file->len) {
+	if (off < 0 || (size_t)off >= file->v.len) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
-	size_t n = file->len - (size_t)off;
+	size_t n = file->v.len - (size_t)off;
 	fuse_reply_buf(req, file->bytes + off, n < size ? n : size);
 }
 

@@ -10,7 +10,8 @@
 /* The userdata given to fuse_session_new(). */
 struct fuse_adapter {
 	struct fs *fs;
-	double timeout_s; /* the kernel's entry and attribute cache: the cache TTL */
+	double timeout_s;          /* the kernel's entry and attribute cache: the cache TTL */
+	double negative_timeout_s; /* how long the kernel may remember a name is absent */
 };
 
 extern const struct fuse_lowlevel_ops sepayfs_ll_ops;

@@ -12,7 +12,8 @@ struct inode {
 	uint64_t ino;
 	uint64_t nlookup;
 	bool current;            /* the one by_key finds for its key */
-	struct blob *content;    /* files: the version this inode shows */
+	bool has_content;
+	struct version content;  /* files: the version this inode shows */
 	struct timespec version; /* directories: the listing last handed out */
 	bool has_version;
 };
@@ -37,7 +38,7 @@ static bool match_ino(const struct hnode *n, const void *ino)
 }
 
 static struct inode *inode_add(struct inode_table *t, const struct obj_key *key, uint64_t ino,
-			       struct blob *content)
+			       const struct version *content)
 {
 	struct inode *node = calloc(1, sizeof(*node));
 	if (!node)
@@ -45,7 +46,10 @@ static struct inode *inode_add(struct inode_table *t, const struct obj_key *key,
 	node->key = *key;
 	node->ino = ino;
 	node->current = true;
-	node->content = content ? blob_ref(content) : NULL;
+	if (content) {
+		node->has_content = true;
+		node->content = *content;
+	}
 	htab_insert(&t->by_key, &node->by_key, obj_key_hash(key));
 	htab_insert(&t->by_ino, &node->by_ino, hash_mix(ino));
 	return node;
@@ -63,7 +67,6 @@ static void inode_drop(struct inode_table *t, struct inode *node)
 	if (node->current)
 		htab_remove(&t->by_key, &node->by_key);
 	htab_remove(&t->by_ino, &node->by_ino);
-	blob_unref(node->content);
 	free(node);
 }
 
@@ -92,9 +95,7 @@ struct inode_table *inodes_new(void)
 static void inode_free(struct hnode *n, void *arg)
 {
 	(void)arg;
-	struct inode *node = INODE_OF(n, by_ino);
-	blob_unref(node->content);
-	free(node);
+	free(INODE_OF(n, by_ino));
 }
 
 void inodes_free(struct inode_table *t)
@@ -114,17 +115,18 @@ static struct inode *find_ino(struct inode_table *t, uint64_t ino)
 	return n ? INODE_OF(n, by_ino) : NULL;
 }
 
-uint64_t inodes_get(struct inode_table *t, const struct obj_key *key, struct blob *content,
-		    bool count_lookup)
+uint64_t inodes_get(struct inode_table *t, const struct obj_key *key,
+		    const struct version *content, bool count_lookup)
 {
 	pthread_mutex_lock(&t->lock);
 	struct hnode *n = htab_find(&t->by_key, obj_key_hash(key), match_key, key);
 	struct inode *node = n ? INODE_OF(n, by_key) : NULL;
-	if (node && content && node->content != content) {
-		if (!node->content && node->nlookup == 0) {
+	if (node && content) {
+		if (!node->has_content && node->nlookup == 0) {
 			/* Named in a listing before its content was known. */
-			node->content = blob_ref(content);
-		} else {
+			node->has_content = true;
+			node->content = *content;
+		} else if (!node->has_content || !version_same_bytes(&node->content, content)) {
 			inode_retire(t, node);
 			if (node->nlookup == 0)
 				inode_drop(t, node);
@@ -153,13 +155,15 @@ bool inodes_ref(struct inode_table *t, uint64_t ino)
 	return node != NULL;
 }
 
-struct blob *inodes_content(struct inode_table *t, uint64_t ino)
+bool inodes_content(struct inode_table *t, uint64_t ino, struct version *out)
 {
 	pthread_mutex_lock(&t->lock);
 	struct inode *node = find_ino(t, ino);
-	struct blob *b = node && node->content ? blob_ref(node->content) : NULL;
+	bool known = node && node->has_content;
+	if (known)
+		*out = node->content;
 	pthread_mutex_unlock(&t->lock);
-	return b;
+	return known;
 }
 
 bool inodes_key(struct inode_table *t, uint64_t ino, struct obj_key *key)

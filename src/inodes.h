@@ -37,16 +37,16 @@ void inodes_free(struct inode_table *t);
 
 /* The inode number of key, made if needed; 0 on ENOMEM.  For a file,
  * content is the version to show (NULL: whichever is current); a version
- * other than the current one makes a new inode.  With count_lookup, the
- * kernel now holds one more reference to it. */
-uint64_t inodes_get(struct inode_table *t, const struct obj_key *key, struct blob *content,
-		    bool count_lookup);
+ * with other bytes than the current one makes a new inode.  With
+ * count_lookup, the kernel now holds one more reference to it. */
+uint64_t inodes_get(struct inode_table *t, const struct obj_key *key,
+		    const struct version *content, bool count_lookup);
 /* The kernel took one more reference to a known inode (readdirplus). */
 bool inodes_ref(struct inode_table *t, uint64_t ino);
 /* The key of a known inode number. */
 bool inodes_key(struct inode_table *t, uint64_t ino, struct obj_key *key);
-/* The content version a file inode shows: a reference, or NULL. */
-struct blob *inodes_content(struct inode_table *t, uint64_t ino);
+/* The content version a file inode shows; false when not known. */
+bool inodes_content(struct inode_table *t, uint64_t ino, struct version *out);
 /* The kernel dropped n references. */
 void inodes_forget(struct inode_table *t, uint64_t ino, uint64_t n);
 /* Remembers the version of a directory's listing last handed out for ino,

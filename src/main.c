@@ -27,6 +27,10 @@
 #define REQUEST_TIMEOUT_S 30
 /* A page of 1,000 accounts is well under 1 MiB; 16 MiB is a hostile body. */
 #define MAX_RESPONSE_BYTES (16u << 20)
+/* A 404 is remembered this long at most (or the TTL if shorter): long
+ * enough to absorb a shell's repeated probes, short enough that an account
+ * created meanwhile shows up soon. */
+#define NEGATIVE_TTL_S 10
 /* libfuse's own upper bound for -o max_threads. */
 #define MAX_FUSE_THREADS 100000
 
@@ -52,8 +56,9 @@ static const char *probe_hint(int err)
 	}
 }
 
-/* Asks for the first page of accounts, as a mount would. */
-static int probe_api(struct sepay_api *api, const char *base_url)
+/* Asks for the first page of accounts, as a mount would; the answer is
+ * kept for the first listing, which then does not ask again. */
+static int probe_api(struct sepay_api *api, const char *base_url, uint64_t ttl_ms)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/bank-accounts?page=1&limit=%u", api->page_size);
@@ -63,6 +68,8 @@ static int probe_api(struct sepay_api *api, const char *base_url)
 		struct sepay_page page;
 		if (sepay_parse_page(root, 1, &page) != 0)
 			rc = EIO;
+		else
+			sepay_api_seed(api, path, root, ttl_ms);
 		json_decref(root);
 	}
 	if (rc)
@@ -96,6 +103,8 @@ int main(int argc, char *argv[])
 	struct fuse_cmdline_opts cmd = { 0 };
 	struct sepayfs_options opts;
 	struct http_transport *http = NULL;
+	struct sepay_api api;
+	bool api_ready = false;
 	struct cache *cache = NULL;
 	struct fs fs = { 0 };
 	struct fuse_session *se = NULL;
@@ -153,12 +162,16 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "sepayfs: cannot set up HTTP: %s\n", strerror(err));
 		goto out_curl;
 	}
-	struct sepay_api api = { .http = http, .page_size = opts.page_size };
-	if (probe_api(&api, opts.base_url) != 0)
+	sepay_api_init(&api, http, opts.page_size, opts.max_conns, opts.max_rate);
+	api_ready = true;
+	if (probe_api(&api, opts.base_url, (uint64_t)opts.cache_ttl * 1000) != 0)
 		goto out_curl;
 
+	unsigned negative_ttl_s = opts.cache_ttl < NEGATIVE_TTL_S ? opts.cache_ttl : NEGATIVE_TTL_S;
 	struct cache_config cc = {
 		.ttl_ms = (uint64_t)opts.cache_ttl * 1000,
+		.negative_ttl_ms = (uint64_t)negative_ttl_s * 1000,
+		.max_bytes = (size_t)opts.cache_max_mb << 20,
 		.fetch = objects_fetch,
 		.fetch_ctx = &api,
 	};
@@ -178,7 +191,11 @@ int main(int argc, char *argv[])
 	if (fuse_opt_add_arg(&args, "-oro") != 0 ||
 	    fuse_opt_add_arg(&args, "-ofsname=sepayfs,subtype=sepayfs") != 0)
 		goto out_curl;
-	struct fuse_adapter adapter = { .fs = &fs, .timeout_s = (double)opts.cache_ttl };
+	struct fuse_adapter adapter = {
+		.fs = &fs,
+		.timeout_s = (double)opts.cache_ttl,
+		.negative_timeout_s = (double)negative_ttl_s,
+	};
 	se = fuse_session_new(&args, &sepayfs_ll_ops, sizeof(sepayfs_ll_ops), &adapter);
 	if (!se)
 		goto out_curl;
@@ -199,6 +216,8 @@ out_curl:
 	if (fs_ready)
 		fs_destroy(&fs);
 	cache_free(cache);
+	if (api_ready)
+		sepay_api_destroy(&api);
 	if (http)
 		http->destroy(http);
 	curl_global_cleanup();

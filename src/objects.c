@@ -5,8 +5,10 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 void objects_path(const struct obj_key *key, char *buf, size_t size)
@@ -37,36 +39,83 @@ static struct blob *render_blob(const json_t *obj, struct timespec now)
 	return b;
 }
 
+/* A listing arrives page by page, pages on several threads at once: each
+ * page's items go to that page's bucket, and the buckets are joined in page
+ * order at the end, so "first seen" means first in the list's own order. */
 struct listing_build {
-	struct snapshot *snap;
+	pthread_mutex_t lock;
+	struct snapshot **pages; /* pages[n - 1] holds page n's items */
+	size_t n_pages;
 	bool with_files;
 	struct timespec now;
 };
 
-static int add_listed_item(void *ctx, int64_t id, json_t *item)
+static int add_listed_item(void *ctx, int64_t page_no, int64_t id, json_t *item)
 {
 	struct listing_build *lb = ctx;
 	struct blob *file = NULL;
 	if (lb->with_files && !(file = render_blob(item, lb->now)))
 		return ENOMEM;
-	return snapshot_listing_add(lb->snap, id, file) ? 0 : ENOMEM;
+	int rc = 0;
+	size_t index = (size_t)page_no - 1;
+	pthread_mutex_lock(&lb->lock);
+	if (index >= lb->n_pages) {
+		size_t n = index + 1 > lb->n_pages * 2 ? index + 1 : lb->n_pages * 2;
+		struct snapshot **p = realloc(lb->pages, n * sizeof(*p));
+		if (p) {
+			memset(p + lb->n_pages, 0, (n - lb->n_pages) * sizeof(*p));
+			lb->pages = p;
+			lb->n_pages = n;
+		}
+	}
+	if (index >= lb->n_pages ||
+	    (!lb->pages[index] && !(lb->pages[index] = snapshot_new_listing(lb->now))))
+		rc = ENOMEM;
+	pthread_mutex_unlock(&lb->lock);
+	if (rc) {
+		blob_unref(file);
+		return rc;
+	}
+	/* Only this page's thread touches this page's bucket. */
+	return snapshot_listing_add(lb->pages[index], id, file) ? 0 : ENOMEM;
+}
+
+/* Joins the pages into one listing, moving the files over. */
+static struct snapshot *join_pages(struct listing_build *lb)
+{
+	struct snapshot *all = snapshot_new_listing(lb->now);
+	for (size_t p = 0; all && p < lb->n_pages; p++) {
+		struct snapshot *page = lb->pages[p];
+		for (size_t i = 0; page && i < page->count; i++) {
+			struct listing_entry *e = &page->entries[i];
+			bool ok = snapshot_listing_add(all, e->id, e->file);
+			e->file = NULL; /* moved, or released by a failed add */
+			if (!ok) {
+				snapshot_unref(all);
+				return NULL;
+			}
+		}
+	}
+	if (all && !snapshot_listing_finish(all)) {
+		snapshot_unref(all);
+		return NULL;
+	}
+	return all;
 }
 
 static int fetch_listing(struct sepay_api *api, const char *op, const char *path,
 			 bool with_files, struct timespec now, struct snapshot **out)
 {
-	struct listing_build lb = { snapshot_new_listing(now), with_files, now };
-	if (!lb.snap)
-		return ENOMEM;
+	struct listing_build lb = { .with_files = with_files, .now = now };
+	pthread_mutex_init(&lb.lock, NULL);
 	int rc = sepay_walk_pages(api, op, path, add_listed_item, &lb);
-	if (rc == 0 && !snapshot_listing_finish(lb.snap))
+	if (rc == 0 && !(*out = join_pages(&lb)))
 		rc = ENOMEM;
-	if (rc) {
-		snapshot_unref(lb.snap);
-		return rc;
-	}
-	*out = lb.snap;
-	return 0;
+	for (size_t p = 0; p < lb.n_pages; p++)
+		snapshot_unref(lb.pages[p]);
+	free(lb.pages);
+	pthread_mutex_destroy(&lb.lock);
+	return rc;
 }
 
 static int fetch_detail(struct sepay_api *api, const char *path, struct timespec now,

@@ -16,6 +16,10 @@
 #define MAX_PAGE_SIZE 1000
 /* More parallel connections than this only earns 429s from the API. */
 #define MAX_CONNS 64
+/* Above what any API allows; 0 means no cap. */
+#define MAX_RATE 10000
+/* 64 GiB: a bound that catches a typo, not a real limit. */
+#define MAX_CACHE_MB 65536
 /* A token is a JWT of a few KiB; a file larger than this is not a token. */
 #define MAX_TOKEN_FILE 65536
 
@@ -27,6 +31,8 @@ static const struct fuse_opt option_table[] = {
 	OPT("cache_ttl=%s", cache_ttl_arg),
 	OPT("page_size=%s", page_size_arg),
 	OPT("max_conns=%s", max_conns_arg),
+	OPT("max_rate=%s", max_rate_arg),
+	OPT("cache_max_mb=%s", cache_max_mb_arg),
 	FUSE_OPT_END
 };
 
@@ -40,6 +46,8 @@ void options_print_help(FILE *out)
 		"    -o cache_ttl=SECONDS   serve listings and files from memory this long (default 60)\n"
 		"    -o page_size=N         items asked for per listing page (default 100)\n"
 		"    -o max_conns=N         HTTP requests in flight at most (default 8)\n"
+		"    -o max_rate=R          requests a second at most, 0 for no cap (default 0)\n"
+		"    -o cache_max_mb=N      memory for cached listings and files (default 128)\n"
 		"\n");
 }
 
@@ -87,6 +95,9 @@ int options_parse(struct fuse_args *args, struct sepayfs_options *opts)
 	if (parse_number("cache_ttl", opts->cache_ttl_arg, 60, 1, MAX_CACHE_TTL, &opts->cache_ttl) ||
 	    parse_number("page_size", opts->page_size_arg, 100, 1, MAX_PAGE_SIZE, &opts->page_size) ||
 	    parse_number("max_conns", opts->max_conns_arg, 8, 1, MAX_CONNS, &opts->max_conns) ||
+	    parse_number("max_rate", opts->max_rate_arg, 0, 0, MAX_RATE, &opts->max_rate) ||
+	    parse_number("cache_max_mb", opts->cache_max_mb_arg, 128, 1, MAX_CACHE_MB,
+			 &opts->cache_max_mb) ||
 	    check_base_url(opts))
 		return -1;
 	return 0;
@@ -99,6 +110,8 @@ void options_release(struct sepayfs_options *opts)
 	free(opts->cache_ttl_arg);
 	free(opts->page_size_arg);
 	free(opts->max_conns_arg);
+	free(opts->max_rate_arg);
+	free(opts->cache_max_mb_arg);
 	free(opts->base_url);
 	memset(opts, 0, sizeof(*opts));
 }

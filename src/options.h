@@ -17,11 +17,15 @@ struct sepayfs_options {
 	char *cache_ttl_arg;
 	char *page_size_arg;
 	char *max_conns_arg;
+	char *max_rate_arg;
+	char *cache_max_mb_arg;
 	/* Checked values. */
 	char *base_url;      /* without a trailing slash */
 	unsigned cache_ttl;  /* seconds */
 	unsigned page_size;
 	unsigned max_conns;
+	unsigned max_rate;     /* requests a second; 0: no cap */
+	unsigned cache_max_mb;
 };
 
 /* Takes sepayfs's options out of args.  0, or -1 after printing why. */

@@ -8,8 +8,10 @@
 #define SEPAYFS_SEPAY_H
 
 #include "http.h"
+#include "ratelimit.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -19,10 +21,27 @@
 #define SEPAY_MAX_PAGES 10000
 
 struct sepay_api {
-	struct http_transport *http;
+	struct http_transport *http; /* borrowed */
 	unsigned page_size;      /* the limit we ask for; the server may give fewer */
+	unsigned parallel;       /* pages fetched side by side at most */
+	struct rate_limit rate;
 	atomic_ulong requests;   /* sent, for statistics */
+
+	/* A first page already fetched (the mount's access check), handed to
+	 * the first walk that asks for it while it is fresh. */
+	pthread_mutex_t seed_lock;
+	char *seed_path;
+	json_t *seed_root;
+	uint64_t seed_expires_ms;
 };
+
+void sepay_api_init(struct sepay_api *api, struct http_transport *http, unsigned page_size,
+		    unsigned parallel, double max_rate);
+void sepay_api_destroy(struct sepay_api *api);
+
+/* Offers a fetched page (its path with query, and its parsed body) to the
+ * next walk of that list, if it comes within ttl_ms.  Takes a reference. */
+void sepay_api_seed(struct sepay_api *api, const char *path, json_t *root, uint64_t ttl_ms);
 
 /* The errno a user sees for an HTTP status (0 for 2xx). */
 int sepay_status_errno(long status);
@@ -35,9 +54,11 @@ int sepay_get_object(struct sepay_api *api, const char *op, const char *path, js
 
 /* Calls on_item for each valid item (an object with a positive integer id)
  * of every page of a paginated list at path (without query).  Pages are
- * followed by meta.pagination, not by counting items.  on_item returns 0 or
+ * followed by meta.pagination, not by counting items: after page 1 says
+ * how many there are, the others are fetched side by side, so on_item runs
+ * on several threads at once (for different pages).  on_item returns 0 or
  * an errno that stops the walk. */
-typedef int (*sepay_item_fn)(void *ctx, int64_t id, json_t *item);
+typedef int (*sepay_item_fn)(void *ctx, int64_t page_no, int64_t id, json_t *item);
 int sepay_walk_pages(struct sepay_api *api, const char *op, const char *path,
 		     sepay_item_fn on_item, void *ctx);
 

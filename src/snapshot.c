@@ -1,8 +1,21 @@
 /* snapshot.c - immutable reference-counted API results. */
 #include "snapshot.h"
 
+#include "htab.h"
+
 #include <stdlib.h>
 #include <string.h>
+
+/* FNV-1a: content identity for equal-length files, not security. */
+static uint64_t bytes_hash(const char *bytes, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)bytes[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
 
 struct blob *blob_new(const char *bytes, size_t len, struct timespec mtime)
 {
@@ -10,8 +23,9 @@ struct blob *blob_new(const char *bytes, size_t len, struct timespec mtime)
 	if (!b)
 		return NULL;
 	atomic_init(&b->refs, 1);
-	b->mtime = mtime;
-	b->len = len;
+	b->v.hash = bytes_hash(bytes, len);
+	b->v.len = len;
+	b->v.mtime = mtime;
 	memcpy(b->bytes, bytes, len);
 	b->bytes[len] = '\0';
 	return b;
@@ -39,7 +53,7 @@ struct snapshot *snapshot_new_file(struct blob *file)
 	atomic_init(&s->refs, 1);
 	s->file = file;
 	if (file)
-		s->mtime = file->mtime;
+		s->mtime = file->v.mtime;
 	return s;
 }
 
@@ -149,40 +163,73 @@ void snapshot_unref(struct snapshot *s)
 	free(s);
 }
 
-static bool blob_same_bytes(const struct blob *a, const struct blob *b)
+static uint64_t ids_hash(const struct snapshot *s)
 {
-	return a && b && a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
+	uint64_t h = 0;
+	for (size_t i = 0; i < s->count; i++)
+		h = hash_mix(h ^ (uint64_t)s->entries[i].id);
+	return h;
 }
 
-static void keep_older_blob(struct blob **fresh, struct blob *older)
+struct snapshot_versions *snapshot_versions_of(const struct snapshot *s)
 {
-	if (blob_same_bytes(*fresh, older)) {
-		blob_unref(*fresh);
-		*fresh = blob_ref(older);
+	size_t files = 0;
+	for (size_t i = 0; i < s->count; i++)
+		files += s->entries[i].file != NULL;
+	struct snapshot_versions *v = calloc(1, sizeof(*v) + files * sizeof(v->entries[0]));
+	if (!v)
+		return NULL;
+	v->mtime = s->mtime;
+	v->ids_hash = ids_hash(s);
+	v->ids_count = s->count;
+	if (s->file) {
+		v->has_file = true;
+		v->file = s->file->v;
 	}
+	for (size_t i = 0; i < s->count; i++)
+		if (s->entries[i].file)
+			v->entries[v->count++] = (struct entry_version){ s->entries[i].id,
+									 s->entries[i].file->v };
+	return v;
 }
 
-void snapshot_carry_over(struct snapshot *fresh, const struct snapshot *older)
+size_t snapshot_versions_size(const struct snapshot_versions *v)
+{
+	return sizeof(*v) + v->count * sizeof(v->entries[0]);
+}
+
+static int entry_version_cmp(const void *key, const void *elem)
+{
+	int64_t id = *(const int64_t *)key, other = ((const struct entry_version *)elem)->id;
+	return (id > other) - (id < other);
+}
+
+static void keep_mtime(struct blob *fresh, const struct version *older)
+{
+	if (version_same_bytes(&fresh->v, older))
+		fresh->v.mtime = older->mtime;
+}
+
+void snapshot_carry_over(struct snapshot *fresh, const struct snapshot_versions *older)
 {
 	if (!older)
 		return;
 	if (fresh->file) {
-		keep_older_blob(&fresh->file, older->file);
-		fresh->mtime = fresh->file->mtime;
+		if (older->has_file)
+			keep_mtime(fresh->file, &older->file);
+		fresh->mtime = fresh->file->v.mtime;
 		return;
 	}
-	bool same_ids = fresh->count == older->count;
 	for (size_t i = 0; i < fresh->count; i++) {
 		struct listing_entry *e = &fresh->entries[i];
-		const struct listing_entry *old = snapshot_find(older, e->id);
-		if (!old) {
-			same_ids = false;
-			continue;
-		}
-		if (e->file)
-			keep_older_blob(&e->file, old->file);
+		const struct entry_version *old =
+			e->file ? bsearch(&e->id, older->entries, older->count,
+					  sizeof(older->entries[0]), entry_version_cmp)
+				: NULL;
+		if (old)
+			keep_mtime(e->file, &old->v);
 	}
-	if (same_ids)
+	if (fresh->count == older->ids_count && ids_hash(fresh) == older->ids_hash)
 		fresh->mtime = older->mtime;
 }
 
@@ -190,9 +237,9 @@ size_t snapshot_size(const struct snapshot *s)
 {
 	size_t n = sizeof(*s) + s->count * sizeof(*s->entries);
 	if (s->file)
-		n += sizeof(*s->file) + s->file->len;
+		n += sizeof(*s->file) + s->file->v.len;
 	for (size_t i = 0; i < s->count; i++)
 		if (s->entries[i].file)
-			n += sizeof(*s->entries[i].file) + s->entries[i].file->len;
+			n += sizeof(*s->entries[i].file) + s->entries[i].file->v.len;
 	return n;
 }

@@ -14,10 +14,16 @@
 #include <stdint.h>
 #include <time.h>
 
+/* What identifies one version of a file's content, without its bytes. */
+struct version {
+	uint64_t hash;         /* of the bytes */
+	size_t len;
+	struct timespec mtime; /* when these bytes were first seen */
+};
+
 struct blob {
 	atomic_uint refs;
-	struct timespec mtime; /* when these bytes were first seen */
-	size_t len;
+	struct version v;      /* v.mtime may be set until the blob is published */
 	char bytes[];
 };
 
@@ -54,11 +60,37 @@ const struct listing_entry *snapshot_find(const struct snapshot *s, int64_t id);
 struct snapshot *snapshot_ref(struct snapshot *s);
 void snapshot_unref(struct snapshot *s);
 
-/* Makes fresh keep what older already had where nothing changed: identical
- * bytes keep the older blob (and so its mtime), an identical set of ids keeps
- * the older listing mtime.  This is what makes mtime move when, and only
+static inline bool version_same_bytes(const struct version *a, const struct version *b)
+{
+	return a->hash == b->hash && a->len == b->len;
+}
+
+/* What a snapshot was, without its bytes: kept by the cache after the bytes
+ * themselves are evicted, so that mtimes survive eviction. */
+struct entry_version {
+	int64_t id;
+	struct version v;
+};
+
+struct snapshot_versions {
+	struct timespec mtime;   /* the snapshot's */
+	uint64_t ids_hash;       /* a listing's set of ids */
+	size_t ids_count;
+	bool has_file;
+	struct version file;
+	size_t count;            /* listed files, sorted by id */
+	struct entry_version entries[];
+};
+
+/* NULL on ENOMEM. */
+struct snapshot_versions *snapshot_versions_of(const struct snapshot *s);
+size_t snapshot_versions_size(const struct snapshot_versions *v);
+
+/* Gives a fresh, not yet published snapshot the mtimes older had wherever
+ * nothing changed: identical bytes keep their mtime, an identical set of ids
+ * keeps the listing's mtime.  This is what makes mtime move when, and only
  * when, content changes. */
-void snapshot_carry_over(struct snapshot *fresh, const struct snapshot *older);
+void snapshot_carry_over(struct snapshot *fresh, const struct snapshot_versions *older);
 
 /* Bytes a snapshot holds, for the cache's memory accounting. */
 size_t snapshot_size(const struct snapshot *s);

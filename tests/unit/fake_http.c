@@ -24,6 +24,8 @@ struct fake_http {
 	size_t n_routes;
 	unsigned total;
 	unsigned delay_ms;
+	unsigned in_flight;
+	unsigned max_in_flight;
 };
 
 static struct route *find_route(struct fake_http *f, const char *path)
@@ -41,12 +43,15 @@ static int fake_get(struct http_transport *t, const char *path, struct http_resp
 	resp->retry_after = -1;
 	pthread_mutex_lock(&f->lock);
 	unsigned delay = f->delay_ms;
+	if (++f->in_flight > f->max_in_flight)
+		f->max_in_flight = f->in_flight;
 	pthread_mutex_unlock(&f->lock);
 	if (delay) {
 		struct timespec ts = { delay / 1000, (long)(delay % 1000) * 1000000L };
 		nanosleep(&ts, NULL);
 	}
 	pthread_mutex_lock(&f->lock);
+	f->in_flight--;
 	f->total++;
 	struct route *r = find_route(f, path);
 	int rc = 0;
@@ -136,6 +141,14 @@ void fake_http_reset_counts(struct fake_http *f)
 	for (size_t i = 0; i < f->n_routes; i++)
 		f->routes[i].hits = 0;
 	pthread_mutex_unlock(&f->lock);
+}
+
+unsigned fake_http_max_in_flight(struct fake_http *f)
+{
+	pthread_mutex_lock(&f->lock);
+	unsigned n = f->max_in_flight;
+	pthread_mutex_unlock(&f->lock);
+	return n;
 }
 
 void fake_http_set_delay_ms(struct fake_http *f, unsigned ms)

@@ -16,6 +16,8 @@ void fake_http_free(struct fake_http *f);
 void fake_http_set(struct fake_http *f, const char *path, long status, const char *body);
 unsigned fake_http_count(struct fake_http *f, const char *path); /* NULL: all */
 void fake_http_reset_counts(struct fake_http *f);
+/* The most requests that were ever being answered at once. */
+unsigned fake_http_max_in_flight(struct fake_http *f);
 /* Every answer waits this long first (to make requests overlap). */
 void fake_http_set_delay_ms(struct fake_http *f, unsigned ms);
 

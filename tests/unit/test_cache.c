@@ -41,14 +41,19 @@ static uint64_t fake_clock(void *ctx)
 	return fake_now;
 }
 
-static struct cache *make_cache(struct fake_source *src, uint64_t neg_ttl)
+static struct cache *make_cache_capped(struct fake_source *src, uint64_t neg_ttl, size_t max_bytes)
 {
 	struct cache_config cfg = {
-		.ttl_ms = 60000, .negative_ttl_ms = neg_ttl,
+		.ttl_ms = 60000, .negative_ttl_ms = neg_ttl, .max_bytes = max_bytes,
 		.fetch = fake_fetch, .fetch_ctx = src,
 		.clock = fake_clock,
 	};
 	return cache_new(&cfg);
+}
+
+static struct cache *make_cache(struct fake_source *src, uint64_t neg_ttl)
+{
+	return make_cache_capped(src, neg_ttl, 0);
 }
 
 static void test_ttl(void)
@@ -72,7 +77,7 @@ static void test_ttl(void)
 	src.wall_sec = 200;
 	CHECK_INT(cache_get(c, &k, &s), 0);
 	CHECK_INT(atomic_load(&src.fetches), 2);
-	CHECK_INT(s->file->mtime.tv_sec, 100);
+	CHECK_INT(s->file->v.mtime.tv_sec, 100);
 	snapshot_unref(s);
 
 	/* Changed bytes after the TTL: new content, new mtime. */
@@ -81,7 +86,7 @@ static void test_ttl(void)
 	src.wall_sec = 300;
 	CHECK_INT(cache_get(c, &k, &s), 0);
 	CHECK_STR(s->file->bytes, "v2");
-	CHECK_INT(s->file->mtime.tv_sec, 300);
+	CHECK_INT(s->file->v.mtime.tv_sec, 300);
 	struct snapshot *pinned = s; /* an open file keeps its version */
 
 	/* expire_all makes the next get fetch even within the TTL. */
@@ -176,8 +181,66 @@ static void test_single_flight(void)
 	run_readers(&failing, EACCES);
 }
 
+/* A byte budget: memory stays under it, least recently used out first,
+ * and an evicted object refetched unchanged keeps its mtime. */
+static void test_eviction(void)
+{
+	char big[2000];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	struct fake_source src = { .content = big, .wall_sec = 100 };
+	struct cache *c = make_cache_capped(&src, 1000, 64 * 1024);
+	struct snapshot *s;
+	struct cache_stats st;
+	fake_now = 1000;
+	for (int64_t id = 1; id <= 100; id++) {
+		struct obj_key k = { 1, id, 0 };
+		CHECK_INT(cache_get(c, &k, &s), 0);
+		snapshot_unref(s);
+		cache_get_stats(c, &st);
+		CHECK(st.bytes <= 64 * 1024);
+	}
+	CHECK(st.evictions > 0);
+	CHECK_INT(atomic_load(&src.fetches), 100);
+
+	/* The newest is still there; the oldest was evicted and is fetched
+	 * again, with its first mtime although the wall clock moved on. */
+	struct obj_key newest = { 1, 100, 0 }, oldest = { 1, 1, 0 };
+	CHECK_INT(cache_get(c, &newest, &s), 0);
+	snapshot_unref(s);
+	CHECK_INT(atomic_load(&src.fetches), 100);
+	src.wall_sec = 999;
+	CHECK_INT(cache_get(c, &oldest, &s), 0);
+	CHECK_INT(atomic_load(&src.fetches), 101);
+	CHECK_INT(s->file->v.mtime.tv_sec, 100);
+	snapshot_unref(s);
+
+	/* Negative answers are bounded by the same budget. */
+	src.result = ENOENT;
+	for (int64_t id = 1000; id < 5000; id++) {
+		struct obj_key k = { 2, id, 0 };
+		CHECK_INT(cache_get(c, &k, &s), ENOENT);
+	}
+	cache_get_stats(c, &st);
+	CHECK(st.bytes <= 64 * 1024);
+	CHECK(st.entries < 4000);
+	cache_free(c);
+
+	/* Errors not remembered leave no entry behind. */
+	struct fake_source failing = { .result = EIO };
+	c = make_cache(&failing, 0);
+	for (int64_t id = 1; id <= 50; id++) {
+		struct obj_key k = { 3, id, 0 };
+		CHECK_INT(cache_get(c, &k, &s), EIO);
+	}
+	cache_get_stats(c, &st);
+	CHECK_INT(st.entries, 0);
+	cache_free(c);
+}
+
 int main(void)
 {
+	test_eviction();
 	test_ttl();
 	test_negative();
 	test_single_flight();

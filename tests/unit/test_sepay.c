@@ -5,20 +5,37 @@
 #include "sepay.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 struct collected {
-	int64_t ids[64];
+	pthread_mutex_t lock;
+	int64_t ids[1024];
 	size_t n;
 };
 
-static int collect(void *ctx, int64_t id, json_t *item)
+/* Pages arrive on several threads: collect under a lock, then sort. */
+static int collect(void *ctx, int64_t page_no, int64_t id, json_t *item)
 {
 	(void)item;
+	(void)page_no;
 	struct collected *c = ctx;
-	if (c->n < 64)
+	pthread_mutex_lock(&c->lock);
+	if (c->n < 1024)
 		c->ids[c->n++] = id;
+	pthread_mutex_unlock(&c->lock);
 	return 0;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static void collected_sort(struct collected *c)
+{
+	qsort(c->ids, c->n, sizeof(c->ids[0]), id_cmp);
 }
 
 static char *page_body(const char *items, int current, int last)
@@ -41,8 +58,9 @@ static void set_page(struct fake_http *f, const char *path, const char *items, i
 static void test_walk(void)
 {
 	struct fake_http *f = fake_http_new();
-	struct sepay_api api = { .http = fake_http_transport(f), .page_size = 100 };
-	struct collected c = { .n = 0 };
+	struct sepay_api api;
+	sepay_api_init(&api, fake_http_transport(f), 100, 4, 0);
+	struct collected c = { .lock = PTHREAD_MUTEX_INITIALIZER, .n = 0 };
 
 	/* The server gives 2 per page though 100 were asked for: pages are
 	 * followed by last_page, not by counting items. */
@@ -50,6 +68,7 @@ static void test_walk(void)
 	set_page(f, "/bank-accounts?page=2&limit=100", "{\"id\":3},{\"id\":4}", 2, 3);
 	set_page(f, "/bank-accounts?page=3&limit=100", "{\"id\":5}", 3, 3);
 	CHECK_INT(sepay_walk_pages(&api, "test", "/bank-accounts", collect, &c), 0);
+	collected_sort(&c);
 	CHECK_INT(c.n, 5);
 	CHECK_INT(c.ids[4], 5);
 	CHECK_INT(fake_http_count(f, NULL), 3);
@@ -91,6 +110,68 @@ static void test_walk(void)
 	CHECK_INT(sepay_walk_pages(&api, "test", "/bad", collect, &c), EIO);
 	fake_http_set(f, "/trunc?page=1&limit=100", 200, "{\"data\":[{\"id\":1},");
 	CHECK_INT(sepay_walk_pages(&api, "test", "/trunc", collect, &c), EIO);
+	sepay_api_destroy(&api);
+	fake_http_free(f);
+}
+
+/* After page 1, the other pages go out side by side, at most `parallel`
+ * at once; a page 1 already fetched (the mount's check) is used once. */
+static void test_parallel_pages(void)
+{
+	struct fake_http *f = fake_http_new();
+	struct sepay_api api;
+	sepay_api_init(&api, fake_http_transport(f), 100, 4, 0);
+	char path[64], item[32];
+	for (int p = 1; p <= 12; p++) {
+		snprintf(path, sizeof(path), "/l?page=%d&limit=100", p);
+		snprintf(item, sizeof(item), "{\"id\":%d}", p);
+		set_page(f, path, item, p, 12);
+	}
+	fake_http_set_delay_ms(f, 30);
+	struct collected c = { .lock = PTHREAD_MUTEX_INITIALIZER, .n = 0 };
+	CHECK_INT(sepay_walk_pages(&api, "test", "/l", collect, &c), 0);
+	collected_sort(&c);
+	CHECK_INT(c.n, 12);
+	CHECK_INT(c.ids[0], 1);
+	CHECK_INT(c.ids[11], 12);
+	CHECK_INT(fake_http_count(f, NULL), 12);
+	CHECK(fake_http_max_in_flight(f) > 1);
+	CHECK(fake_http_max_in_flight(f) <= 4);
+
+	/* A seeded first page saves its request, once. */
+	json_t *page1 = json_loads("{\"data\":[{\"id\":1}],\"meta\":{\"pagination\":"
+				   "{\"current_page\":1,\"last_page\":12}}}", 0, NULL);
+	sepay_api_seed(&api, "/l?page=1&limit=100", page1, 60000);
+	json_decref(page1);
+	fake_http_reset_counts(f);
+	c.n = 0;
+	CHECK_INT(sepay_walk_pages(&api, "test", "/l", collect, &c), 0);
+	CHECK_INT(c.n, 12);
+	CHECK_INT(fake_http_count(f, NULL), 11);
+	CHECK_INT(fake_http_count(f, "/l?page=1&limit=100"), 0);
+	fake_http_reset_counts(f);
+	c.n = 0;
+	CHECK_INT(sepay_walk_pages(&api, "test", "/l", collect, &c), 0);
+	CHECK_INT(fake_http_count(f, NULL), 12);
+
+	/* An expired seed is not used. */
+	page1 = json_loads("{\"data\":[{\"id\":99}]}", 0, NULL);
+	sepay_api_seed(&api, "/l?page=1&limit=100", page1, 0);
+	json_decref(page1);
+	fake_http_reset_counts(f);
+	c.n = 0;
+	CHECK_INT(sepay_walk_pages(&api, "test", "/l", collect, &c), 0);
+	CHECK_INT(fake_http_count(f, "/l?page=1&limit=100"), 1);
+	collected_sort(&c);
+	CHECK_INT(c.ids[c.n - 1], 12);
+
+	/* Pages past the end (accounts removed meanwhile) end the walk cleanly. */
+	set_page(f, "/l?page=7&limit=100", "", 7, 6);
+	fake_http_set_delay_ms(f, 0);
+	c.n = 0;
+	CHECK_INT(sepay_walk_pages(&api, "test", "/l", collect, &c), 0);
+	CHECK(c.n >= 6 && c.n <= 11);
+	sepay_api_destroy(&api);
 	fake_http_free(f);
 }
 
@@ -105,7 +186,8 @@ static void test_errors(void)
 	CHECK_INT(sepay_status_errno(302), EIO);
 
 	struct fake_http *f = fake_http_new();
-	struct sepay_api api = { .http = fake_http_transport(f), .page_size = 100 };
+	struct sepay_api api;
+	sepay_api_init(&api, fake_http_transport(f), 100, 1, 0);
 	json_t *data;
 	fake_http_set(f, "/ok", 200, "{\"status\":\"success\",\"data\":{\"id\":19,\"label\":null}}");
 	CHECK_INT(sepay_get_object(&api, "test", "/ok", &data), 0);
@@ -125,12 +207,14 @@ static void test_errors(void)
 	fake_http_set(f, "/down", 0, NULL);
 	CHECK_INT(sepay_get_object(&api, "test", "/down", &data), EIO);
 	CHECK_INT(atomic_load(&api.requests), 8);
+	sepay_api_destroy(&api);
 	fake_http_free(f);
 }
 
 int main(void)
 {
 	test_walk();
+	test_parallel_pages();
 	test_errors();
 	return check_report("sepay");
 }

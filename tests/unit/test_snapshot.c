@@ -2,6 +2,8 @@
 #include "check.h"
 #include "snapshot.h"
 
+#include <stdlib.h>
+
 static struct blob *text(const char *s, long sec)
 {
 	return blob_new(s, strlen(s), (struct timespec){ sec, 0 });
@@ -33,22 +35,43 @@ int main(void)
 	CHECK(snapshot_listing_add(fresh, 20, text("twenty!", 200)));
 	CHECK(snapshot_listing_add(fresh, 30, text("thirty", 200)));
 	CHECK(snapshot_listing_finish(fresh));
-	snapshot_carry_over(fresh, s);
-	CHECK(fresh->entries[0].file == s->entries[0].file);
-	CHECK_INT(fresh->entries[0].file->mtime.tv_sec, 100);
-	CHECK_INT(fresh->entries[1].file->mtime.tv_sec, 200);
-	CHECK_INT(fresh->entries[2].file->mtime.tv_sec, 100);
+	struct snapshot_versions *old_versions = snapshot_versions_of(s);
+	snapshot_unref(s); /* the bytes may be gone: the versions record is enough */
+	CHECK_INT(old_versions->count, 3);
+	snapshot_carry_over(fresh, old_versions);
+	free(old_versions);
+	CHECK_INT(fresh->entries[0].file->v.mtime.tv_sec, 100);
+	CHECK_INT(fresh->entries[1].file->v.mtime.tv_sec, 200);
+	CHECK_INT(fresh->entries[2].file->v.mtime.tv_sec, 100);
 	CHECK_INT(fresh->mtime.tv_sec, 100);
 
 	/* An id gone: the listing's mtime moves. */
 	struct snapshot *fewer = snapshot_new_listing(t2);
 	CHECK(snapshot_listing_add(fewer, 10, NULL));
 	CHECK(snapshot_listing_finish(fewer));
-	snapshot_carry_over(fewer, fresh);
+	struct snapshot_versions *fresh_versions = snapshot_versions_of(fresh);
+	snapshot_carry_over(fewer, fresh_versions);
+	free(fresh_versions);
 	CHECK_INT(fewer->mtime.tv_sec, 200);
 
+	/* A detail file: same bytes keep the mtime, other bytes do not. */
+	struct snapshot *d1 = snapshot_new_file(text("{\"a\": 1}", 100));
+	struct snapshot_versions *d1v = snapshot_versions_of(d1);
+	struct snapshot *d2 = snapshot_new_file(text("{\"a\": 1}", 200));
+	struct snapshot *d3 = snapshot_new_file(text("{\"a\": 2}", 300));
+	snapshot_carry_over(d2, d1v);
+	snapshot_carry_over(d3, d1v);
+	CHECK_INT(d2->file->v.mtime.tv_sec, 100);
+	CHECK_INT(d2->mtime.tv_sec, 100);
+	CHECK_INT(d3->file->v.mtime.tv_sec, 300);
+	CHECK(d2->file->v.hash == d1->file->v.hash);
+	CHECK(d3->file->v.hash != d1->file->v.hash);
+	free(d1v);
+	snapshot_unref(d1);
+	snapshot_unref(d2);
+	snapshot_unref(d3);
+
 	CHECK(snapshot_size(fresh) > 3 * strlen("thirty"));
-	snapshot_unref(s);
 	snapshot_unref(fresh);
 	snapshot_unref(fewer);
 	return check_report("snapshot");
