@@ -152,6 +152,7 @@ static int child_key(struct fs *fs, const struct obj_key *parent, const char *na
 		*child = (struct obj_key){ NODE_ACCOUNT, id, 0 };
 		return account_exists(fs, id);
 	case NODE_ACCOUNT:
+		readahead_visit(fs->readahead, parent->a);
 		if (strcmp(name, "info.json") == 0)
 			*child = (struct obj_key){ NODE_INFO, parent->a, 0 };
 		else if (strcmp(name, "sub-accounts") == 0)
@@ -349,6 +350,8 @@ int fs_opendir(struct fs *fs, uint64_t ino, struct fs_dir **out)
 		return ESTALE;
 	if (!is_dir_kind(node.kind))
 		return ENOTDIR;
+	if (node.kind == NODE_ACCOUNT)
+		readahead_visit(fs->readahead, node.a);
 	struct dir_build b = { fs, calloc(1, sizeof(struct fs_dir)), 0 };
 	if (!b.dir)
 		return ENOMEM;

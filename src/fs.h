@@ -9,6 +9,7 @@
 #include "cache.h"
 #include "inodes.h"
 #include "names.h"
+#include "readahead.h"
 #include "snapshot.h"
 
 #include <stdbool.h>
@@ -26,6 +27,7 @@ struct fs {
 	struct fs_config cfg;
 	struct cache *cache;       /* borrowed */
 	struct inode_table *inodes;
+	struct readahead *readahead; /* borrowed; NULL: none */
 	struct timespec started;   /* mtime of what has no content of its own */
 };
 

@@ -31,6 +31,9 @@
  * enough to absorb a shell's repeated probes, short enough that an account
  * created meanwhile shows up soon. */
 #define NEGATIVE_TTL_S 10
+/* Accounts fetched ahead of a walk, per connection: enough to keep every
+ * connection busy while the reader works through what arrived. */
+#define READAHEAD_ACCOUNTS_PER_CONN 4
 /* libfuse's own upper bound for -o max_threads. */
 #define MAX_FUSE_THREADS 100000
 
@@ -205,7 +208,12 @@ int main(int argc, char *argv[])
 		goto out_signals;
 	if (fuse_daemonize(cmd.foreground) != 0)
 		goto out_unmount;
+	/* Threads start only now: fuse_daemonize() forks. */
+	fs.readahead = readahead_start(cache, opts.max_conns,
+				       opts.max_conns * READAHEAD_ACCOUNTS_PER_CONN);
 	status = run_loop(se, &cmd) == 0 ? 0 : 1;
+	readahead_stop(fs.readahead);
+	fs.readahead = NULL;
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:
