@@ -1,6 +1,7 @@
 /* fs.c - the tree of accounts over the object cache. */
 #include "fs.h"
 
+#include "log.h"
 #include "objects.h"
 
 #include <errno.h>
@@ -52,10 +53,12 @@ static void stat_fill(const struct fs *fs, struct stat *st, int kind, uint64_t i
 	st->st_ctim = st->st_mtim;
 }
 
-/* A directory's mtime and link count from what is cached, asking nothing:
- * a listing's mtime moves when its set of names does. */
-static void dir_attrs(struct fs *fs, const struct obj_key *node, struct timespec *mtime,
-		      nlink_t *nlink)
+/* A directory's mtime and link count.  A listing's mtime moves when its set
+ * of names does; with refresh, a listing past its TTL is fetched again first
+ * (the kernel compares a directory's mtime to decide whether the listing it
+ * cached still holds), otherwise only what is cached is used. */
+static void dir_attrs(struct fs *fs, const struct obj_key *node, bool refresh,
+		      struct timespec *mtime, nlink_t *nlink)
 {
 	*mtime = fs->started;
 	*nlink = 2;
@@ -74,7 +77,11 @@ static void dir_attrs(struct fs *fs, const struct obj_key *node, struct timespec
 	default:
 		return;
 	}
-	struct snapshot *s = cache_peek(fs->cache, &listing, false);
+	struct snapshot *s = NULL;
+	/* A failed refresh is not the stat's failure: the listing's own
+	 * request reports it when the directory is read. */
+	if (!refresh || cache_get(fs->cache, &listing, &s) != 0)
+		s = cache_peek(fs->cache, &listing, false);
 	if (s) {
 		*mtime = s->mtime;
 		if (node->kind == NODE_ACCOUNTS)
@@ -85,32 +92,42 @@ static void dir_attrs(struct fs *fs, const struct obj_key *node, struct timespec
 	}
 }
 
+static struct obj_key object_of(const struct obj_key *file_node)
+{
+	return (struct obj_key){ file_node->kind == NODE_INFO ? OBJ_ACCOUNT : OBJ_SUB_LIST,
+				 file_node->a, 0 };
+}
+
+/* The blob a file node names in a snapshot of its object, or NULL. */
+static struct blob *file_in(const struct snapshot *s, const struct obj_key *node)
+{
+	if (node->kind == NODE_INFO)
+		return s->file;
+	const struct listing_entry *e = snapshot_find(s, node->b);
+	return e ? e->file : NULL;
+}
+
 /* The bytes of a file node, fetched if needed. */
 static int file_content(struct fs *fs, const struct obj_key *node, struct blob **out)
 {
 	struct snapshot *s;
-	struct obj_key obj = { node->kind == NODE_INFO ? OBJ_ACCOUNT : OBJ_SUB_LIST, node->a, 0 };
+	struct obj_key obj = object_of(node);
 	int rc = cache_get(fs->cache, &obj, &s);
 	if (rc)
 		return rc;
-	if (node->kind == NODE_INFO) {
-		*out = blob_ref(s->file);
-	} else {
-		const struct listing_entry *e = snapshot_find(s, node->b);
-		rc = e && e->file ? 0 : ENOENT;
-		if (!rc)
-			*out = blob_ref(e->file);
-	}
+	struct blob *b = file_in(s, node);
+	if (b)
+		*out = blob_ref(b);
 	snapshot_unref(s);
-	return rc;
+	return b ? 0 : ENOENT;
 }
 
-/* Attributes of a directory node, from what is cached: no request. */
-static void dir_stat(struct fs *fs, const struct obj_key *node, uint64_t ino, struct stat *st)
+static void dir_stat(struct fs *fs, const struct obj_key *node, uint64_t ino, bool refresh,
+		     struct stat *st)
 {
 	struct timespec mtime;
 	nlink_t nlink;
-	dir_attrs(fs, node, &mtime, &nlink);
+	dir_attrs(fs, node, refresh, &mtime, &nlink);
 	stat_fill(fs, st, node->kind, ino, NULL, mtime, nlink);
 }
 
@@ -180,7 +197,7 @@ int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 		return rc;
 	if (is_dir_kind(child.kind)) {
 		uint64_t ino = inodes_get(fs->inodes, &child, NULL, true);
-		dir_stat(fs, &child, ino, st);
+		dir_stat(fs, &child, ino, false, st);
 		return ino ? 0 : ENOMEM;
 	}
 	/* A lookup is where a file's freshness is decided: it fetches when the
@@ -205,7 +222,7 @@ int fs_getattr(struct fs *fs, uint64_t ino, struct stat *st)
 	if (!inodes_key(fs->inodes, ino, &node))
 		return ESTALE;
 	if (is_dir_kind(node.kind)) {
-		dir_stat(fs, &node, ino, st);
+		dir_stat(fs, &node, ino, true, st);
 		return 0;
 	}
 	/* A file inode is one version of the content: its attributes never
@@ -223,48 +240,65 @@ int fs_getattr(struct fs *fs, uint64_t ino, struct stat *st)
 	return 0;
 }
 
-struct dir_build {
-	struct fs *fs;
-	struct fs_dir *dir;
-	size_t capacity;
-};
+/* Directory offsets are cookies, not positions, so a listing refreshed
+ * between two readdir calls neither repeats nor skips names: 1 and 2 follow
+ * "." and "..", fixed names take 3 and 4, and a listed id X is followed by
+ * cookie X + 3, from which reading resumes at the first id above X. */
+#define COOKIE_FIXED 3
 
-static struct fs_dirent *dir_add(struct dir_build *b, const char *name, const struct obj_key *key,
-				  struct blob *file)
+static off_t cookie_after_id(int64_t id)
 {
-	struct fs_dir *dir = b->dir;
-	if (dir->count == b->capacity) {
-		size_t cap = b->capacity ? b->capacity * 2 : 8;
-		struct fs_dirent *e = realloc(dir->entries, cap * sizeof(*e));
-		if (!e)
-			return NULL;
-		dir->entries = e;
-		b->capacity = cap;
-	}
-	uint64_t ino = inodes_get(b->fs->inodes, key, file ? &file->v : NULL, false);
-	if (!ino)
-		return NULL;
-	struct fs_dirent *e = &dir->entries[dir->count++];
-	memset(e, 0, sizeof(*e));
-	snprintf(e->name, sizeof(e->name), "%s", name);
-	e->st.st_ino = ino;
-	e->st.st_mode = is_dir_kind(key->kind) ? S_IFDIR : S_IFREG;
-	return e;
+	return id <= INT64_MAX - COOKIE_FIXED ? (off_t)(id + COOKIE_FIXED) : INT64_MAX;
 }
 
-/* An entry whose attributes come with it, without a request. */
-static bool dir_add_known(struct dir_build *b, const char *name, const struct obj_key *key,
-			  struct blob *file)
+static size_t first_entry_from(const struct snapshot *s, off_t cookie)
 {
-	struct fs_dirent *e = dir_add(b, name, key, file);
-	if (!e)
+	if (cookie < COOKIE_FIXED)
+		return 0;
+	int64_t from = cookie - COOKIE_FIXED + 1;
+	size_t lo = 0, hi = s->count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->entries[mid].id < from)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct emitter {
+	struct fs *fs;
+	fs_fill_fn fill;
+	void *ctx;
+	bool stop;
+};
+
+/* Hands one entry to the filler; false once the filler is full. */
+static bool emit(struct emitter *em, const char *name, const struct obj_key *key,
+		 struct blob *file, bool attrs_known, off_t next)
+{
+	if (em->stop)
 		return false;
-	if (file)
-		stat_fill(b->fs, &e->st, key->kind, e->st.st_ino, &file->v, b->fs->started, 0);
-	else
-		dir_stat(b->fs, key, e->st.st_ino, &e->st);
-	e->has_attr = true;
-	return true;
+	struct fs_dirent d;
+	memset(&d, 0, sizeof(d));
+	snprintf(d.name, sizeof(d.name), "%s", name);
+	d.st.st_ino = inodes_get(em->fs->inodes, key, file ? &file->v : NULL, false);
+	if (!d.st.st_ino) {
+		em->stop = true; /* ENOMEM: end this batch; the reader asks again */
+		return false;
+	}
+	d.st.st_mode = is_dir_kind(key->kind) ? S_IFDIR : S_IFREG;
+	if (attrs_known) {
+		if (file)
+			stat_fill(em->fs, &d.st, key->kind, d.st.st_ino, &file->v, em->fs->started, 0);
+		else
+			dir_stat(em->fs, key, d.st.st_ino, false, &d.st);
+		d.has_attr = true;
+	}
+	if (!em->fill(em->ctx, &d, next))
+		em->stop = true;
+	return !em->stop;
 }
 
 static struct obj_key parent_of(const struct obj_key *node)
@@ -272,105 +306,75 @@ static struct obj_key parent_of(const struct obj_key *node)
 	switch (node->kind) {
 	case NODE_ACCOUNT:
 		return (struct obj_key){ NODE_ACCOUNTS, 0, 0 };
-	case NODE_INFO:
 	case NODE_SUBS:
 		return (struct obj_key){ NODE_ACCOUNT, node->a, 0 };
-	case NODE_SUB_FILE:
-		return (struct obj_key){ NODE_SUBS, node->a, 0 };
 	default:
 		return (struct obj_key){ NODE_ROOT, 0, 0 };
 	}
 }
 
-/* The entries of node; *version identifies the content for `unchanged`. */
-static int dir_fill(struct dir_build *b, const struct obj_key *node, struct timespec *version)
+/* The entries of a listing directory from cookie on. */
+static int emit_listing(struct emitter *em, const struct obj_key *node, off_t cookie)
 {
-	struct obj_key parent = parent_of(node);
-	if (!dir_add(b, ".", node, NULL) || !dir_add(b, "..", &parent, NULL))
-		return ENOMEM;
-	*version = b->fs->started;
+	bool subs = node->kind == NODE_SUBS;
+	struct obj_key key = { subs ? OBJ_SUB_LIST : OBJ_ACCOUNT_LIST, node->a, 0 };
+	struct snapshot *s;
+	int rc = cache_get(em->fs->cache, &key, &s);
+	if (rc)
+		return rc;
 	char name[NAME_MAX_ID_FILE];
-	struct snapshot *s = NULL;
-	int rc = 0;
-	switch (node->kind) {
-	case NODE_ROOT: {
-		struct obj_key k = { NODE_ACCOUNTS, 0, 0 };
-		return dir_add_known(b, "accounts", &k, NULL) ? 0 : ENOMEM;
+	for (size_t i = first_entry_from(s, cookie); i < s->count; i++) {
+		const struct listing_entry *e = &s->entries[i];
+		struct obj_key child = { subs ? NODE_SUB_FILE : NODE_ACCOUNT,
+					 subs ? node->a : e->id, subs ? e->id : 0 };
+		name_format_id(name, e->id, subs);
+		if (!emit(em, name, &child, e->file, true, cookie_after_id(e->id)))
+			break;
 	}
-	case NODE_ACCOUNT: {
-		struct obj_key info = { NODE_INFO, node->a, 0 };
-		struct obj_key subs = { NODE_SUBS, node->a, 0 };
-		struct obj_key detail = { OBJ_ACCOUNT, node->a, 0 };
-		/* info.json's size is known only once it was fetched: without it
-		 * the entry goes out bare and a stat will fetch it. */
-		s = cache_peek(b->fs->cache, &detail, true);
-		bool ok = s ? dir_add_known(b, "info.json", &info, s->file)
-			    : dir_add(b, "info.json", &info, NULL) != NULL;
-		snapshot_unref(s);
-		if (!ok || !dir_add_known(b, "sub-accounts", &subs, NULL))
-			return ENOMEM;
-		return 0;
-	}
-	case NODE_ACCOUNTS: {
-		struct obj_key k = { OBJ_ACCOUNT_LIST, 0, 0 };
-		if ((rc = cache_get(b->fs->cache, &k, &s)))
-			return rc;
-		for (size_t i = 0; i < s->count && !rc; i++) {
-			struct obj_key child = { NODE_ACCOUNT, s->entries[i].id, 0 };
-			name_format_id(name, s->entries[i].id, false);
-			if (!dir_add_known(b, name, &child, NULL))
-				rc = ENOMEM;
-		}
-		break;
-	}
-	case NODE_SUBS: {
-		struct obj_key k = { OBJ_SUB_LIST, node->a, 0 };
-		if ((rc = cache_get(b->fs->cache, &k, &s)))
-			return rc;
-		for (size_t i = 0; i < s->count && !rc; i++) {
-			struct obj_key child = { NODE_SUB_FILE, node->a, s->entries[i].id };
-			name_format_id(name, s->entries[i].id, true);
-			if (!dir_add_known(b, name, &child, s->entries[i].file))
-				rc = ENOMEM;
-		}
-		break;
-	}
-	default:
-		return ENOTDIR;
-	}
-	*version = s->mtime;
 	snapshot_unref(s);
-	return rc;
+	return 0;
 }
 
-int fs_opendir(struct fs *fs, uint64_t ino, struct fs_dir **out)
+int fs_readdir(struct fs *fs, uint64_t ino, off_t cookie, fs_fill_fn fill, void *ctx)
 {
 	struct obj_key node;
 	if (!inodes_key(fs->inodes, ino, &node))
 		return ESTALE;
 	if (!is_dir_kind(node.kind))
 		return ENOTDIR;
-	if (node.kind == NODE_ACCOUNT)
-		readahead_visit(fs->readahead, node.a);
-	struct dir_build b = { fs, calloc(1, sizeof(struct fs_dir)), 0 };
-	if (!b.dir)
-		return ENOMEM;
-	struct timespec version;
-	int rc = dir_fill(&b, &node, &version);
-	if (rc) {
-		fs_dir_free(b.dir);
-		return rc;
+	struct emitter em = { fs, fill, ctx, false };
+	struct obj_key parent = parent_of(&node);
+	if (cookie < 1 && !emit(&em, ".", &node, NULL, false, 1))
+		return 0;
+	if (cookie < 2 && !emit(&em, "..", &parent, NULL, false, 2))
+		return 0;
+	switch (node.kind) {
+	case NODE_ROOT: {
+		struct obj_key accounts = { NODE_ACCOUNTS, 0, 0 };
+		if (cookie < 3)
+			emit(&em, "accounts", &accounts, NULL, true, 3);
+		return 0;
 	}
-	b.dir->unchanged = inodes_note_version(fs->inodes, ino, version);
-	*out = b.dir;
-	return 0;
-}
-
-void fs_dir_free(struct fs_dir *dir)
-{
-	if (dir) {
-		free(dir->entries);
-		free(dir);
+	case NODE_ACCOUNT: {
+		readahead_visit(fs->readahead, node.a);
+		struct obj_key info = { NODE_INFO, node.a, 0 };
+		struct obj_key subs = { NODE_SUBS, node.a, 0 };
+		struct obj_key detail = { OBJ_ACCOUNT, node.a, 0 };
+		if (cookie < 3) {
+			/* info.json's size is known only once it was fetched:
+			 * without it the entry goes out bare and a stat fetches. */
+			struct snapshot *s = cache_peek(fs->cache, &detail, true);
+			bool more = emit(&em, "info.json", &info, s ? s->file : NULL, s != NULL, 3);
+			snapshot_unref(s);
+			if (!more)
+				return 0;
+		}
+		if (cookie < 4)
+			emit(&em, "sub-accounts", &subs, NULL, true, 4);
+		return 0;
+	}
+	default:
+		return emit_listing(&em, &node, cookie);
 	}
 }
 
@@ -379,21 +383,36 @@ bool fs_dirent_ref(struct fs *fs, const struct fs_dirent *entry)
 	return inodes_ref(fs->inodes, entry->st.st_ino);
 }
 
-int fs_open(struct fs *fs, uint64_t ino, struct blob **out)
+int fs_read(struct fs *fs, uint64_t ino, struct blob **out)
 {
 	struct obj_key node;
 	if (!inodes_key(fs->inodes, ino, &node))
 		return ESTALE;
 	if (is_dir_kind(node.kind))
 		return EISDIR;
+	struct version v;
+	bool versioned = inodes_content(fs->inodes, ino, &v);
+	/* What is in memory first, fresh or not: a read belongs to the version
+	 * its inode was looked up with, not to whatever is newest. */
+	struct obj_key obj = object_of(&node);
+	struct snapshot *s = cache_peek(fs->cache, &obj, false);
+	struct blob *b = s ? file_in(s, &node) : NULL;
+	if (b && (!versioned || version_same_bytes(&v, &b->v))) {
+		*out = blob_ref(b);
+		snapshot_unref(s);
+		return 0;
+	}
+	snapshot_unref(s);
 	int rc = file_content(fs, &node, out);
 	if (rc)
 		return rc;
-	/* The bytes must be the version this inode shows (its size, its cached
-	 * pages).  If the content moved on, ESTALE makes the kernel look the
-	 * path up again, which gives the new version its own inode. */
-	struct version v;
-	if (inodes_content(fs->inodes, ino, &v) && !version_same_bytes(&v, &(*out)->v)) {
+	if (versioned && !version_same_bytes(&v, &(*out)->v)) {
+		/* The kernel dropped this version's pages while the file was
+		 * open, and the API has moved on: those bytes are gone. */
+		char path[128];
+		objects_path(&obj, path, sizeof(path));
+		log_error("read: GET %s: content changed since the file was opened; open it again (%s)",
+			  path, strerror(ESTALE));
 		blob_unref(*out);
 		*out = NULL;
 		return ESTALE;

@@ -46,23 +46,19 @@ struct fs_dirent {
 	bool has_attr;   /* attributes known without a request */
 };
 
-/* A directory's entries, taken once at opendir so a listing is read whole
- * from one snapshot however the cache moves meanwhile. */
-struct fs_dir {
-	size_t count;
-	struct fs_dirent *entries; /* "." and ".." first */
-	bool unchanged;            /* same entries as the previous opendir */
-};
+/* Takes one entry and the cookie that follows it; false when full (the
+ * entry was not taken). */
+typedef bool (*fs_fill_fn)(void *ctx, const struct fs_dirent *entry, off_t next_cookie);
 
-int fs_opendir(struct fs *fs, uint64_t ino, struct fs_dir **out);
-void fs_dir_free(struct fs_dir *dir);
+/* Hands a directory's entries, from cookie on, to fill.  Needs no open
+ * directory: cookies are stable across refreshes of the listing. */
+int fs_readdir(struct fs *fs, uint64_t ino, off_t cookie, fs_fill_fn fill, void *ctx);
 /* The kernel took a reference to an entry handed out with its attributes
  * (readdirplus).  Returns false when the entry is no longer known. */
 bool fs_dirent_ref(struct fs *fs, const struct fs_dirent *entry);
 
-/* The bytes of a file inode, pinned for as long as the caller holds the
- * reference (blob_unref when the file is closed).  They are the same bytes
- * for every open of the inode, so the kernel may keep its cached pages. */
-int fs_open(struct fs *fs, uint64_t ino, struct blob **out);
+/* The bytes of the version a file inode shows (a reference to release with
+ * blob_unref).  Needs no open file: an inode's bytes never change. */
+int fs_read(struct fs *fs, uint64_t ino, struct blob **out);
 
 #endif

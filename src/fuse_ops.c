@@ -3,7 +3,13 @@
  * Nothing here decides anything about the tree: each operation unpacks its
  * request, calls fs.c, and replies.  The low-level API is used because the
  * high-level one in libfuse 3.14 drops directory caching and readdirplus
- * attributes (see docs/design.md). */
+ * attributes (see docs/design.md).
+ *
+ * Files and directories need no open handle: an inode's bytes never change
+ * and directory cookies survive refreshes.  So open and opendir answer
+ * ENOSYS where the kernel supports that, and the kernel stops sending them
+ * (and release) at all, keeping file pages and listings cached between
+ * opens: a warm tree walk then costs no round trip to this daemon. */
 #include "fuse_ops.h"
 
 #include "log.h"
@@ -30,11 +36,11 @@ static void entry_from_stat(struct fuse_entry_param *e, const struct stat *st, d
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
-	/* Content only changes when we say so; let the kernel drop pages when
-	 * size or mtime change (auto_inval_data is on by default). */
+	struct fuse_adapter *a = userdata;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
+	a->no_open = conn->capable & FUSE_CAP_NO_OPEN_SUPPORT;
+	a->no_opendir = conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT;
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -87,114 +93,117 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fs_dir *dir;
-	int rc = fs_opendir(adapter(req)->fs, ino, &dir);
-	if (rc) {
-		fuse_reply_err(req, rc);
+	(void)ino;
+	if (adapter(req)->no_opendir) {
+		fuse_reply_err(req, ENOSYS); /* never asked again */
 		return;
 	}
-	fi->fh = (uintptr_t)dir;
+	fi->fh = 0;
 	fi->cache_readdir = 1;
-	fi->keep_cache = dir->unchanged;
-	if (fuse_reply_open(req, fi) != 0)
-		fs_dir_free(dir);
+	fi->keep_cache = 1; /* the kernel checks the directory's mtime itself */
+	fuse_reply_open(req, fi);
 }
 
-static void reply_dir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, bool plus)
+struct dir_buffer {
+	fuse_req_t req;
+	struct fs *fs;
+	double timeout_s;
+	bool plus;
+	char *buf;
+	size_t size;
+	size_t used;
+};
+
+static bool fill_dir_buffer(void *ctx, const struct fs_dirent *d, off_t next)
+{
+	struct dir_buffer *db = ctx;
+	char *at = db->buf + db->used;
+	size_t room = db->size - db->used, n;
+	if (!db->plus) {
+		n = fuse_add_direntry(db->req, at, room, d->name, &d->st, next);
+		if (n > room)
+			return false;
+	} else {
+		struct fuse_entry_param e;
+		memset(&e, 0, sizeof(e));
+		e.attr = d->st;
+		n = fuse_add_direntry_plus(db->req, NULL, 0, d->name, &e, next);
+		if (n > room)
+			return false;
+		/* The kernel takes a reference only to entries with a nonzero
+		 * ino, and never to "." or "..": count exactly those. */
+		bool dot = strcmp(d->name, ".") == 0 || strcmp(d->name, "..") == 0;
+		if (d->has_attr && !dot && fs_dirent_ref(db->fs, d))
+			entry_from_stat(&e, &d->st, db->timeout_s);
+		fuse_add_direntry_plus(db->req, at, room, d->name, &e, next);
+	}
+	db->used += n;
+	return true;
+}
+
+static void reply_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
 {
 	struct fuse_adapter *a = adapter(req);
-	struct fs_dir *dir = (struct fs_dir *)(uintptr_t)fi->fh;
-	char *buf = malloc(size);
-	if (!buf) {
+	struct dir_buffer db = { req, a->fs, a->timeout_s, plus, malloc(size), size, 0 };
+	if (!db.buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	size_t used = 0;
-	/* An entry's offset is the index of the entry after it. */
-	for (size_t i = off < 0 ? 0 : (size_t)off; i < dir->count; i++) {
-		const struct fs_dirent *d = &dir->entries[i];
-		size_t n;
-		if (!plus) {
-			n = fuse_add_direntry(req, buf + used, size - used, d->name, &d->st, (off_t)i + 1);
-			if (n > size - used)
-				break;
-		} else {
-			struct fuse_entry_param e;
-			memset(&e, 0, sizeof(e));
-			e.attr = d->st;
-			n = fuse_add_direntry_plus(req, NULL, 0, d->name, &e, 0);
-			if (n > size - used)
-				break;
-			/* The kernel takes a reference only to entries with a
-			 * nonzero ino, and never to "." or "..": count exactly those. */
-			bool dot = i < 2;
-			if (d->has_attr && !dot && fs_dirent_ref(a->fs, d))
-				entry_from_stat(&e, &d->st, a->timeout_s);
-			fuse_add_direntry_plus(req, buf + used, size - used, d->name, &e, (off_t)i + 1);
-		}
-		used += n;
-	}
-	fuse_reply_buf(req, buf, used);
-	free(buf);
+	int rc = fs_readdir(a->fs, ino, off, fill_dir_buffer, &db);
+	if (rc)
+		fuse_reply_err(req, rc);
+	else
+		fuse_reply_buf(req, db.buf, db.used);
+	free(db.buf);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	(void)ino;
-	reply_dir(req, size, off, fi, false);
+	(void)fi;
+	reply_dir(req, ino, size, off, false);
 }
 
 static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			   struct fuse_file_info *fi)
 {
-	(void)ino;
-	reply_dir(req, size, off, fi, true);
-}
-
-static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(void)ino;
-	fs_dir_free((struct fs_dir *)(uintptr_t)fi->fh);
-	fuse_reply_err(req, 0);
+	(void)fi;
+	reply_dir(req, ino, size, off, true);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	(void)ino;
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	struct blob *file;
-	int rc = fs_open(adapter(req)->fs, ino, &file);
-	if (rc) {
-		fuse_reply_err(req, rc);
+	if (adapter(req)->no_open) {
+		fuse_reply_err(req, ENOSYS); /* never asked again */
 		return;
 	}
-	fi->fh = (uintptr_t)file;
+	fi->fh = 0;
 	fi->keep_cache = 1; /* an inode's content never changes (see inodes.h) */
-	if (fuse_reply_open(req, fi) != 0)
-		blob_unref(file);
+	fuse_reply_open(req, fi);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	(void)ino;
-	const struct blob *file = (const struct blob *)(uintptr_t)fi->fh;
-	if (off < 0 || (size_t)off >= file->v.len) {
-		fuse_reply_buf(req, NULL, 0);
+	(void)fi;
+	struct blob *file;
+	int rc = fs_read(adapter(req)->fs, ino, &file);
+	if (rc) {
+		fuse_reply_err(req, rc);
 		return;
 	}
-	size_t n = file->v.len - (size_t)off;
-	fuse_reply_buf(req, file->bytes + off, n < size ? n : size);
-}
-
-static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(void)ino;
-	blob_unref((struct blob *)(uintptr_t)fi->fh);
-	fuse_reply_err(req, 0);
+	if (off < 0 || (size_t)off >= file->v.len) {
+		fuse_reply_buf(req, NULL, 0);
+	} else {
+		size_t n = file->v.len - (size_t)off;
+		fuse_reply_buf(req, file->bytes + off, n < size ? n : size);
+	}
+	blob_unref(file);
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -249,10 +258,8 @@ const struct fuse_lowlevel_ops sepayfs_ll_ops = {
 	.opendir = op_opendir,
 	.readdir = op_readdir,
 	.readdirplus = op_readdirplus,
-	.releasedir = op_releasedir,
 	.open = op_open,
 	.read = op_read,
-	.release = op_release,
 	.statfs = op_statfs,
 	.setattr = op_setattr,
 	.mknod = op_mknod,

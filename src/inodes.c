@@ -14,8 +14,6 @@ struct inode {
 	bool current;            /* the one by_key finds for its key */
 	bool has_content;
 	struct version content;  /* files: the version this inode shows */
-	struct timespec version; /* directories: the listing last handed out */
-	bool has_version;
 };
 
 #define INODE_OF(ptr, member) ((struct inode *)((char *)(ptr) - offsetof(struct inode, member)))
@@ -188,21 +186,6 @@ void inodes_forget(struct inode_table *t, uint64_t ino, uint64_t n)
 			inode_drop(t, node);
 	}
 	pthread_mutex_unlock(&t->lock);
-}
-
-bool inodes_note_version(struct inode_table *t, uint64_t ino, struct timespec version)
-{
-	pthread_mutex_lock(&t->lock);
-	struct inode *node = find_ino(t, ino);
-	bool same = false;
-	if (node) {
-		same = node->has_version && node->version.tv_sec == version.tv_sec &&
-		       node->version.tv_nsec == version.tv_nsec;
-		node->version = version;
-		node->has_version = true;
-	}
-	pthread_mutex_unlock(&t->lock);
-	return same;
 }
 
 size_t inodes_count(struct inode_table *t)

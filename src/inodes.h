@@ -49,10 +49,6 @@ bool inodes_key(struct inode_table *t, uint64_t ino, struct obj_key *key);
 bool inodes_content(struct inode_table *t, uint64_t ino, struct version *out);
 /* The kernel dropped n references. */
 void inodes_forget(struct inode_table *t, uint64_t ino, uint64_t n);
-/* Remembers the version of a directory's listing last handed out for ino,
- * and says whether it is the same as the time before (so the kernel may
- * keep the listing it cached). */
-bool inodes_note_version(struct inode_table *t, uint64_t ino, struct timespec version);
 size_t inodes_count(struct inode_table *t);
 
 #endif

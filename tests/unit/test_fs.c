@@ -52,6 +52,43 @@ static void world_free(struct world *w)
 	fake_http_free(w->http);
 }
 
+/* Collects readdir output; takes at most `room` entries a call, like a
+ * small kernel buffer. */
+struct dir_out {
+	struct fs_dirent entries[64];
+	off_t cookies[64];
+	size_t count;
+	size_t room;
+};
+
+static bool collect_entry(void *ctx, const struct fs_dirent *d, off_t next)
+{
+	struct dir_out *out = ctx;
+	if (!out->room || out->count == 64)
+		return false;
+	out->room--;
+	out->entries[out->count] = *d;
+	out->cookies[out->count++] = next;
+	return true;
+}
+
+/* The whole directory, in batches of `batch` entries. */
+static int read_dir(struct world *w, uint64_t ino, size_t batch, struct dir_out *out)
+{
+	memset(out, 0, sizeof(*out));
+	off_t cookie = 0;
+	for (;;) {
+		size_t before = out->count;
+		out->room = batch;
+		int rc = fs_readdir(&w->fs, ino, cookie, collect_entry, out);
+		if (rc)
+			return rc;
+		if (out->count == before)
+			return 0;
+		cookie = out->cookies[out->count - 1];
+	}
+}
+
 static uint64_t lookup_ok(struct world *w, uint64_t parent, const char *name, struct stat *st)
 {
 	int rc = fs_lookup(&w->fs, parent, name, st);
@@ -96,23 +133,23 @@ static void test_tree(void)
 	uint64_t accounts = lookup_ok(&w, INODE_ROOT, "accounts", &st);
 
 	/* Listing /accounts costs the list page and nothing more. */
-	struct fs_dir *dir;
-	CHECK_INT(fs_opendir(&w.fs, accounts, &dir), 0);
-	CHECK_INT(dir->count, 4);
-	CHECK_STR(dir->entries[0].name, ".");
-	CHECK_STR(dir->entries[2].name, "19");
-	CHECK_STR(dir->entries[3].name, "21");
-	CHECK(dir->entries[2].has_attr && S_ISDIR(dir->entries[2].st.st_mode));
-	CHECK(!dir->unchanged);
-	CHECK(fs_dirent_ref(&w.fs, &dir->entries[2]));
-	uint64_t listed_19 = dir->entries[2].st.st_ino;
-	fs_dir_free(dir);
+	struct dir_out dir;
+	CHECK_INT(read_dir(&w, accounts, 64, &dir), 0);
+	CHECK_INT(dir.count, 4);
+	CHECK_STR(dir.entries[0].name, ".");
+	CHECK_STR(dir.entries[1].name, "..");
+	CHECK_STR(dir.entries[2].name, "19");
+	CHECK_STR(dir.entries[3].name, "21");
+	CHECK(dir.entries[2].has_attr && S_ISDIR(dir.entries[2].st.st_mode));
+	CHECK(!dir.entries[0].has_attr);
+	CHECK(fs_dirent_ref(&w.fs, &dir.entries[2]));
+	uint64_t listed_19 = dir.entries[2].st.st_ino;
 	CHECK_INT(fake_http_count(w.http, NULL), 1);
 
-	/* Again within the TTL: no request, and the kernel may keep its copy. */
-	CHECK_INT(fs_opendir(&w.fs, accounts, &dir), 0);
-	CHECK(dir->unchanged);
-	fs_dir_free(dir);
+	/* Again within the TTL, one entry per call: no request. */
+	CHECK_INT(read_dir(&w, accounts, 1, &dir), 0);
+	CHECK_INT(dir.count, 4);
+	CHECK_STR(dir.entries[3].name, "21");
 	CHECK_INT(fake_http_count(w.http, NULL), 1);
 	CHECK_INT(fs_getattr(&w.fs, accounts, &st), 0);
 	CHECK_INT(st.st_nlink, 4);
@@ -131,31 +168,30 @@ static void test_tree(void)
 	CHECK_INT(st.st_size, strlen(info_19_text));
 	CHECK_INT(st.st_blocks, 1);
 	struct blob *b;
-	CHECK_INT(fs_open(&w.fs, info, &b), 0);
+	CHECK_INT(fs_read(&w.fs, info, &b), 0);
 	CHECK_STR(b->bytes, info_19_text);
 	blob_unref(b);
 	CHECK_INT(fake_http_count(w.http, "/bank-accounts/19"), 1);
 
 	/* The account directory lists info.json with its attributes now. */
-	CHECK_INT(fs_opendir(&w.fs, acct, &dir), 0);
-	CHECK_INT(dir->count, 4);
-	CHECK_STR(dir->entries[2].name, "info.json");
-	CHECK(dir->entries[2].has_attr);
-	CHECK_INT(dir->entries[2].st.st_size, strlen(info_19_text));
-	CHECK_STR(dir->entries[3].name, "sub-accounts");
-	fs_dir_free(dir);
+	CHECK_INT(read_dir(&w, acct, 64, &dir), 0);
+	CHECK_INT(dir.count, 4);
+	CHECK_STR(dir.entries[2].name, "info.json");
+	CHECK(dir.entries[2].has_attr);
+	CHECK_INT(dir.entries[2].st.st_size, strlen(info_19_text));
+	CHECK_INT(dir.entries[2].st.st_ino, info);
+	CHECK_STR(dir.entries[3].name, "sub-accounts");
 
 	/* Sub-accounts: one listing gives every file and its size. */
 	uint64_t subs = lookup_ok(&w, acct, "sub-accounts", &st);
-	CHECK_INT(fs_opendir(&w.fs, subs, &dir), 0);
-	CHECK_INT(dir->count, 4);
-	CHECK_STR(dir->entries[2].name, "25.json");
-	CHECK_STR(dir->entries[3].name, "26.json");
-	CHECK(dir->entries[3].has_attr);
-	CHECK_INT(dir->entries[3].st.st_size, strlen("{\n  \"id\": 26,\n  \"label\": null\n}\n"));
-	fs_dir_free(dir);
+	CHECK_INT(read_dir(&w, subs, 2, &dir), 0);
+	CHECK_INT(dir.count, 4);
+	CHECK_STR(dir.entries[2].name, "25.json");
+	CHECK_STR(dir.entries[3].name, "26.json");
+	CHECK(dir.entries[3].has_attr);
+	CHECK_INT(dir.entries[3].st.st_size, strlen("{\n  \"id\": 26,\n  \"label\": null\n}\n"));
 	uint64_t sub = lookup_ok(&w, subs, "25.json", &st);
-	CHECK_INT(fs_open(&w.fs, sub, &b), 0);
+	CHECK_INT(fs_read(&w.fs, sub, &b), 0);
 	CHECK_STR(b->bytes, "{\n  \"id\": 25,\n  \"label\": \"Cửa hàng 1\"\n}\n");
 	blob_unref(b);
 	CHECK_INT(fs_lookup(&w.fs, subs, "27.json", &st), ENOENT);
@@ -169,8 +205,8 @@ static void test_tree(void)
 	CHECK_INT(fs_lookup(&w.fs, accounts, "98", &st), ENOENT);
 
 	/* A directory is not a file and the reverse. */
-	CHECK_INT(fs_open(&w.fs, acct, &b), EISDIR);
-	CHECK_INT(fs_opendir(&w.fs, info, &dir), ENOTDIR);
+	CHECK_INT(fs_read(&w.fs, acct, &b), EISDIR);
+	CHECK_INT(fs_readdir(&w.fs, info, 0, collect_entry, &dir), ENOTDIR);
 
 	/* Forgotten inodes are gone; the root never is. */
 	fs_forget(&w.fs, sub, 1);
@@ -187,8 +223,8 @@ static void test_api_errors(void)
 	struct stat st;
 	uint64_t accounts = lookup_ok(&w, INODE_ROOT, "accounts", &st);
 	fake_http_set(w.http, "/bank-accounts?page=1&limit=100", 401, "{\"error\":\"unauthorized\"}");
-	struct fs_dir *dir;
-	CHECK_INT(fs_opendir(&w.fs, accounts, &dir), EACCES);
+	struct dir_out dir;
+	CHECK_INT(read_dir(&w, accounts, 64, &dir), EACCES);
 	fake_http_set(w.http, "/bank-accounts/50", 500, "");
 	CHECK_INT(fs_lookup(&w.fs, accounts, "50", &st), EIO);
 	fake_http_set(w.http, "/bank-accounts/51", 200, "{\"status\":\"success\",\"data\":{\"id\":51}");
@@ -207,7 +243,7 @@ static void test_versions(void)
 	uint64_t acct = lookup_ok(&w, accounts, "19", &st);
 	uint64_t v1 = lookup_ok(&w, acct, "info.json", &old_st);
 	struct blob *opened;
-	CHECK_INT(fs_open(&w.fs, v1, &opened), 0);
+	CHECK_INT(fs_read(&w.fs, v1, &opened), 0);
 
 	/* Refreshed with the same bytes: same inode, same mtime. */
 	cache_expire_all(w.cache);
@@ -223,17 +259,17 @@ static void test_versions(void)
 	CHECK(v2 != v1);
 	CHECK(st.st_size != old_st.st_size);
 	struct blob *b;
-	CHECK_INT(fs_open(&w.fs, v2, &b), 0);
+	CHECK_INT(fs_read(&w.fs, v2, &b), 0);
 	CHECK_STR(b->bytes, "{\n  \"id\": 19,\n  \"label\": \"Đổi tên\"\n}\n");
 	blob_unref(b);
 
-	/* The old inode, still held by the kernel, keeps its attributes, and
-	 * the file opened before keeps its bytes.  A new open of the old inode
-	 * is ESTALE, which makes the kernel look the path up again. */
+	/* The old inode, still held by the kernel, keeps its attributes; its
+	 * bytes are gone from the API and from memory, so reading it (which
+	 * the kernel does only when it dropped its cached pages) is ESTALE. */
 	CHECK_INT(fs_getattr(&w.fs, v1, &st), 0);
 	CHECK_INT(st.st_size, old_st.st_size);
 	CHECK_STR(opened->bytes, info_19_text);
-	CHECK_INT(fs_open(&w.fs, v1, &b), ESTALE);
+	CHECK_INT(fs_read(&w.fs, v1, &b), ESTALE);
 	blob_unref(opened);
 	fs_forget(&w.fs, v1, 2);
 	CHECK_INT(fs_getattr(&w.fs, v1, &st), ESTALE);
@@ -241,9 +277,37 @@ static void test_versions(void)
 	world_free(&w);
 }
 
+/* Cookies name the next id, so a listing that changes between two readdir
+ * calls neither repeats nor skips the names both versions share. */
+static void test_cookies_survive_refresh(void)
+{
+	struct world w;
+	world_init(&w);
+	struct stat st;
+	uint64_t accounts = lookup_ok(&w, INODE_ROOT, "accounts", &st);
+	struct dir_out dir;
+	memset(&dir, 0, sizeof(dir));
+	dir.room = 3; /* ".", "..", "19" */
+	CHECK_INT(fs_readdir(&w.fs, accounts, 0, collect_entry, &dir), 0);
+	CHECK_INT(dir.count, 3);
+	CHECK_STR(dir.entries[2].name, "19");
+	/* 20 appears before 21, 19 goes: the next batch resumes after 19. */
+	fake_http_set(w.http, "/bank-accounts?page=1&limit=100", 200,
+		      "{\"data\":[{\"id\":20},{\"id\":21},{\"id\":30}]}");
+	cache_expire_all(w.cache);
+	dir.room = 64;
+	CHECK_INT(fs_readdir(&w.fs, accounts, dir.cookies[2], collect_entry, &dir), 0);
+	CHECK_INT(dir.count, 6);
+	CHECK_STR(dir.entries[3].name, "20");
+	CHECK_STR(dir.entries[4].name, "21");
+	CHECK_STR(dir.entries[5].name, "30");
+	world_free(&w);
+}
+
 int main(void)
 {
 	test_versions();
+	test_cookies_survive_refresh();
 	test_impossible_names_cost_nothing();
 	test_tree();
 	test_api_errors();
