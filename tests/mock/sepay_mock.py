@@ -272,9 +272,10 @@ def _bank_object(bank):
     }
 
 
-def skeleton(n_accounts, seed):
+def skeleton(n_accounts, seed, max_subs=5):
     """The data set's shape, quick for 100,000 accounts: ids in order, each
-    account's position and sub-account ids.  Returns (ids, {id: (index, sub ids)})."""
+    account's position and sub-account ids (at most max_subs each).
+    Returns (ids, {id: (index, sub ids)})."""
     r = random.Random(seed).random
     ids = []
     meta = {}
@@ -287,6 +288,7 @@ def skeleton(n_accounts, seed):
         count = SPECIAL_SUB_COUNTS.get(i)
         if count is None:
             count = sub_counts[int(r() * 9)]
+        count = min(count, max_subs)
         sub_ids = []
         for _ in range(count):
             next_sub_id += 1 + int(r() * 3)
@@ -409,7 +411,7 @@ class State:
         }
 
     def reset(self):
-        ids, meta = skeleton(self.args.accounts, self.args.seed)
+        ids, meta = skeleton(self.args.accounts, self.args.seed, self.args.max_sub_accounts)
         sub_index = {}
         for acc_id, (_, sub_ids) in meta.items():
             for sub_id in sub_ids:
@@ -968,6 +970,8 @@ def main(argv=None):
     p.add_argument("--port-file", help="write the bound port to this file (atomically)")
     p.add_argument("--accounts", type=int, default=20, help="number of accounts (20)")
     p.add_argument("--seed", type=int, default=1, help="data set seed (1)")
+    p.add_argument("--max-sub-accounts", type=int, default=5,
+                   help="sub-accounts per account at most (5)")
     p.add_argument("--token", default="demo-token", help="accepted bearer token (demo-token)")
     p.add_argument("--max-page-size", type=int, default=50, help="largest page served (50)")
     p.add_argument("--default-page-size", type=int, default=20,
