@@ -185,7 +185,8 @@ struct walk {
 	int64_t next_page;  /* the next page a worker takes */
 	int64_t last_page;  /* as far as the server said */
 	int64_t end_page;   /* a page found past the end: none from it on is taken */
-	int error;          /* the first error; stops the walk */
+	int64_t error_page; /* the lowest page that failed, and how */
+	int error;
 };
 
 /* Fetches one page and hands its items over.  *past_end: the page showed
@@ -240,15 +241,18 @@ static void *walk_worker(void *arg)
 {
 	struct walk *w = arg;
 	pthread_mutex_lock(&w->lock);
-	while (!w->error && w->next_page <= w->last_page && w->next_page < w->end_page) {
+	while (w->next_page <= w->last_page && w->next_page < w->end_page &&
+	       w->next_page < w->error_page) {
 		int64_t page_no = w->next_page++;
 		pthread_mutex_unlock(&w->lock);
 		int64_t last = 0;
 		bool past_end;
 		int rc = walk_page(w, page_no, &last, &past_end);
 		pthread_mutex_lock(&w->lock);
-		if (rc && !w->error)
+		if (rc && page_no < w->error_page) {
+			w->error_page = page_no;
 			w->error = rc;
+		}
 		if (past_end && page_no < w->end_page)
 			w->end_page = page_no;
 		/* Accounts added meanwhile may lengthen the list. */
@@ -263,7 +267,8 @@ int sepay_walk_pages(struct sepay_api *api, const char *op, const char *path,
 		     sepay_item_fn on_item, void *ctx)
 {
 	struct walk w = { .api = api, .op = op, .path = path, .on_item = on_item, .ctx = ctx,
-			  .next_page = 2, .end_page = SEPAY_MAX_PAGES + 1 };
+			  .next_page = 2, .end_page = SEPAY_MAX_PAGES + 1,
+			  .error_page = SEPAY_MAX_PAGES + 1 };
 	int64_t last = 1;
 	bool past_end;
 	int rc = walk_page(&w, 1, &last, &past_end);
@@ -284,5 +289,7 @@ int sepay_walk_pages(struct sepay_api *api, const char *op, const char *path,
 	for (size_t i = 0; i < helpers; i++)
 		pthread_join(threads[i], NULL);
 	pthread_mutex_destroy(&w.lock);
-	return w.error;
+	/* Pages fetched side by side may fail past an end found meanwhile (a
+	 * server answering 404 there): only a failure before the end counts. */
+	return w.error_page < w.end_page ? w.error : 0;
 }

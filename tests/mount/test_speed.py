@@ -191,8 +191,10 @@ def test_cache_cap_bounds_memory(mock, mount):
         pytest.skip("AddressSanitizer's quarantine keeps freed memory: RSS says nothing")
     growth = {}
     for cap in (1, 128):
-        # One malloc arena: per-thread arenas would add noise of their own.
-        mnt = mount(mock, extra_opts=["cache_max_mb=%d" % cap], env={"MALLOC_ARENA_MAX": "1"})
+        # One malloc arena (per-thread arenas add noise of their own), and no
+        # MALLOC_PERTURB_ (meson sets it; it writes into freed memory).
+        mnt = mount(mock, extra_opts=["cache_max_mb=%d" % cap],
+                    env={"MALLOC_ARENA_MAX": "1", "MALLOC_PERTURB_": None})
         start = daemon_rss_kib(mount, mnt)
         r = subprocess.run(["grep", "-rc", "0071000888888", mnt], capture_output=True,
                            text=True, timeout=300)

@@ -238,8 +238,51 @@ static void test_eviction(void)
 	cache_free(c);
 }
 
+struct slow_get {
+	struct cache *cache;
+	int rc;
+	struct snapshot *snap;
+};
+
+static void *slow_get(void *arg)
+{
+	struct slow_get *g = arg;
+	struct obj_key k = { 1, 5, 0 };
+	g->rc = cache_get(g->cache, &k, &g->snap);
+	return NULL;
+}
+
+/* A flush while a fetch is under way: the fetch's caller gets its answer,
+ * but that answer is not fresh for anyone after the flush. */
+static void test_flush_during_fetch(void)
+{
+	struct fake_source src = { .content = "before", .delay_ms = 300 };
+	struct cache *c = make_cache(&src, 0);
+	fake_now = 1000;
+	struct slow_get g = { c, -1, NULL };
+	pthread_t t;
+	pthread_create(&t, NULL, slow_get, &g);
+	struct timespec wait = { 0, 100 * 1000000L };
+	nanosleep(&wait, NULL); /* the fetch is under way */
+	cache_expire_all(c);
+	pthread_join(t, NULL);
+	CHECK_INT(g.rc, 0);
+	CHECK_STR(g.snap->file->bytes, "before");
+	snapshot_unref(g.snap);
+	src.content = "after";
+	src.delay_ms = 0;
+	struct obj_key k = { 1, 5, 0 };
+	struct snapshot *s;
+	CHECK_INT(cache_get(c, &k, &s), 0);
+	CHECK_STR(s->file->bytes, "after");
+	CHECK_INT(atomic_load(&src.fetches), 2);
+	snapshot_unref(s);
+	cache_free(c);
+}
+
 int main(void)
 {
+	test_flush_during_fetch();
 	test_eviction();
 	test_ttl();
 	test_negative();

@@ -86,13 +86,21 @@ static void test_walk(void)
 	CHECK_INT(c.ids[1], 9);
 	CHECK_INT(fake_http_count(f, NULL), 2);
 
-	/* A server that answers page 2 with page 1 again (clamping) ends it. */
+	/* A server that answers page 2 with page 1 again (clamping) ends it;
+	 * pages 3-5, asked for side by side meanwhile, fail (404 here) past
+	 * that end, which is not the walk's failure. */
 	fake_http_reset_counts(f);
 	c.n = 0;
 	set_page(f, "/y?page=1&limit=100", "{\"id\":1}", 1, 5);
 	set_page(f, "/y?page=2&limit=100", "{\"id\":1}", 1, 5);
 	CHECK_INT(sepay_walk_pages(&api, "test", "/y", collect, &c), 0);
-	CHECK_INT(fake_http_count(f, NULL), 2);
+	CHECK_INT(c.n, 1);
+	CHECK(fake_http_count(f, NULL) >= 2 && fake_http_count(f, NULL) <= 5);
+	/* But a failure before the end is the walk's. */
+	set_page(f, "/z2?page=1&limit=100", "{\"id\":1}", 1, 3);
+	set_page(f, "/z2?page=3&limit=100", "{\"id\":3}", 3, 3);
+	fake_http_set(f, "/z2?page=2&limit=100", 500, "");
+	CHECK_INT(sepay_walk_pages(&api, "test", "/z2", collect, &c), EIO);
 
 	/* No meta at all: one page. */
 	fake_http_reset_counts(f);
