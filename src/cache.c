@@ -1,9 +1,12 @@
 /* cache.c - TTL cache with single-flight fetches and an LRU byte budget. */
 #include "cache.h"
 
+#include "log.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 struct cache_entry {
@@ -205,6 +208,15 @@ static bool entry_error_fresh(const struct cache *c, const struct cache_entry *e
 	return e->error && e->epoch == c->epoch && now < e->error_until_ms;
 }
 
+/* A failure that says nothing about the object itself (the server or the
+ * network had trouble) may be covered by the last value, for a while. */
+static bool stale_usable(const struct cache *c, const struct cache_entry *e, int rc, uint64_t now)
+{
+	bool passing = rc == EIO || rc == ETIMEDOUT || rc == EAGAIN;
+	return passing && e->value && c->cfg.stale_if_error_ms &&
+	       now - e->fetched_ms < c->cfg.ttl_ms + c->cfg.stale_if_error_ms;
+}
+
 static void entry_store(struct cache *c, struct cache_entry *e, struct snapshot *fresh,
 			uint64_t epoch, uint64_t now)
 {
@@ -272,10 +284,19 @@ int cache_get(struct cache *c, const struct obj_key *key, struct snapshot **out)
 				e->error = rc;
 				e->error_until_ms = now + c->cfg.negative_ttl_ms;
 				e->epoch = epoch;
+			} else if (stale_usable(c, e, rc, now)) {
+				c->stats.stale_served++;
+				char what[128] = "an object";
+				if (c->cfg.describe)
+					c->cfg.describe(key, what, sizeof(what));
+				log_warn("serving %s as fetched %.0f s ago: its refresh failed (%s)",
+					 what, (double)(now - e->fetched_ms) / 1000.0, strerror(rc));
+				*out = snapshot_ref(e->value);
+				rc = 0;
 			}
 		}
 		e->fetching = false;
-		e->last_result = rc;
+		e->last_result = rc; /* waiters share a stale value too: rc 0, e->value */
 		e->fetches_done++;
 		pthread_cond_broadcast(&c->fetched);
 	}

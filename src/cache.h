@@ -27,6 +27,10 @@ struct cache_config {
 	uint64_t ttl_ms;          /* how long a value is served without asking again */
 	uint64_t negative_ttl_ms; /* how long an ENOENT is remembered; 0: not at all */
 	size_t max_bytes;         /* memory held at most, least recently used first out; 0: no cap */
+	uint64_t stale_if_error_ms; /* past the TTL, serve the last value this much longer
+				     * when a refresh fails for a passing reason; 0: never */
+	/* Names a key in log lines ("/bank-accounts/19"); may be NULL. */
+	void (*describe)(const struct obj_key *key, char *buf, size_t size);
 	cache_fetch_fn fetch;
 	void *fetch_ctx;
 	cache_clock_fn clock;     /* NULL: CLOCK_MONOTONIC */
@@ -39,6 +43,7 @@ struct cache_stats {
 	uint64_t shared;   /* waited for another caller's fetch */
 	uint64_t errors;   /* fetches that failed */
 	uint64_t evictions;
+	uint64_t stale_served; /* values served past their TTL after a failed refresh */
 	size_t bytes;      /* held by cached values and their bookkeeping */
 	size_t entries;
 };

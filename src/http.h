@@ -6,6 +6,7 @@
 #ifndef SEPAYFS_HTTP_H
 #define SEPAYFS_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct http_response {
@@ -17,9 +18,15 @@ struct http_response {
 };
 
 struct http_transport {
-	/* 0 when a response (of any status) arrived, else an errno (EIO,
-	 * ETIMEDOUT, ENOMEM) with resp->error saying why. */
-	int (*get)(struct http_transport *t, const char *path, struct http_response *resp);
+	/* GET base_url + path with "Authorization: Bearer token", giving up
+	 * after timeout_ms.  0 when a response (of any status) arrived, else
+	 * an errno (EIO, ETIMEDOUT, ENOMEM) with resp->error saying why. */
+	int (*get)(struct http_transport *t, const char *path, const char *token,
+		   long timeout_ms, struct http_response *resp);
+	/* POST a form (application/x-www-form-urlencoded) to an absolute URL,
+	 * without the bearer token.  Returns as get. */
+	int (*post_form)(struct http_transport *t, const char *url, const char *form,
+			 long timeout_ms, struct http_response *resp);
 	void (*destroy)(struct http_transport *t);
 };
 
@@ -27,12 +34,15 @@ void http_response_release(struct http_response *resp);
 
 struct http_curl_config {
 	const char *base_url;  /* e.g. https://my.sepay.vn/api/v1, no trailing slash */
-	const char *token;     /* bearer token; copied, never logged */
+	const char *cafile;    /* CA certificates to trust instead of the system's; may be NULL */
 	unsigned max_conns;    /* connections (and so requests) in flight at most */
 	long connect_timeout_s;
-	long request_timeout_s;
 	size_t max_body;       /* larger responses are refused */
 };
+
+/* Whether a URL may be used: https anywhere, plain http only to a loopback
+ * address (127.0.0.0/8, ::1, localhost).  On false, *why says why. */
+bool http_url_allowed(const char *url, const char **why);
 
 /* The libcurl transport.  curl_global_init() must have been called.
  * NULL with *err set (ENOMEM, EINVAL) on failure. */

@@ -21,10 +21,10 @@
 struct curl_transport {
 	struct http_transport base;
 	char *base_url;
-	struct curl_slist *headers; /* holds the Authorization header */
+	char *cafile;
+	struct curl_slist *headers;
 	size_t max_body;
 	long connect_timeout_s;
-	long request_timeout_s;
 	CURLSH *share;
 	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 
@@ -97,7 +97,11 @@ static CURL *handle_new(struct curl_transport *t)
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, t->connect_timeout_s);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, t->request_timeout_s);
+	/* Verification is libcurl's default; say so, so no change turns it off. */
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (t->cafile)
+		curl_easy_setopt(h, CURLOPT_CAINFO, t->cafile);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "sepayfs/" SEPAYFS_VERSION);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
@@ -137,34 +141,20 @@ static void pool_give_back(struct curl_transport *t, CURL *h)
 	pthread_mutex_unlock(&t->pool_lock);
 }
 
-static int curl_get(struct http_transport *base, const char *path, struct http_response *resp)
+/* One transfer on a pooled handle, set up by the caller's options. */
+static int perform(struct curl_transport *t, CURL *h, const char *url, long timeout_ms,
+		   struct http_response *resp)
 {
-	struct curl_transport *t = (struct curl_transport *)base;
-	memset(resp, 0, sizeof(*resp));
-	resp->retry_after = -1;
-
-	struct strbuf url;
-	strbuf_init(&url, 0);
-	strbuf_puts(&url, t->base_url);
-	strbuf_puts(&url, path);
-	char *url_str = strbuf_take(&url, NULL);
-	CURL *h = url_str ? pool_take(t) : NULL;
-	if (!h) {
-		free(url_str);
-		snprintf(resp->error, sizeof(resp->error), "out of memory");
-		return ENOMEM;
-	}
-
 	struct transfer tr = { .retry_after = -1 };
 	strbuf_init(&tr.body, t->max_body);
 	char curl_error[CURL_ERROR_SIZE] = "";
-	curl_easy_setopt(h, CURLOPT_URL, url_str);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 1L);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &tr);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &tr);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_error);
 	CURLcode cc = curl_easy_perform(h);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-	free(url_str);
 
 	int rc = 0;
 	if (cc == CURLE_OK) {
@@ -183,6 +173,56 @@ static int curl_get(struct http_transport *base, const char *path, struct http_r
 				 : curl_error[0] ? curl_error : curl_easy_strerror(cc));
 		strbuf_release(&tr.body);
 	}
+	return rc;
+}
+
+static int curl_get(struct http_transport *base, const char *path, const char *token,
+		    long timeout_ms, struct http_response *resp)
+{
+	struct curl_transport *t = (struct curl_transport *)base;
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after = -1;
+
+	struct strbuf url;
+	strbuf_init(&url, 0);
+	strbuf_puts(&url, t->base_url);
+	strbuf_puts(&url, path);
+	char *url_str = strbuf_take(&url, NULL);
+	CURL *h = url_str ? pool_take(t) : NULL;
+	if (!h) {
+		free(url_str);
+		snprintf(resp->error, sizeof(resp->error), "out of memory");
+		return ENOMEM;
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	/* libcurl writes the Authorization header itself: the token sits in no
+	 * header list of ours. */
+	curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+	curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, token);
+	int rc = perform(t, h, url_str, timeout_ms, resp);
+	curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, NULL);
+	free(url_str);
+	pool_give_back(t, h);
+	return rc;
+}
+
+static int curl_post_form(struct http_transport *base, const char *url, const char *form,
+			  long timeout_ms, struct http_response *resp)
+{
+	struct curl_transport *t = (struct curl_transport *)base;
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after = -1;
+	CURL *h = pool_take(t);
+	if (!h) {
+		snprintf(resp->error, sizeof(resp->error), "out of memory");
+		return ENOMEM;
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_NONE);
+	curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, NULL);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, form); /* sets POST; the form stays ours */
+	int rc = perform(t, h, url, timeout_ms, resp);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	pool_give_back(t, h);
 	return rc;
 }
@@ -204,6 +244,7 @@ static void curl_destroy(struct http_transport *base)
 	pthread_mutex_destroy(&t->pool_lock);
 	curl_slist_free_all(t->headers);
 	free(t->base_url);
+	free(t->cafile);
 	free(t);
 }
 
@@ -214,6 +255,7 @@ struct http_transport *http_curl_new(const struct http_curl_config *cfg, int *er
 	if (!t)
 		return NULL;
 	t->base.get = curl_get;
+	t->base.post_form = curl_post_form;
 	t->base.destroy = curl_destroy;
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&t->share_locks[i], NULL);
@@ -222,24 +264,12 @@ struct http_transport *http_curl_new(const struct http_curl_config *cfg, int *er
 	t->max_conns = cfg->max_conns ? cfg->max_conns : 1;
 	t->max_body = cfg->max_body;
 	t->connect_timeout_s = cfg->connect_timeout_s;
-	t->request_timeout_s = cfg->request_timeout_s;
 	t->base_url = strdup(cfg->base_url);
+	t->cafile = cfg->cafile ? strdup(cfg->cafile) : NULL;
 	t->idle = calloc(t->max_conns, sizeof(*t->idle));
 	t->share = curl_share_init();
-
-	struct strbuf auth;
-	strbuf_init(&auth, 0);
-	strbuf_puts(&auth, "Authorization: Bearer ");
-	strbuf_puts(&auth, cfg->token);
-	char *auth_line = strbuf_take(&auth, NULL);
-	if (auth_line) {
-		t->headers = curl_slist_append(NULL, auth_line);
-		/* Scrub our copy: the slist keeps its own. */
-		explicit_bzero(auth_line, strlen(auth_line));
-		free(auth_line);
-	}
-	struct curl_slist *accept = t->headers ? curl_slist_append(t->headers, "Accept: application/json") : NULL;
-	if (!t->base_url || !t->idle || !t->share || !accept) {
+	t->headers = curl_slist_append(NULL, "Accept: application/json");
+	if (!t->base_url || (cfg->cafile && !t->cafile) || !t->idle || !t->share || !t->headers) {
 		curl_destroy(&t->base);
 		return NULL;
 	}
@@ -250,6 +280,32 @@ struct http_transport *http_curl_new(const struct http_curl_config *cfg, int *er
 	curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 	*err = 0;
 	return &t->base;
+}
+
+bool http_url_allowed(const char *url, const char **why)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	bool ok = false;
+	*why = "not a valid URL";
+	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		if (strcasecmp(scheme, "https") == 0) {
+			ok = true;
+		} else if (strcasecmp(scheme, "http") == 0) {
+			/* Plain http would send the token in the clear: loopback only. */
+			ok = strncmp(host, "127.", 4) == 0 || strcmp(host, "[::1]") == 0 ||
+			     strcasecmp(host, "localhost") == 0;
+			*why = "plain http:// is allowed only to a loopback address; use https://";
+		} else {
+			*why = "the URL must be https://";
+		}
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
 }
 
 void http_response_release(struct http_response *resp)

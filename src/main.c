@@ -5,6 +5,7 @@
  * Parses options, checks the token against the API before mounting (so a
  * wrong URL, token or scope fails here, on the terminal), then runs the
  * multi-threaded libfuse low-level loop until unmounted. */
+#include "auth.h"
 #include "cache.h"
 #include "fs.h"
 #include "fuse_ops.h"
@@ -24,7 +25,6 @@
 
 /* Below any sane kernel FUSE timeout and human patience, above a slow API. */
 #define CONNECT_TIMEOUT_S 10
-#define REQUEST_TIMEOUT_S 30
 /* A page of 1,000 accounts is well under 1 MiB; 16 MiB is a hostile body. */
 #define MAX_RESPONSE_BYTES (16u << 20)
 /* A 404 is remembered this long at most (or the TTL if shorter): long
@@ -64,7 +64,7 @@ static const char *probe_hint(int err)
 static int probe_api(struct sepay_api *api, const char *base_url, uint64_t ttl_ms)
 {
 	char path[64];
-	snprintf(path, sizeof(path), "/bank-accounts?page=1&limit=%u", api->page_size);
+	snprintf(path, sizeof(path), "/bank-accounts?page=1&limit=%u", api->cfg.page_size);
 	json_t *root;
 	int rc = sepay_get_json(api, "check access", path, &root);
 	if (rc == 0) {
@@ -106,6 +106,7 @@ int main(int argc, char *argv[])
 	struct fuse_cmdline_opts cmd = { 0 };
 	struct sepayfs_options opts;
 	struct http_transport *http = NULL;
+	struct auth *auth = NULL;
 	struct sepay_api api;
 	bool api_ready = false;
 	struct cache *cache = NULL;
@@ -143,7 +144,7 @@ int main(int argc, char *argv[])
 	}
 	if (cmd.debug)
 		log_set_level(LOG_LEVEL_DEBUG);
-	if (!(token = options_load_token(&opts)))
+	if (!opts.credentials && !(token = options_load_token(&opts)))
 		goto out;
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -152,20 +153,30 @@ int main(int argc, char *argv[])
 	}
 	struct http_curl_config hc = {
 		.base_url = opts.base_url,
-		.token = token,
+		.cafile = opts.cafile,
 		.max_conns = opts.max_conns,
 		.connect_timeout_s = CONNECT_TIMEOUT_S,
-		.request_timeout_s = REQUEST_TIMEOUT_S,
 		.max_body = MAX_RESPONSE_BYTES,
 	};
 	int err;
 	http = http_curl_new(&hc, &err);
-	explicit_bzero(token, strlen(token)); /* the transport holds its own copy */
 	if (!http) {
 		fprintf(stderr, "sepayfs: cannot set up HTTP: %s\n", strerror(err));
 		goto out_curl;
 	}
-	sepay_api_init(&api, http, opts.page_size, opts.max_conns, opts.max_rate);
+	auth = opts.credentials ? auth_new_from_credentials(opts.credentials, opts.token_url, http)
+				: auth_new_fixed(token);
+	if (!auth)
+		goto out_curl;
+	struct sepay_api_config ac = {
+		.http = http,
+		.auth = auth,
+		.page_size = opts.page_size,
+		.parallel = opts.max_conns,
+		.max_rate = opts.max_rate,
+		.timeout_ms = opts.timeout * 1000,
+	};
+	sepay_api_init(&api, &ac);
 	api_ready = true;
 	if (probe_api(&api, opts.base_url, (uint64_t)opts.cache_ttl * 1000) != 0)
 		goto out_curl;
@@ -175,6 +186,8 @@ int main(int argc, char *argv[])
 		.ttl_ms = (uint64_t)opts.cache_ttl * 1000,
 		.negative_ttl_ms = (uint64_t)negative_ttl_s * 1000,
 		.max_bytes = (size_t)opts.cache_max_mb << 20,
+		.stale_if_error_ms = (uint64_t)opts.stale_if_error * 1000,
+		.describe = objects_path,
 		.fetch = objects_fetch,
 		.fetch_ctx = &api,
 	};
@@ -226,11 +239,15 @@ out_curl:
 	cache_free(cache);
 	if (api_ready)
 		sepay_api_destroy(&api);
+	auth_free(auth);
 	if (http)
 		http->destroy(http);
 	curl_global_cleanup();
 out:
-	free(token);
+	if (token) {
+		explicit_bzero(token, strlen(token));
+		free(token);
+	}
 	free(cmd.mountpoint);
 	options_release(&opts);
 	fuse_opt_free_args(&args);

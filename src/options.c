@@ -1,6 +1,9 @@
 /* options.c - sepayfs's -o options. */
 #include "options.h"
 
+#include "http.h"
+#include "secretfile.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -20,6 +23,8 @@
 #define MAX_RATE 10000
 /* 64 GiB: a bound that catches a typo, not a real limit. */
 #define MAX_CACHE_MB 65536
+/* Ten minutes: beyond this a hung request is worse than an error. */
+#define MAX_TIMEOUT 600
 /* A token is a JWT of a few KiB; a file larger than this is not a token. */
 #define MAX_TOKEN_FILE 65536
 
@@ -33,6 +38,11 @@ static const struct fuse_opt option_table[] = {
 	OPT("max_conns=%s", max_conns_arg),
 	OPT("max_rate=%s", max_rate_arg),
 	OPT("cache_max_mb=%s", cache_max_mb_arg),
+	OPT("timeout=%s", timeout_arg),
+	OPT("stale_if_error=%s", stale_if_error_arg),
+	OPT("credentials=%s", credentials),
+	OPT("token_url=%s", token_url),
+	OPT("cafile=%s", cafile),
 	FUSE_OPT_END
 };
 
@@ -41,13 +51,20 @@ void options_print_help(FILE *out)
 	fprintf(out,
 		"sepayfs options:\n"
 		"    -o base_url=URL        API base (default " SEPAYFS_DEFAULT_BASE_URL ")\n"
-		"    -o token_file=PATH     file holding the OAuth2 access token\n"
+		"    -o token_file=PATH     file holding the OAuth2 access token (mode 0600)\n"
 		"                           (default: $SEPAY_ACCESS_TOKEN)\n"
+		"    -o credentials=PATH    OAuth2 credentials (JSON, mode 0600): the access\n"
+		"                           token is refreshed with its refresh_token\n"
+		"    -o token_url=URL       token endpoint (default https://my.sepay.vn/oauth/token)\n"
+		"    -o cafile=PATH         CA certificates to trust for https\n"
 		"    -o cache_ttl=SECONDS   serve listings and files from memory this long (default 60)\n"
 		"    -o page_size=N         items asked for per listing page (default 100)\n"
 		"    -o max_conns=N         HTTP requests in flight at most (default 8)\n"
 		"    -o max_rate=R          requests a second at most, 0 for no cap (default 0)\n"
 		"    -o cache_max_mb=N      memory for cached listings and files (default 128)\n"
+		"    -o timeout=SECONDS     a request's deadline, retries included (default 20)\n"
+		"    -o stale_if_error=SECONDS  when a refresh fails, serve the last content up\n"
+		"                           to this long past its TTL (default 0: off)\n"
 		"\n");
 }
 
@@ -74,8 +91,13 @@ static int parse_number(const char *name, const char *arg, unsigned def, unsigne
 static int check_base_url(struct sepayfs_options *opts)
 {
 	const char *url = opts->base_url_arg ? opts->base_url_arg : SEPAYFS_DEFAULT_BASE_URL;
-	if (strncasecmp(url, "https://", 8) != 0 && strncasecmp(url, "http://", 7) != 0) {
-		fprintf(stderr, "sepayfs: -o base_url=%s: expected an http:// or https:// URL\n", url);
+	const char *why;
+	if (!http_url_allowed(url, &why)) {
+		fprintf(stderr, "sepayfs: -o base_url=%s: %s\n", url, why);
+		return -1;
+	}
+	if (opts->token_url && !http_url_allowed(opts->token_url, &why)) {
+		fprintf(stderr, "sepayfs: -o token_url=%s: %s\n", opts->token_url, why);
 		return -1;
 	}
 	opts->base_url = strdup(url);
@@ -98,6 +120,9 @@ int options_parse(struct fuse_args *args, struct sepayfs_options *opts)
 	    parse_number("max_rate", opts->max_rate_arg, 0, 0, MAX_RATE, &opts->max_rate) ||
 	    parse_number("cache_max_mb", opts->cache_max_mb_arg, 128, 1, MAX_CACHE_MB,
 			 &opts->cache_max_mb) ||
+	    parse_number("timeout", opts->timeout_arg, 20, 1, MAX_TIMEOUT, &opts->timeout) ||
+	    parse_number("stale_if_error", opts->stale_if_error_arg, 0, 0, MAX_CACHE_TTL,
+			 &opts->stale_if_error) ||
 	    check_base_url(opts))
 		return -1;
 	return 0;
@@ -112,6 +137,11 @@ void options_release(struct sepayfs_options *opts)
 	free(opts->max_conns_arg);
 	free(opts->max_rate_arg);
 	free(opts->cache_max_mb_arg);
+	free(opts->timeout_arg);
+	free(opts->stale_if_error_arg);
+	free(opts->credentials);
+	free(opts->token_url);
+	free(opts->cafile);
 	free(opts->base_url);
 	memset(opts, 0, sizeof(*opts));
 }
@@ -142,34 +172,19 @@ char *options_load_token(const struct sepayfs_options *opts)
 	const char *source;
 	if (opts->token_file) {
 		source = opts->token_file;
-		FILE *f = fopen(opts->token_file, "re");
-		if (!f) {
-			fprintf(stderr, "sepayfs: cannot read token file %s: %s\n", opts->token_file,
-				strerror(errno));
+		size_t len;
+		char *text = secret_file_read(opts->token_file, "token file", MAX_TOKEN_FILE, &len);
+		if (!text)
 			return NULL;
-		}
-		char *buf = malloc(MAX_TOKEN_FILE + 1);
-		size_t n = buf ? fread(buf, 1, MAX_TOKEN_FILE + 1, f) : 0;
-		bool failed = !buf || ferror(f);
-		fclose(f);
-		if (!failed && n <= MAX_TOKEN_FILE)
-			token = trimmed_copy(buf, n);
-		if (buf) {
-			explicit_bzero(buf, MAX_TOKEN_FILE + 1);
-			free(buf);
-		}
-		if (failed || n > MAX_TOKEN_FILE) {
-			fprintf(stderr, "sepayfs: cannot read token file %s: %s\n", opts->token_file,
-				failed ? "read error" : "larger than a token can be");
-			free(token);
-			return NULL;
-		}
+		token = trimmed_copy(text, len);
+		explicit_bzero(text, len);
+		free(text);
 	} else {
 		source = "$SEPAY_ACCESS_TOKEN";
 		const char *env = getenv("SEPAY_ACCESS_TOKEN");
 		if (!env) {
-			fprintf(stderr, "sepayfs: no access token: use -o token_file=PATH or set "
-					"SEPAY_ACCESS_TOKEN (see sepayfs --help)\n");
+			fprintf(stderr, "sepayfs: no access token: use -o credentials=PATH, "
+					"-o token_file=PATH or set SEPAY_ACCESS_TOKEN (see sepayfs --help)\n");
 			return NULL;
 		}
 		token = trimmed_copy(env, strlen(env));
@@ -178,7 +193,10 @@ char *options_load_token(const struct sepayfs_options *opts)
 		fprintf(stderr, "sepayfs: %s: %s\n", source,
 			token ? "the token has spaces or control characters inside it"
 			      : "the token is empty");
-		free(token);
+		if (token) {
+			explicit_bzero(token, strlen(token));
+			free(token);
+		}
 		return NULL;
 	}
 	return token;

@@ -19,6 +19,11 @@ struct sepayfs_options {
 	char *max_conns_arg;
 	char *max_rate_arg;
 	char *cache_max_mb_arg;
+	char *timeout_arg;
+	char *stale_if_error_arg;
+	char *credentials;
+	char *token_url;
+	char *cafile;
 	/* Checked values. */
 	char *base_url;      /* without a trailing slash */
 	unsigned cache_ttl;  /* seconds */
@@ -26,6 +31,8 @@ struct sepayfs_options {
 	unsigned max_conns;
 	unsigned max_rate;     /* requests a second; 0: no cap */
 	unsigned cache_max_mb;
+	unsigned timeout;        /* seconds a request may take, retries included */
+	unsigned stale_if_error; /* seconds; 0: off */
 };
 
 /* Takes sepayfs's options out of args.  0, or -1 after printing why. */
@@ -34,7 +41,8 @@ void options_release(struct sepayfs_options *opts);
 void options_print_help(FILE *out);
 
 /* The access token from -o token_file or $SEPAY_ACCESS_TOKEN, surrounding
- * whitespace removed.  NULL after printing why. */
+ * whitespace removed.  NULL after printing why.  (With -o credentials the
+ * token comes from the credentials file instead: see auth.h.) */
 char *options_load_token(const struct sepayfs_options *opts);
 
 #endif

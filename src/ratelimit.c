@@ -1,12 +1,18 @@
-/* ratelimit.c - evenly spaced request slots. */
+/* ratelimit.c - evenly spaced request slots, widened by 429s. */
 #include "ratelimit.h"
 
 #include <time.h>
 
+/* The spacing after a first 429 when no rate was configured: 20 a second. */
+#define FIRST_BACKOFF_NS 50000000ull
+/* Never slower than one request every 5 s, whatever the server says. */
+#define MAX_INTERVAL_NS 5000000000ull
+
 void rate_limit_init(struct rate_limit *rl, double per_second)
 {
 	pthread_mutex_init(&rl->lock, NULL);
-	rl->interval_ns = per_second > 0 ? (uint64_t)(1e9 / per_second) : 0;
+	rl->base_ns = per_second > 0 ? (uint64_t)(1e9 / per_second) : 0;
+	rl->interval_ns = rl->base_ns;
 	rl->next_ns = 0;
 }
 
@@ -17,8 +23,6 @@ void rate_limit_destroy(struct rate_limit *rl)
 
 uint64_t rate_limit_reserve(struct rate_limit *rl, uint64_t now_ns)
 {
-	if (!rl->interval_ns)
-		return now_ns;
 	pthread_mutex_lock(&rl->lock);
 	uint64_t start = rl->next_ns > now_ns ? rl->next_ns : now_ns;
 	rl->next_ns = start + rl->interval_ns;
@@ -26,19 +30,44 @@ uint64_t rate_limit_reserve(struct rate_limit *rl, uint64_t now_ns)
 	return start;
 }
 
-static uint64_t monotonic_ns(void)
+uint64_t rate_limit_monotonic_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void rate_limit_wait(struct rate_limit *rl)
+bool rate_limit_wait(struct rate_limit *rl, uint64_t deadline_ns)
 {
-	if (!rl->interval_ns)
-		return;
-	uint64_t start = rate_limit_reserve(rl, monotonic_ns());
+	uint64_t now = rate_limit_monotonic_ns();
+	uint64_t start = rate_limit_reserve(rl, now);
+	if (start <= now)
+		return true;
+	if (start > deadline_ns)
+		return false;
 	struct timespec at = { (time_t)(start / 1000000000u), (long)(start % 1000000000u) };
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) != 0)
 		; /* EINTR: keep waiting for the slot */
+	return true;
+}
+
+void rate_limit_slow_down(struct rate_limit *rl, uint64_t now_ns, uint64_t retry_after_ns)
+{
+	pthread_mutex_lock(&rl->lock);
+	uint64_t wider = rl->interval_ns ? rl->interval_ns * 2 : FIRST_BACKOFF_NS;
+	rl->interval_ns = wider < MAX_INTERVAL_NS ? wider : MAX_INTERVAL_NS;
+	if (rl->next_ns < now_ns + retry_after_ns)
+		rl->next_ns = now_ns + retry_after_ns;
+	pthread_mutex_unlock(&rl->lock);
+}
+
+void rate_limit_speed_up(struct rate_limit *rl)
+{
+	pthread_mutex_lock(&rl->lock);
+	if (rl->interval_ns > rl->base_ns) {
+		/* Narrow slowly: a 429 halves the rate, 32 successes undo ~60%. */
+		uint64_t narrower = rl->interval_ns - rl->interval_ns / 32;
+		rl->interval_ns = narrower > rl->base_ns + 1000000 ? narrower : rl->base_ns;
+	}
+	pthread_mutex_unlock(&rl->lock);
 }

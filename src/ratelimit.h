@@ -1,16 +1,22 @@
-/* ratelimit.h - at most R requests a second, spaced evenly.
+/* ratelimit.h - at most R requests a second, spaced evenly, and slower
+ * while the server says 429.
  *
  * Each request reserves the next free slot and sleeps until it; slots are
- * 1/R seconds apart, so a burst is spread out instead of earning 429s. */
+ * 1/R seconds apart, so a burst is spread out instead of earning 429s.  A
+ * 429 doubles the spacing (and holds every request until its Retry-After);
+ * each success narrows it again a little, down to the configured rate: a
+ * long walk settles near what the server allows instead of a 429 storm. */
 #ifndef SEPAYFS_RATELIMIT_H
 #define SEPAYFS_RATELIMIT_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct rate_limit {
 	pthread_mutex_t lock;
-	uint64_t interval_ns; /* 0: no limit */
+	uint64_t base_ns;     /* the configured spacing; 0: no limit */
+	uint64_t interval_ns; /* the spacing now: base_ns, or wider after 429s */
 	uint64_t next_ns;     /* the earliest free slot, CLOCK_MONOTONIC */
 };
 
@@ -18,7 +24,14 @@ void rate_limit_init(struct rate_limit *rl, double per_second);
 void rate_limit_destroy(struct rate_limit *rl);
 /* Reserves a slot at or after now_ns and returns when it starts. */
 uint64_t rate_limit_reserve(struct rate_limit *rl, uint64_t now_ns);
-/* Waits for a slot. */
-void rate_limit_wait(struct rate_limit *rl);
+/* Waits for a slot; false (without waiting) when the slot would come
+ * after deadline_ns. */
+bool rate_limit_wait(struct rate_limit *rl, uint64_t deadline_ns);
+/* The server said 429: no request before now_ns + retry_after_ns, and
+ * wider spacing from now on. */
+void rate_limit_slow_down(struct rate_limit *rl, uint64_t now_ns, uint64_t retry_after_ns);
+/* A request went through: narrow the spacing back toward the base. */
+void rate_limit_speed_up(struct rate_limit *rl);
+uint64_t rate_limit_monotonic_ns(void);
 
 #endif

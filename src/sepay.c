@@ -11,16 +11,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-void sepay_api_init(struct sepay_api *api, struct http_transport *http, unsigned page_size,
-		    unsigned parallel, double max_rate)
+/* Retries start this far apart and double up to the cap; each wait is
+ * drawn at random below it ("full jitter"), so clients that failed together
+ * do not come back together. */
+#define RETRY_FIRST_MS 100
+#define RETRY_MAX_MS 2000
+/* One attempt may take this long at most, whatever is left of the deadline. */
+#define ATTEMPT_TIMEOUT_MS 15000
+
+void sepay_api_init(struct sepay_api *api, const struct sepay_api_config *cfg)
 {
 	memset(api, 0, sizeof(*api));
-	api->http = http;
-	api->page_size = page_size;
-	api->parallel = parallel ? parallel : 1;
-	rate_limit_init(&api->rate, max_rate);
+	api->cfg = *cfg;
+	if (!api->cfg.parallel)
+		api->cfg.parallel = 1;
+	if (!api->cfg.timeout_ms)
+		api->cfg.timeout_ms = 20000;
+	rate_limit_init(&api->rate, cfg->max_rate);
 	atomic_init(&api->requests, 0);
+	atomic_init(&api->retries, 0);
 	pthread_mutex_init(&api->seed_lock, NULL);
 }
 
@@ -95,38 +106,177 @@ static void error_code_of(const struct http_response *resp, char *out, size_t si
 	json_decref(root);
 }
 
+static size_t json_depth(json_t *v, size_t limit)
+{
+	if (!limit)
+		return 1;
+	size_t deepest = 0, d;
+	const char *key;
+	json_t *child;
+	size_t i;
+	if (json_is_object(v)) {
+		json_object_foreach(v, key, child)
+			if ((d = json_depth(child, limit - 1)) > deepest)
+				deepest = d;
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, child)
+			if ((d = json_depth(child, limit - 1)) > deepest)
+				deepest = d;
+	} else {
+		return 0;
+	}
+	return deepest + 1;
+}
+
+static uint64_t now_ms(void)
+{
+	return rate_limit_monotonic_ns() / 1000000u;
+}
+
+/* A wait drawn uniformly below bound_ms, from a per-thread generator. */
+static uint64_t jitter_ms(uint64_t bound_ms)
+{
+	static _Thread_local uint64_t state;
+	if (!state)
+		state = rate_limit_monotonic_ns() ^ (uint64_t)(uintptr_t)&state;
+	state ^= state << 13;
+	state ^= state >> 7;
+	state ^= state << 17;
+	return bound_ms ? state % bound_ms : 0;
+}
+
+static void sleep_ms(uint64_t ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+/* Why the last attempt failed, for the one log line. */
+struct attempt {
+	long status;
+	char detail[300];
+	int err;
+};
+
+/* Parses a 2xx body: 0 and *root, or EIO with a.detail saying why. */
+static int parse_body(const struct http_response *resp, json_t **root, struct attempt *a)
+{
+	json_error_t jerr;
+	*root = resp->body ? json_loadb(resp->body, resp->len, 0, &jerr) : NULL;
+	if (!json_is_object(*root)) {
+		snprintf(a->detail, sizeof(a->detail), "a body that is not a JSON object%s%s",
+			 *root ? "" : ": ", *root ? "" : jerr.text);
+	} else if (json_depth(*root, SEPAY_MAX_DEPTH + 1) > SEPAY_MAX_DEPTH) {
+		snprintf(a->detail, sizeof(a->detail), "JSON nested deeper than %d levels",
+			 SEPAY_MAX_DEPTH);
+	} else {
+		return 0;
+	}
+	json_decref(*root);
+	*root = NULL;
+	return EIO;
+}
+
 int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json_t **root)
 {
 	*root = NULL;
-	struct http_response resp;
-	rate_limit_wait(&api->rate);
-	atomic_fetch_add(&api->requests, 1);
-	int rc = api->http->get(api->http, path, &resp);
-	if (rc) {
-		log_error("%s: GET %s: %s (%s)", op, path, resp.error, strerror(rc));
+	uint64_t start = now_ms(), deadline = start + api->cfg.timeout_ms;
+	uint64_t backoff = RETRY_FIRST_MS;
+	unsigned attempts = 0;
+	bool refreshed = false;
+	struct attempt last = { 0, "", 0 };
+	int rc;
+	for (;;) {
+		bool transient = false;
+		if (!rate_limit_wait(&api->rate, deadline * 1000000u)) {
+			rc = last.err ? last.err : ETIMEDOUT;
+			snprintf(last.detail, sizeof(last.detail), "the rate limit leaves no slot "
+				 "before the deadline");
+			break;
+		}
+		uint64_t now = now_ms();
+		if (now >= deadline) {
+			rc = last.err == EAGAIN ? EAGAIN : ETIMEDOUT;
+			break;
+		}
+		char *token;
+		uint64_t generation;
+		if ((rc = auth_current(api->cfg.auth, &token, &generation))) {
+			snprintf(last.detail, sizeof(last.detail), "no usable access token");
+			break;
+		}
+		attempts++;
+		atomic_fetch_add(&api->requests, 1);
+		struct http_response resp;
+		uint64_t left = deadline - now;
+		rc = api->cfg.http->get(api->cfg.http, path, token,
+					(long)(left < ATTEMPT_TIMEOUT_MS ? left : ATTEMPT_TIMEOUT_MS),
+					&resp);
+		explicit_bzero(token, strlen(token));
+		free(token);
+		last.status = resp.status;
+		last.detail[0] = '\0';
+		if (rc) {
+			/* No answer: refused, reset, timed out, cut off. */
+			snprintf(last.detail, sizeof(last.detail), "%s", resp.error);
+			transient = rc != ENOMEM;
+		} else if (resp.status >= 200 && resp.status < 300) {
+			rc = parse_body(&resp, root, &last);
+			transient = rc != 0; /* a 200 cut short or garbled: ask again */
+		} else {
+			char code[64];
+			error_code_of(&resp, code, sizeof(code));
+			snprintf(last.detail, sizeof(last.detail), "%s", code);
+			rc = sepay_status_errno(resp.status);
+			if (resp.status == 401 && !refreshed && auth_can_refresh(api->cfg.auth)) {
+				/* The token died: one refresh (shared), then again. */
+				refreshed = true;
+				int arc = auth_after_401(api->cfg.auth, generation);
+				http_response_release(&resp);
+				if (arc == 0)
+					continue;
+				rc = arc;
+				break;
+			}
+			if (resp.status == 429) {
+				/* Everyone waits as the server asks, and slows down. */
+				double ra = resp.retry_after >= 0 ? resp.retry_after
+								   : (double)backoff / 1000.0;
+				rate_limit_slow_down(&api->rate, rate_limit_monotonic_ns(),
+						     (uint64_t)(ra * 1e9));
+				backoff = backoff * 2 < RETRY_MAX_MS ? backoff * 2 : RETRY_MAX_MS;
+				http_response_release(&resp);
+				last.err = EAGAIN;
+				atomic_fetch_add(&api->retries, 1);
+				continue;
+			}
+			transient = resp.status >= 500;
+		}
 		http_response_release(&resp);
-		return rc;
+		if (rc == 0) {
+			rate_limit_speed_up(&api->rate);
+			return 0;
+		}
+		last.err = rc;
+		if (!transient)
+			break;
+		uint64_t wait = jitter_ms(backoff);
+		backoff = backoff * 2 < RETRY_MAX_MS ? backoff * 2 : RETRY_MAX_MS;
+		if (now_ms() + wait >= deadline)
+			break; /* no time left for another attempt */
+		atomic_fetch_add(&api->retries, 1);
+		sleep_ms(wait);
 	}
-	rc = sepay_status_errno(resp.status);
-	if (rc) {
-		char code[64];
-		error_code_of(&resp, code, sizeof(code));
-		log_error("%s: GET %s: HTTP %ld%s%s (%s)", op, path, resp.status,
-			  code[0] ? " " : "", code, strerror(rc));
-		http_response_release(&resp);
-		return rc;
-	}
-	json_error_t jerr;
-	*root = resp.body ? json_loadb(resp.body, resp.len, 0, &jerr) : NULL;
-	if (!json_is_object(*root)) {
-		log_error("%s: GET %s: HTTP %ld with a body that is not a JSON object%s%s (%s)",
-			  op, path, resp.status, *root ? "" : ": ", *root ? "" : jerr.text,
-			  strerror(EIO));
-		json_decref(*root);
-		*root = NULL;
-		rc = EIO;
-	}
-	http_response_release(&resp);
+	double elapsed = (double)(now_ms() - start) / 1000.0;
+	if (last.status)
+		log_error("%s: GET %s: HTTP %ld%s%s, %u attempt%s in %.1f s (%s)", op, path,
+			  last.status, last.detail[0] ? " " : "", last.detail, attempts,
+			  attempts == 1 ? "" : "s", elapsed, strerror(rc));
+	else
+		log_error("%s: GET %s: %s, %u attempt%s in %.1f s (%s)", op, path,
+			  last.detail[0] ? last.detail : "no answer", attempts,
+			  attempts == 1 ? "" : "s", elapsed, strerror(rc));
 	return rc;
 }
 
@@ -196,7 +346,7 @@ static int walk_page(struct walk *w, int64_t page_no, int64_t *last_page, bool *
 	char page_path[512];
 	*past_end = false;
 	if ((size_t)snprintf(page_path, sizeof(page_path), "%s?page=%" PRId64 "&limit=%u",
-			     w->path, page_no, w->api->page_size) >= sizeof(page_path))
+			     w->path, page_no, w->api->cfg.page_size) >= sizeof(page_path))
 		return ENAMETOOLONG;
 	json_t *root = page_no == 1 ? take_seed(w->api, page_path) : NULL;
 	int rc = root ? 0 : sepay_get_json(w->api, w->op, page_path, &root);
@@ -281,7 +431,7 @@ int sepay_walk_pages(struct sepay_api *api, const char *op, const char *path,
 	size_t helpers = 0;
 	int64_t wanted = w.last_page - 1;
 	pthread_t threads[64];
-	while (helpers + 1 < api->parallel && (int64_t)helpers + 1 < wanted &&
+	while (helpers + 1 < api->cfg.parallel && (int64_t)helpers + 1 < wanted &&
 	       helpers < sizeof(threads) / sizeof(threads[0]) &&
 	       pthread_create(&threads[helpers], NULL, walk_worker, &w) == 0)
 		helpers++;

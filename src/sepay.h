@@ -7,6 +7,7 @@
 #ifndef SEPAYFS_SEPAY_H
 #define SEPAYFS_SEPAY_H
 
+#include "auth.h"
 #include "http.h"
 #include "ratelimit.h"
 
@@ -19,13 +20,24 @@
  * accounts, far past any company, and it stops a server whose last_page
  * never ends from holding a thread forever. */
 #define SEPAY_MAX_PAGES 10000
+/* JSON nested deeper than this is not an API answer; it is refused before
+ * anything walks it. */
+#define SEPAY_MAX_DEPTH 32
+
+struct sepay_api_config {
+	struct http_transport *http; /* borrowed */
+	struct auth *auth;           /* borrowed */
+	unsigned page_size;          /* the limit we ask for; the server may give fewer */
+	unsigned parallel;           /* pages fetched side by side at most */
+	double max_rate;             /* requests a second; 0: no cap */
+	unsigned timeout_ms;         /* a request's deadline, over all its retries */
+};
 
 struct sepay_api {
-	struct http_transport *http; /* borrowed */
-	unsigned page_size;      /* the limit we ask for; the server may give fewer */
-	unsigned parallel;       /* pages fetched side by side at most */
+	struct sepay_api_config cfg;
 	struct rate_limit rate;
 	atomic_ulong requests;   /* sent, for statistics */
+	atomic_ulong retries;
 
 	/* A first page already fetched (the mount's access check), handed to
 	 * the first walk that asks for it while it is fresh. */
@@ -35,8 +47,7 @@ struct sepay_api {
 	uint64_t seed_expires_ms;
 };
 
-void sepay_api_init(struct sepay_api *api, struct http_transport *http, unsigned page_size,
-		    unsigned parallel, double max_rate);
+void sepay_api_init(struct sepay_api *api, const struct sepay_api_config *cfg);
 void sepay_api_destroy(struct sepay_api *api);
 
 /* Offers a fetched page (its path with query, and its parsed body) to the
@@ -46,7 +57,11 @@ void sepay_api_seed(struct sepay_api *api, const char *path, json_t *root, uint6
 /* The errno a user sees for an HTTP status (0 for 2xx). */
 int sepay_status_errno(long status);
 
-/* GET path and parse its JSON object.  0 and *root (caller decrefs), or an errno. */
+/* GET path and parse its JSON object.  0 and *root (caller decrefs), or an
+ * errno.  Transient failures (5xx, network, timeouts, a 200 whose body is
+ * cut short or not JSON) are retried with backoff and jitter until the
+ * deadline; a 401 refreshes the token once; a 429 waits as the server asks
+ * and slows every request down.  A failure is logged as one line. */
 int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json_t **root);
 
 /* GET path and return its "data" object.  0 and *data (caller decrefs), or an errno. */

@@ -28,7 +28,8 @@ def name(code):
 @pytest.mark.parametrize("status, want", [(401, errno.EACCES), (403, errno.EPERM),
                                           (404, errno.ENOENT), (500, errno.EIO)])
 def test_status_to_errno(mock, mount, status, want):
-    mnt = mount(mock, expect_quiet=False)
+    # A 500 is retried until the deadline: keep it short here.
+    mnt = mount(mock, expect_quiet=False, extra_opts=["timeout=2"])
     ids = mock.account_ids()
     acc = ids[2]
     mock.config(status_for_ids={str(acc): status})
@@ -142,15 +143,22 @@ def test_read_only(mock, mount):
 
 
 def test_persistent_garbage_gives_eio(mock, mount):
-    mnt = mount(mock, expect_quiet=False)
+    """A 200 whose body is never JSON: retried with backoff until the
+    deadline (-o timeout=3), then EIO and one line naming path and attempts;
+    the garbage is never served as content."""
+    mnt = mount(mock, expect_quiet=False, extra_opts=["timeout=3"])
     os.listdir(os.path.join(mnt, "accounts"))
     mock.config(garbage_next=1000)
+    start = time.monotonic()
     got = errno_of(read, os.path.join(mnt, "accounts", "21", "info.json"))
+    elapsed = time.monotonic() - start
     mock.config(garbage_next=0)
     assert got == errno.EIO, name(got)
-    assert mount.stderr(mnt).strip()
+    assert 2.0 <= elapsed < 6.0, "the deadline is 3 s, the read took %.1f s" % elapsed
     tries = [e for e in mock.requests() if e["path"] == "/api/v1/bank-accounts/21"]
-    assert 1 <= len(tries) <= 10, "retries must be bounded: %d" % len(tries)
+    assert 2 <= len(tries) <= 15, "retries must be bounded: %d" % len(tries)
+    lines = [l for l in mount.stderr(mnt).splitlines() if "/bank-accounts/21" in l]
+    assert len(lines) == 1 and "%d attempts" % len(tries) in lines[0], lines
 
 
 def test_token_never_logged(mock, mount):

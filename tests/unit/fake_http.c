@@ -2,6 +2,7 @@
 #include "fake_http.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,11 +18,21 @@ struct route {
 	unsigned hits;
 };
 
+struct queued {
+	char *path;
+	long status;
+	char *body;
+};
+
 struct fake_http {
 	struct http_transport base;
 	pthread_mutex_t lock;
 	struct route routes[FAKE_MAX_ROUTES];
 	size_t n_routes;
+	struct queued queue[FAKE_MAX_ROUTES];
+	size_t n_queued;
+	char *required_token;
+	char *last_form;
 	unsigned total;
 	unsigned delay_ms;
 	unsigned in_flight;
@@ -36,9 +47,25 @@ static struct route *find_route(struct fake_http *f, const char *path)
 	return NULL;
 }
 
-static int fake_get(struct http_transport *t, const char *path, struct http_response *resp)
+/* Takes the first queued answer for path, if any. */
+static bool take_queued(struct fake_http *f, const char *path, long *status, char **body)
 {
-	struct fake_http *f = (struct fake_http *)t;
+	for (size_t i = 0; i < f->n_queued; i++) {
+		if (strcmp(f->queue[i].path, path) != 0)
+			continue;
+		*status = f->queue[i].status;
+		*body = f->queue[i].body;
+		free(f->queue[i].path);
+		memmove(&f->queue[i], &f->queue[i + 1], (f->n_queued - i - 1) * sizeof(f->queue[0]));
+		f->n_queued--;
+		return true;
+	}
+	return false;
+}
+
+static int answer(struct fake_http *f, const char *path, const char *token,
+		  struct http_response *resp)
+{
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after = -1;
 	pthread_mutex_lock(&f->lock);
@@ -54,24 +81,60 @@ static int fake_get(struct http_transport *t, const char *path, struct http_resp
 	f->in_flight--;
 	f->total++;
 	struct route *r = find_route(f, path);
+	if (r)
+		r->hits++;
+	long status;
+	char *queued_body = NULL;
 	int rc = 0;
-	if (!r) {
+	if (token && f->required_token && strcmp(token, f->required_token) != 0) {
+		resp->status = 401;
+		resp->body = strdup("{\"status\":\"error\",\"error\":\"unauthorized\"}");
+	} else if (take_queued(f, path, &status, &queued_body)) {
+		resp->status = status;
+		resp->body = queued_body;
+		if (!status) {
+			snprintf(resp->error, sizeof(resp->error), "connection reset (fake)");
+			rc = EIO;
+		}
+	} else if (!r) {
 		resp->status = 404;
 		resp->body = strdup("{\"status\":\"error\",\"error\":\"resource_not_found\"}");
+	} else if (r->status == 0) {
+		snprintf(resp->error, sizeof(resp->error), "connection refused (fake)");
+		rc = EIO;
 	} else {
-		r->hits++;
-		if (r->status == 0) {
-			snprintf(resp->error, sizeof(resp->error), "connection refused (fake)");
-			rc = EIO;
-		} else {
-			resp->status = r->status;
-			resp->body = r->body ? strdup(r->body) : NULL;
-		}
+		resp->status = r->status;
+		resp->body = r->body ? strdup(r->body) : NULL;
 	}
 	if (resp->body)
 		resp->len = strlen(resp->body);
+	if (rc) {
+		free(resp->body);
+		resp->body = NULL;
+		resp->len = 0;
+		resp->status = 0;
+	}
 	pthread_mutex_unlock(&f->lock);
 	return rc;
+}
+
+static int fake_get(struct http_transport *t, const char *path, const char *token,
+		    long timeout_ms, struct http_response *resp)
+{
+	(void)timeout_ms;
+	return answer((struct fake_http *)t, path, token, resp);
+}
+
+static int fake_post_form(struct http_transport *t, const char *url, const char *form,
+			  long timeout_ms, struct http_response *resp)
+{
+	(void)timeout_ms;
+	struct fake_http *f = (struct fake_http *)t;
+	pthread_mutex_lock(&f->lock);
+	free(f->last_form);
+	f->last_form = strdup(form);
+	pthread_mutex_unlock(&f->lock);
+	return answer(f, url, NULL, resp);
 }
 
 static void fake_destroy(struct http_transport *t)
@@ -85,6 +148,7 @@ struct fake_http *fake_http_new(void)
 	if (!f)
 		abort();
 	f->base.get = fake_get;
+	f->base.post_form = fake_post_form;
 	f->base.destroy = fake_destroy;
 	pthread_mutex_init(&f->lock, NULL);
 	return f;
@@ -97,6 +161,12 @@ struct http_transport *fake_http_transport(struct fake_http *f)
 
 void fake_http_free(struct fake_http *f)
 {
+	for (size_t i = 0; i < f->n_queued; i++) {
+		free(f->queue[i].path);
+		free(f->queue[i].body);
+	}
+	free(f->required_token);
+	free(f->last_form);
 	for (size_t i = 0; i < f->n_routes; i++) {
 		free(f->routes[i].path);
 		free(f->routes[i].body);
@@ -156,4 +226,26 @@ void fake_http_set_delay_ms(struct fake_http *f, unsigned ms)
 	pthread_mutex_lock(&f->lock);
 	f->delay_ms = ms;
 	pthread_mutex_unlock(&f->lock);
+}
+
+void fake_http_queue(struct fake_http *f, const char *path, long status, const char *body)
+{
+	pthread_mutex_lock(&f->lock);
+	if (f->n_queued == FAKE_MAX_ROUTES)
+		abort();
+	f->queue[f->n_queued++] = (struct queued){ strdup(path), status, body ? strdup(body) : NULL };
+	pthread_mutex_unlock(&f->lock);
+}
+
+void fake_http_require_token(struct fake_http *f, const char *token)
+{
+	pthread_mutex_lock(&f->lock);
+	free(f->required_token);
+	f->required_token = token ? strdup(token) : NULL;
+	pthread_mutex_unlock(&f->lock);
+}
+
+const char *fake_http_last_form(struct fake_http *f)
+{
+	return f->last_form ? f->last_form : "";
 }

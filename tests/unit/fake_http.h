@@ -12,8 +12,16 @@ struct fake_http;
 struct fake_http *fake_http_new(void);
 struct http_transport *fake_http_transport(struct fake_http *f);
 void fake_http_free(struct fake_http *f);
-/* status 0 with a NULL body makes the request fail as a network error. */
+/* status 0 with a NULL body makes the request fail as a network error.
+ * For post_form, path is the absolute URL. */
 void fake_http_set(struct fake_http *f, const char *path, long status, const char *body);
+/* A one-time answer for path, given before its standing answer (queue
+ * several to script a sequence, e.g. 503 then the standing 200). */
+void fake_http_queue(struct fake_http *f, const char *path, long status, const char *body);
+/* Requests carrying another bearer token than this one get a 401. */
+void fake_http_require_token(struct fake_http *f, const char *token);
+/* The form body of the last post_form, or "". */
+const char *fake_http_last_form(struct fake_http *f);
 unsigned fake_http_count(struct fake_http *f, const char *path); /* NULL: all */
 void fake_http_reset_counts(struct fake_http *f);
 /* The most requests that were ever being answered at once. */

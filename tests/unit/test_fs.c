@@ -24,6 +24,7 @@ static const char info_19_text[] =
 
 struct world {
 	struct fake_http *http;
+	struct auth *auth;
 	struct sepay_api api;
 	struct cache *cache;
 	struct fs fs;
@@ -37,7 +38,10 @@ static void world_init(struct world *w)
 	fake_http_set(w->http, "/bank-accounts/21", 403, "{\"error\":\"forbidden\"}");
 	fake_http_set(w->http, "/bank-accounts/99", 200, detail_99);
 	fake_http_set(w->http, "/bank-accounts/19/sub-accounts?page=1&limit=100", 200, subs_19);
-	sepay_api_init(&w->api, fake_http_transport(w->http), 100, 4, 0);
+	w->auth = auth_new_fixed("test-token");
+	struct sepay_api_config ac = { .http = fake_http_transport(w->http), .auth = w->auth,
+				       .page_size = 100, .parallel = 4, .timeout_ms = 300 };
+	sepay_api_init(&w->api, &ac);
 	struct cache_config cc = { .ttl_ms = 60000, .fetch = objects_fetch, .fetch_ctx = &w->api };
 	w->cache = cache_new(&cc);
 	struct fs_config fc = { .uid = 1234, .gid = 5678, .file_mode = 0444, .dir_mode = 0555 };
@@ -49,6 +53,7 @@ static void world_free(struct world *w)
 	fs_destroy(&w->fs);
 	cache_free(w->cache);
 	sepay_api_destroy(&w->api);
+	auth_free(w->auth);
 	fake_http_free(w->http);
 }
 

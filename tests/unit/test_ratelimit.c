@@ -17,7 +17,32 @@ int main(void)
 	rate_limit_init(&rl, 0);
 	CHECK_INT(rate_limit_reserve(&rl, 5 * ms), 5 * ms);
 	CHECK_INT(rate_limit_reserve(&rl, 5 * ms), 5 * ms);
-	rate_limit_wait(&rl); /* returns at once */
+	CHECK(rate_limit_wait(&rl, 0)); /* no limit: at once, whatever the deadline */
+	rate_limit_destroy(&rl);
+	rate_limit_init(&rl, 0);
+
+	/* A 429 with Retry-After 1 s: nothing before it, then spaced 50 ms,
+	 * wider with each further 429, back to no limit after successes. */
+	rate_limit_slow_down(&rl, 10 * ms, 1000 * ms);
+	CHECK_INT(rate_limit_reserve(&rl, 20 * ms), 1010 * ms);
+	CHECK_INT(rate_limit_reserve(&rl, 20 * ms), 1060 * ms);
+	rate_limit_slow_down(&rl, 1100 * ms, 0);
+	CHECK_INT(rl.interval_ns, 100 * ms);
+	for (int i = 0; i < 200; i++)
+		rate_limit_speed_up(&rl);
+	CHECK_INT(rl.interval_ns, 0);
+	/* A slot past the deadline is refused without waiting. */
+	rate_limit_slow_down(&rl, rate_limit_monotonic_ns(), 60000 * ms);
+	CHECK(!rate_limit_wait(&rl, rate_limit_monotonic_ns() + 1000 * ms));
+	rate_limit_destroy(&rl);
+
+	/* Never narrower than the configured rate. */
+	rate_limit_init(&rl, 4);
+	rate_limit_slow_down(&rl, 0, 0);
+	CHECK_INT(rl.interval_ns, 500 * ms);
+	for (int i = 0; i < 200; i++)
+		rate_limit_speed_up(&rl);
+	CHECK_INT(rl.interval_ns, 250 * ms);
 	rate_limit_destroy(&rl);
 	return check_report("ratelimit");
 }

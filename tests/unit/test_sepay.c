@@ -5,6 +5,9 @@
 #include "sepay.h"
 
 #include <errno.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -59,7 +62,10 @@ static void test_walk(void)
 {
 	struct fake_http *f = fake_http_new();
 	struct sepay_api api;
-	sepay_api_init(&api, fake_http_transport(f), 100, 4, 0);
+	struct auth *auth = auth_new_fixed("test-token");
+	struct sepay_api_config ac = { .http = fake_http_transport(f), .auth = auth,
+				       .page_size = 100, .parallel = 4, .timeout_ms = 300 };
+	sepay_api_init(&api, &ac);
 	struct collected c = { .lock = PTHREAD_MUTEX_INITIALIZER, .n = 0 };
 
 	/* The server gives 2 per page though 100 were asked for: pages are
@@ -119,6 +125,7 @@ static void test_walk(void)
 	fake_http_set(f, "/trunc?page=1&limit=100", 200, "{\"data\":[{\"id\":1},");
 	CHECK_INT(sepay_walk_pages(&api, "test", "/trunc", collect, &c), EIO);
 	sepay_api_destroy(&api);
+	auth_free(auth);
 	fake_http_free(f);
 }
 
@@ -128,7 +135,10 @@ static void test_parallel_pages(void)
 {
 	struct fake_http *f = fake_http_new();
 	struct sepay_api api;
-	sepay_api_init(&api, fake_http_transport(f), 100, 4, 0);
+	struct auth *auth = auth_new_fixed("test-token");
+	struct sepay_api_config ac = { .http = fake_http_transport(f), .auth = auth,
+				       .page_size = 100, .parallel = 4, .timeout_ms = 300 };
+	sepay_api_init(&api, &ac);
 	char path[64], item[32];
 	for (int p = 1; p <= 12; p++) {
 		snprintf(path, sizeof(path), "/l?page=%d&limit=100", p);
@@ -180,6 +190,7 @@ static void test_parallel_pages(void)
 	CHECK_INT(sepay_walk_pages(&api, "test", "/l", collect, &c), 0);
 	CHECK(c.n >= 6 && c.n <= 11);
 	sepay_api_destroy(&api);
+	auth_free(auth);
 	fake_http_free(f);
 }
 
@@ -195,7 +206,10 @@ static void test_errors(void)
 
 	struct fake_http *f = fake_http_new();
 	struct sepay_api api;
-	sepay_api_init(&api, fake_http_transport(f), 100, 1, 0);
+	struct auth *auth = auth_new_fixed("test-token");
+	struct sepay_api_config ac = { .http = fake_http_transport(f), .auth = auth,
+				       .page_size = 100, .parallel = 1, .timeout_ms = 400 };
+	sepay_api_init(&api, &ac);
 	json_t *data;
 	fake_http_set(f, "/ok", 200, "{\"status\":\"success\",\"data\":{\"id\":19,\"label\":null}}");
 	CHECK_INT(sepay_get_object(&api, "test", "/ok", &data), 0);
@@ -214,13 +228,135 @@ static void test_errors(void)
 	CHECK_INT(sepay_get_object(&api, "test", "/array", &data), EIO);
 	fake_http_set(f, "/down", 0, NULL);
 	CHECK_INT(sepay_get_object(&api, "test", "/down", &data), EIO);
-	CHECK_INT(atomic_load(&api.requests), 8);
+	/* Final answers are asked once; passing ones (html, array, down) again
+	 * and again until the deadline. */
+	CHECK_INT(fake_http_count(f, "/forbidden"), 1);
+	CHECK_INT(fake_http_count(f, "/unauth"), 1);
+	CHECK_INT(fake_http_count(f, "/nodata"), 1);
+	CHECK(fake_http_count(f, "/down") > 1);
+	CHECK(fake_http_count(f, "/html") > 1);
 	sepay_api_destroy(&api);
+	auth_free(auth);
 	fake_http_free(f);
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* A passing failure followed by success is not the caller's failure. */
+static void test_retries(void)
+{
+	struct fake_http *f = fake_http_new();
+	struct sepay_api api;
+	struct auth *auth = auth_new_fixed("test-token");
+	struct sepay_api_config ac = { .http = fake_http_transport(f), .auth = auth,
+				       .page_size = 100, .parallel = 1, .timeout_ms = 5000 };
+	sepay_api_init(&api, &ac);
+	const char *ok = "{\"status\":\"success\",\"data\":{\"id\":1}}";
+	static const struct { long status; const char *body; } faults[] = {
+		{ 503, "{}" }, { 502, "<html>bad gateway</html>" }, { 0, NULL },
+		{ 200, "{\"status\":\"success\",\"data\":{\"id\"" }, { 200, "maintenance" },
+	};
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+		char path[32];
+		snprintf(path, sizeof(path), "/r%zu", i);
+		fake_http_set(f, path, 200, ok);
+		fake_http_queue(f, path, faults[i].status, faults[i].body);
+		json_t *data;
+		CHECK_INT(sepay_get_object(&api, "test", path, &data), 0);
+		CHECK_INT(json_integer_value(json_object_get(data, "id")), 1);
+		json_decref(data);
+		CHECK_INT(fake_http_count(f, path), 2);
+	}
+
+	/* 429: waits Retry-After, then goes on. */
+	fake_http_set(f, "/busy", 200, ok);
+	fake_http_queue(f, "/busy", 429, "{}");
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	json_t *data;
+	CHECK_INT(sepay_get_object(&api, "test", "/busy", &data), 0);
+	json_decref(data);
+	CHECK_INT(fake_http_count(f, "/busy"), 2);
+	CHECK(atomic_load(&api.retries) >= 6);
+
+	/* A server that never recovers: the deadline ends it, quickly. */
+	ac.timeout_ms = 300;
+	sepay_api_destroy(&api);
+	sepay_api_init(&api, &ac);
+	fake_http_set(f, "/dead", 503, "");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_INT(sepay_get_object(&api, "test", "/dead", &data), EIO);
+	CHECK(seconds_since(&t0) < 1.0);
+	CHECK(fake_http_count(f, "/dead") >= 2);
+	sepay_api_destroy(&api);
+	auth_free(auth);
+	fake_http_free(f);
+}
+
+/* A 401 with credentials: one refresh, the new token, the request again;
+ * a rotated refresh token is written back to the file, mode 0600. */
+static void test_refresh(void)
+{
+	char path[] = "/tmp/sepayfs-test-credentials-XXXXXX";
+	int fd = mkstemp(path);
+	const char *creds = "{\"client_id\":\"cid\",\"client_secret\":\"sec ret\","
+			    "\"refresh_token\":\"r1\",\"access_token\":\"old\",\"keep\":7}";
+	CHECK(fd >= 0 && write(fd, creds, strlen(creds)) == (ssize_t)strlen(creds));
+	close(fd);
+	struct fake_http *f = fake_http_new();
+	struct auth *auth = auth_new_from_credentials(path, "https://auth.test/token",
+						      fake_http_transport(f));
+	CHECK(auth != NULL);
+	struct sepay_api api;
+	struct sepay_api_config ac = { .http = fake_http_transport(f), .auth = auth,
+				       .page_size = 100, .parallel = 1, .timeout_ms = 2000 };
+	sepay_api_init(&api, &ac);
+	fake_http_require_token(f, "new");
+	fake_http_set(f, "/a", 200, "{\"data\":{\"id\":1}}");
+	fake_http_set(f, "https://auth.test/token", 200,
+		      "{\"access_token\":\"new\",\"expires_in\":3600,\"refresh_token\":\"r2\"}");
+	json_t *data;
+	CHECK_INT(sepay_get_object(&api, "test", "/a", &data), 0);
+	json_decref(data);
+	CHECK_INT(fake_http_count(f, "/a"), 2); /* 401 with "old", 200 with "new" */
+	CHECK_INT(auth_refreshes(auth), 1);
+	CHECK_STR(fake_http_last_form(f), "grant_type=refresh_token&refresh_token=r1&"
+					  "client_id=cid&client_secret=sec%20ret");
+	struct stat st;
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+	json_t *saved = json_load_file(path, 0, NULL);
+	CHECK_STR(json_string_value(json_object_get(saved, "refresh_token")), "r2");
+	CHECK_INT(json_integer_value(json_object_get(saved, "keep")), 7);
+	json_decref(saved);
+
+	/* The server now refuses the refresh token: EACCES, one refresh try. */
+	fake_http_require_token(f, "newer");
+	fake_http_set(f, "https://auth.test/token", 400, "{\"error\":\"invalid_grant\"}");
+	CHECK_INT(sepay_get_object(&api, "test", "/a", &data), EACCES);
+	CHECK_INT(fake_http_count(f, "https://auth.test/token"), 2);
+	sepay_api_destroy(&api);
+	auth_free(auth);
+	fake_http_free(f);
+
+	/* A credentials file others can read is refused. */
+	chmod(path, 0644);
+	CHECK(auth_new_from_credentials(path, NULL, NULL) == NULL);
+	unlink(path);
+
+	/* JWT expiry: {"exp":1700000000} as the payload. */
+	CHECK_INT(auth_jwt_expiry("x.eyJleHAiOjE3MDAwMDAwMDB9.sig"), 1700000000);
+	CHECK_INT(auth_jwt_expiry("opaque-token"), 0);
 }
 
 int main(void)
 {
+	test_retries();
+	test_refresh();
 	test_walk();
 	test_parallel_pages();
 	test_errors();

@@ -1,0 +1,378 @@
+/* auth.c - access tokens and their refresh. */
+#include "auth.h"
+
+#include "log.h"
+#include "secretfile.h"
+#include "strbuf.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* A credentials file holds a few short strings; anything bigger is not one. */
+#define MAX_CREDENTIALS_FILE 65536
+/* Refresh this long before expiry (a quarter of the lifetime for short
+ * tokens), so no request goes out with a token about to die in flight. */
+#define REFRESH_AHEAD_S 60
+/* The token endpoint gets one try per refresh, bounded like a request. */
+#define TOKEN_REQUEST_TIMEOUT_MS 15000
+
+struct auth {
+	pthread_mutex_t lock;
+	pthread_cond_t refreshed;
+	char *access_token;        /* NULL: none yet */
+	int64_t expires_at;        /* wall-clock seconds; 0: unknown */
+	uint64_t generation;       /* moves with every new token */
+	bool refreshing;
+	int last_refresh_error;
+	uint64_t refreshes;
+	/* Only with credentials: */
+	struct http_transport *http;
+	char *credentials_path;
+	char *token_url;
+	char *client_id;
+	char *client_secret;
+	char *refresh_token;
+};
+
+static void scrub_free(char *secret)
+{
+	if (secret) {
+		explicit_bzero(secret, strlen(secret));
+		free(secret);
+	}
+}
+
+static int64_t wall_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static struct auth *auth_alloc(void)
+{
+	struct auth *a = calloc(1, sizeof(*a));
+	if (a) {
+		pthread_mutex_init(&a->lock, NULL);
+		pthread_cond_init(&a->refreshed, NULL);
+	}
+	return a;
+}
+
+void auth_free(struct auth *a)
+{
+	if (!a)
+		return;
+	scrub_free(a->access_token);
+	scrub_free(a->client_secret);
+	scrub_free(a->refresh_token);
+	free(a->client_id);
+	free(a->token_url);
+	free(a->credentials_path);
+	pthread_cond_destroy(&a->refreshed);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}
+
+struct auth *auth_new_fixed(const char *access_token)
+{
+	struct auth *a = auth_alloc();
+	if (!a || !(a->access_token = strdup(access_token))) {
+		auth_free(a);
+		return NULL;
+	}
+	a->expires_at = auth_jwt_expiry(access_token);
+	return a;
+}
+
+static char *json_string_copy(json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+	return s && *s ? strdup(s) : NULL;
+}
+
+struct auth *auth_new_from_credentials(const char *path, const char *token_url,
+				       struct http_transport *http)
+{
+	size_t len;
+	char *text = secret_file_read(path, "credentials file", MAX_CREDENTIALS_FILE, &len);
+	if (!text)
+		return NULL;
+	json_error_t jerr;
+	json_t *root = json_loadb(text, len, 0, &jerr);
+	explicit_bzero(text, len);
+	free(text);
+	if (!json_is_object(root)) {
+		fprintf(stderr, "sepayfs: credentials file %s is not a JSON object%s%s\n", path,
+			root ? "" : ": ", root ? "" : jerr.text);
+		json_decref(root);
+		return NULL;
+	}
+	struct auth *a = auth_alloc();
+	if (a) {
+		a->http = http;
+		a->credentials_path = strdup(path);
+		a->client_id = json_string_copy(root, "client_id");
+		a->client_secret = json_string_copy(root, "client_secret");
+		a->refresh_token = json_string_copy(root, "refresh_token");
+		a->access_token = json_string_copy(root, "access_token");
+		a->token_url = token_url ? strdup(token_url) : json_string_copy(root, "token_url");
+		if (!a->token_url)
+			a->token_url = strdup(AUTH_DEFAULT_TOKEN_URL);
+		if (a->access_token)
+			a->expires_at = auth_jwt_expiry(a->access_token);
+	}
+	json_decref(root);
+	const char *missing = !a ? "memory" : !a->client_id ? "\"client_id\""
+				: !a->client_secret ? "\"client_secret\""
+				: !a->refresh_token ? "\"refresh_token\"" : NULL;
+	const char *why = NULL;
+	if (missing) {
+		fprintf(stderr, "sepayfs: credentials file %s has no %s\n", path, missing);
+	} else if (!a->credentials_path || !a->token_url) {
+		fprintf(stderr, "sepayfs: out of memory\n");
+		missing = "memory";
+	} else if (!http_url_allowed(a->token_url, &why)) {
+		fprintf(stderr, "sepayfs: token URL %s: %s\n", a->token_url, why);
+		missing = "url";
+	}
+	if (missing) {
+		auth_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+bool auth_can_refresh(const struct auth *a)
+{
+	return a->refresh_token != NULL;
+}
+
+uint64_t auth_refreshes(struct auth *a)
+{
+	pthread_mutex_lock(&a->lock);
+	uint64_t n = a->refreshes;
+	pthread_mutex_unlock(&a->lock);
+	return n;
+}
+
+static void form_field(struct strbuf *sb, const char *name, const char *value)
+{
+	char *escaped = curl_easy_escape(NULL, value, 0);
+	if (!escaped) {
+		sb->failed = true;
+		return;
+	}
+	if (sb->len)
+		strbuf_putc(sb, '&');
+	strbuf_puts(sb, name);
+	strbuf_putc(sb, '=');
+	strbuf_puts(sb, escaped);
+	explicit_bzero(escaped, strlen(escaped));
+	curl_free(escaped);
+}
+
+/* Keeps the credentials file in step: a rotated refresh token lost would
+ * mean logging in again at the next mount. */
+static void save_credentials(struct auth *a)
+{
+	size_t len;
+	char *text = secret_file_read(a->credentials_path, "credentials file",
+				      MAX_CREDENTIALS_FILE, &len);
+	json_t *root = text ? json_loadb(text, len, 0, NULL) : NULL;
+	if (text) {
+		explicit_bzero(text, len);
+		free(text);
+	}
+	if (!json_is_object(root)) {
+		log_error("token refresh: cannot update %s: it is no longer a readable JSON object; "
+			  "the new refresh token is kept in memory only", a->credentials_path);
+		json_decref(root);
+		return;
+	}
+	json_object_set_new(root, "refresh_token", json_string(a->refresh_token));
+	json_object_set_new(root, "access_token", json_string(a->access_token));
+	char *out = json_dumps(root, JSON_INDENT(2));
+	json_decref(root);
+	int rc = out ? secret_file_write(a->credentials_path, out, strlen(out)) : ENOMEM;
+	if (out) {
+		explicit_bzero(out, strlen(out));
+		free(out);
+	}
+	if (rc)
+		log_error("token refresh: cannot update %s: %s; the new refresh token is kept in "
+			  "memory only", a->credentials_path, strerror(rc));
+}
+
+/* Asks the token endpoint for a new access token.  Called by the one
+ * refreshing thread, without the lock held. */
+static int refresh_now(struct auth *a, char **access, int64_t *expires_at, char **rotated)
+{
+	struct strbuf form;
+	strbuf_init(&form, 0);
+	form_field(&form, "grant_type", "refresh_token");
+	form_field(&form, "refresh_token", a->refresh_token);
+	form_field(&form, "client_id", a->client_id);
+	form_field(&form, "client_secret", a->client_secret);
+	size_t form_len = 0;
+	char *body = strbuf_take(&form, &form_len);
+	if (!body)
+		return ENOMEM;
+	struct http_response resp;
+	int rc = a->http->post_form(a->http, a->token_url, body, TOKEN_REQUEST_TIMEOUT_MS, &resp);
+	explicit_bzero(body, form_len);
+	free(body);
+	if (rc) {
+		log_error("token refresh: POST %s: %s (%s)", a->token_url, resp.error, strerror(rc));
+		http_response_release(&resp);
+		return rc;
+	}
+	json_t *root = resp.body ? json_loadb(resp.body, resp.len, 0, NULL) : NULL;
+	if (resp.body)
+		explicit_bzero(resp.body, resp.len);
+	http_response_release(&resp);
+	const char *token = json_string_value(json_object_get(root, "access_token"));
+	if (resp.status == 400 || resp.status == 401) {
+		const char *code = json_string_value(json_object_get(root, "error"));
+		log_error("token refresh: POST %s: HTTP %ld %s: the refresh token or client was "
+			  "refused; log in again (sepayfs-login) (%s)", a->token_url, resp.status,
+			  code && strlen(code) < 64 ? code : "", strerror(EACCES));
+		rc = EACCES;
+	} else if (resp.status < 200 || resp.status >= 300 || !token || !*token) {
+		log_error("token refresh: POST %s: HTTP %ld without an access token (%s)",
+			  a->token_url, resp.status, strerror(EIO));
+		rc = EIO;
+	} else {
+		json_t *expires_in = json_object_get(root, "expires_in");
+		const char *new_refresh = json_string_value(json_object_get(root, "refresh_token"));
+		*access = strdup(token);
+		*expires_at = json_is_integer(expires_in) && json_integer_value(expires_in) > 0
+				      ? wall_now() + json_integer_value(expires_in)
+				      : auth_jwt_expiry(token);
+		*rotated = new_refresh && *new_refresh && strcmp(new_refresh, a->refresh_token)
+				   ? strdup(new_refresh) : NULL;
+		rc = *access ? 0 : ENOMEM;
+	}
+	json_decref(root);
+	return rc;
+}
+
+/* With the lock held: become the refreshing thread, or wait for the one
+ * that is.  Returns with the lock held. */
+static int refresh_locked(struct auth *a)
+{
+	if (a->refreshing) {
+		uint64_t gen = a->generation;
+		while (a->refreshing)
+			pthread_cond_wait(&a->refreshed, &a->lock);
+		return a->generation != gen ? 0 : a->last_refresh_error;
+	}
+	if (!auth_can_refresh(a))
+		return EACCES;
+	a->refreshing = true;
+	pthread_mutex_unlock(&a->lock);
+	char *access = NULL, *rotated = NULL;
+	int64_t expires_at = 0;
+	int rc = refresh_now(a, &access, &expires_at, &rotated);
+	pthread_mutex_lock(&a->lock);
+	if (rc == 0) {
+		scrub_free(a->access_token);
+		a->access_token = access;
+		a->expires_at = expires_at;
+		a->generation++;
+		a->refreshes++;
+		if (rotated) {
+			scrub_free(a->refresh_token);
+			a->refresh_token = rotated;
+		}
+		/* Saved under the lock: the one refresh at a time writes it. */
+		save_credentials(a);
+	}
+	a->last_refresh_error = rc;
+	a->refreshing = false;
+	pthread_cond_broadcast(&a->refreshed);
+	return rc;
+}
+
+static bool expiring(const struct auth *a)
+{
+	if (!a->expires_at)
+		return false;
+	int64_t left = a->expires_at - wall_now();
+	return left < REFRESH_AHEAD_S;
+}
+
+int auth_current(struct auth *a, char **token, uint64_t *generation)
+{
+	pthread_mutex_lock(&a->lock);
+	int rc = 0;
+	if ((!a->access_token || expiring(a)) && auth_can_refresh(a)) {
+		rc = refresh_locked(a);
+		/* An expiring token that could not be renewed may still work. */
+		if (rc && a->access_token)
+			rc = 0;
+	}
+	if (rc == 0 && !a->access_token)
+		rc = EACCES;
+	if (rc == 0) {
+		*token = strdup(a->access_token);
+		*generation = a->generation;
+		if (!*token)
+			rc = ENOMEM;
+	}
+	pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
+int auth_after_401(struct auth *a, uint64_t generation)
+{
+	pthread_mutex_lock(&a->lock);
+	int rc = a->generation != generation ? 0 : refresh_locked(a);
+	pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
+/* base64url without padding, as JWTs use it. */
+static size_t base64url_decode(const char *in, size_t n, char *out)
+{
+	size_t len = 0;
+	unsigned acc = 0, bits = 0;
+	for (size_t i = 0; i < n; i++) {
+		int v;
+		char c = in[i];
+		if (c >= 'A' && c <= 'Z') v = c - 'A';
+		else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+		else if (c >= '0' && c <= '9') v = c - '0' + 52;
+		else if (c == '-' || c == '+') v = 62;
+		else if (c == '_' || c == '/') v = 63;
+		else if (c == '=') break;
+		else return 0;
+		acc = (acc << 6) | (unsigned)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[len++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	return len;
+}
+
+int64_t auth_jwt_expiry(const char *token)
+{
+	const char *dot1 = strchr(token, '.');
+	const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+	if (!dot2 || dot2 - dot1 - 1 > 8192)
+		return 0;
+	char payload[8192];
+	size_t n = base64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), payload);
+	json_t *claims = n ? json_loadb(payload, n, 0, NULL) : NULL;
+	json_t *exp = json_object_get(claims, "exp");
+	int64_t expiry = json_is_integer(exp) ? json_integer_value(exp)
+			 : json_is_real(exp) ? (int64_t)json_real_value(exp) : 0;
+	json_decref(claims);
+	explicit_bzero(payload, sizeof(payload));
+	return expiry > 0 ? expiry : 0;
+}

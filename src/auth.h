@@ -1,0 +1,43 @@
+/* auth.h - the access token every request carries, and getting a new one.
+ *
+ * With credentials (client id and secret, refresh token), a token about to
+ * expire is refreshed before use, and a 401 leads to one refresh shared by
+ * every request that saw it.  A refresh token the server rotates is written
+ * back to the credentials file.  Tokens never reach a log. */
+#ifndef SEPAYFS_AUTH_H
+#define SEPAYFS_AUTH_H
+
+#include "http.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* SePay's token endpoint. */
+#define AUTH_DEFAULT_TOKEN_URL "https://my.sepay.vn/oauth/token"
+
+struct auth;
+
+/* A fixed token: it cannot be refreshed (a 401 is final). */
+struct auth *auth_new_fixed(const char *access_token);
+/* From a credentials file: {"client_id", "client_secret", "refresh_token",
+ * "access_token"?, "token_url"?}.  token_url overrides the file's when
+ * given.  NULL after printing why. */
+struct auth *auth_new_from_credentials(const char *path, const char *token_url,
+				       struct http_transport *http);
+void auth_free(struct auth *a);
+
+/* The token to send now (a copy to scrub and free) and its generation.
+ * Refreshes first if the token is missing or about to expire.  0 or an
+ * errno (EACCES: log in again). */
+int auth_current(struct auth *a, char **token, uint64_t *generation);
+/* A request made with `generation` got a 401: get a new token unless
+ * another request already did.  0: retry with auth_current(); else EACCES
+ * (or EIO/ETIMEDOUT when the token endpoint could not be reached). */
+int auth_after_401(struct auth *a, uint64_t generation);
+bool auth_can_refresh(const struct auth *a);
+uint64_t auth_refreshes(struct auth *a);
+
+/* The "exp" claim of a JWT, in seconds since the epoch, or 0. */
+int64_t auth_jwt_expiry(const char *token);
+
+#endif

@@ -1,0 +1,85 @@
+/* secretfile.c - private files for tokens and credentials. */
+#include "secretfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+char *secret_file_read(const char *path, const char *what, size_t max, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		fprintf(stderr, "sepayfs: cannot read %s %s: %s\n", what, path, strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	char *buf = NULL;
+	if (fstat(fd, &st) != 0) {
+		fprintf(stderr, "sepayfs: cannot read %s %s: %s\n", what, path, strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		fprintf(stderr, "sepayfs: %s %s is not a regular file\n", what, path);
+	} else if (st.st_uid != getuid()) {
+		fprintf(stderr, "sepayfs: refusing %s %s: it is owned by uid %u, not by you (uid %u)\n",
+			what, path, (unsigned)st.st_uid, (unsigned)getuid());
+	} else if (st.st_mode & 077) {
+		fprintf(stderr, "sepayfs: refusing %s %s: its mode %04o lets others read or change it; "
+				"run: chmod 600 %s\n", what, path, (unsigned)(st.st_mode & 07777), path);
+	} else if ((size_t)st.st_size > max) {
+		fprintf(stderr, "sepayfs: %s %s is larger than %zu bytes\n", what, path, max);
+	} else if (!(buf = malloc((size_t)st.st_size + 1))) {
+		fprintf(stderr, "sepayfs: out of memory\n");
+	} else {
+		size_t got = 0;
+		while (got < (size_t)st.st_size) {
+			ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+			if (n <= 0) {
+				if (n < 0 && errno == EINTR)
+					continue;
+				break;
+			}
+			got += (size_t)n;
+		}
+		buf[got] = '\0';
+		*len = got;
+	}
+	close(fd);
+	return buf;
+}
+
+int secret_file_write(const char *path, const char *bytes, size_t len)
+{
+	char *copy = strdup(path);
+	if (!copy)
+		return ENOMEM;
+	char tmp[4096];
+	int n = snprintf(tmp, sizeof(tmp), "%s/.sepayfs-XXXXXX", dirname(copy));
+	free(copy);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		return ENAMETOOLONG;
+	int fd = mkstemp(tmp); /* created 0600 */
+	if (fd < 0)
+		return errno;
+	int rc = 0;
+	size_t done = 0;
+	while (done < len && !rc) {
+		ssize_t w = write(fd, bytes + done, len - done);
+		if (w < 0 && errno != EINTR)
+			rc = errno;
+		else if (w > 0)
+			done += (size_t)w;
+	}
+	if (!rc && (fchmod(fd, 0600) != 0 || fsync(fd) != 0))
+		rc = errno;
+	if (close(fd) != 0 && !rc)
+		rc = errno;
+	if (!rc && rename(tmp, path) != 0)
+		rc = errno;
+	if (rc)
+		unlink(tmp);
+	return rc;
+}

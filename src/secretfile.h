@@ -1,0 +1,19 @@
+/* secretfile.h - files holding secrets: read only if private, written atomically.
+ *
+ * A token or credentials file readable or writable by anyone but its
+ * owner, or owned by someone else, is refused with a message naming the
+ * file and its mode (as ssh and s3fs do). */
+#ifndef SEPAYFS_SECRETFILE_H
+#define SEPAYFS_SECRETFILE_H
+
+#include <stddef.h>
+
+/* The whole file, NUL-terminated (malloc'ed; scrub and free it), or NULL
+ * after printing why to stderr.  what names the file in messages. */
+char *secret_file_read(const char *path, const char *what, size_t max, size_t *len);
+
+/* Replaces path with bytes: a private temporary file in the same
+ * directory, synced, then renamed over it.  0 or an errno. */
+int secret_file_write(const char *path, const char *bytes, size_t len);
+
+#endif

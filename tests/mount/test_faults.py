@@ -1,0 +1,135 @@
+"""Faults: retried within the deadline, waited out on 429, survived when the
+server goes away, covered by stale content when asked to.  Content is
+checked byte for byte against the mock's data; times only with generous
+bounds."""
+
+import errno
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from conftest import SEPAY_MOCK
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def errno_of(fn, *args):
+    try:
+        fn(*args)
+    except OSError as exc:
+        return exc.errno
+    return 0
+
+
+def detail(mock, acc_id):
+    return next(a for a in mock.data()["accounts"] if a["id"] == acc_id)
+
+
+@pytest.mark.parametrize("knob", [
+    {"fail_next": {"count": 1, "status": 503}},
+    {"fail_next": {"count": 1, "status": 502}},
+    {"drop_next": 1},
+    {"truncate_next": 1},
+    {"garbage_next": 1},
+], ids=["503", "502", "drop", "truncate", "garbage"])
+def test_one_transient_fault_is_retried(mock, mount, knob):
+    mnt = mount(mock, expect_quiet=False)
+    os.listdir(os.path.join(mnt, "accounts"))
+    mock.config(**knob)
+    before = mock.log_len()
+    data = read(os.path.join(mnt, "accounts", "21", "info.json"))
+    assert json.loads(data) == detail(mock, 21)
+    new = [e for e in mock.requests_since(before) if e["path"] == "/api/v1/bank-accounts/21"]
+    assert len(new) == 2, new
+    # A retried success is no failure: nothing to log.
+    assert "bank-accounts/21" not in mount.stderr(mnt)
+
+
+@pytest.mark.parametrize("header", ["Retry-After", "x-sepay-userapi-retry-after"])
+def test_rate_limit_honours_retry_after(mock, mount, header):
+    mnt = mount(mock, expect_quiet=False)
+    os.listdir(os.path.join(mnt, "accounts"))
+    mock.config(rate_limit={"next": 1, "retry_after": 1, "header": header})
+    before = mock.log_len()
+    assert json.loads(read(os.path.join(mnt, "accounts", "21", "info.json"))) == detail(mock, 21)
+    new = [e for e in mock.requests_since(before) if e["path"] == "/api/v1/bank-accounts/21"]
+    assert [e["status"] for e in new] == [429, 200]
+    assert new[1]["t"] - new[0]["t"] >= 0.9, "retried before Retry-After: %s" % new
+
+
+def test_server_gone_and_back(mock, mount):
+    """The server goes away: reads fail within the deadline, no thread stays
+    stuck; it comes back on the same port: the mount recovers by itself."""
+    mnt = mount(mock, expect_quiet=False, extra_opts=["timeout=2"])
+    ids = mock.account_ids()
+    os.listdir(os.path.join(mnt, "accounts"))
+    mock.proc.terminate()
+    mock.proc.wait(10)
+    results = {}
+
+    def reader(acc_id):
+        start = time.monotonic()
+        got = errno_of(read, os.path.join(mnt, "accounts", str(acc_id), "info.json"))
+        results[acc_id] = (got, time.monotonic() - start)
+
+    threads = [threading.Thread(target=reader, args=(i,)) for i in ids[:8]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert not any(t.is_alive() for t in threads), "a reader is stuck"
+    for acc_id, (got, took) in results.items():
+        assert got in (errno.EIO, errno.ETIMEDOUT), (acc_id, errno.errorcode.get(got))
+        assert took < 8, "account %d took %.1f s with a 2 s deadline" % (acc_id, took)
+
+    back = subprocess.Popen([sys.executable, SEPAY_MOCK, "--port", str(mock.port),
+                             "--accounts", "20", "--token", mock.token, "--max-page-size", "50",
+                             "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if errno_of(read, os.path.join(mnt, "accounts", str(ids[0]), "info.json")) == 0:
+                break
+            time.sleep(0.2)
+        data = read(os.path.join(mnt, "accounts", str(ids[1]), "info.json"))
+        assert json.loads(data) == detail(mock, ids[1])
+    finally:
+        back.terminate()
+        back.wait(10)
+
+
+def test_stale_if_error_serves_last_good_content(mock, mount):
+    mnt = mount(mock, cache_ttl=1, expect_quiet=False, extra_opts=["stale_if_error=60",
+                                                                   "timeout=1"])
+    info = os.path.join(mnt, "accounts", "19", "info.json")
+    first = read(info)
+    mock.config(fail_next={"count": 1000, "status": 503})
+    time.sleep(1.5)
+    assert read(info) == first
+    assert "serving /bank-accounts/19" in mount.stderr(mnt)
+    mock.config(fail_next={"count": 0, "status": 503})
+
+
+def test_without_stale_if_error_a_failed_refresh_fails(mock, mount):
+    mnt = mount(mock, cache_ttl=1, expect_quiet=False, extra_opts=["timeout=1"])
+    info = os.path.join(mnt, "accounts", "19", "info.json")
+    read(info)
+    mock.config(fail_next={"count": 1000, "status": 503})
+    time.sleep(1.5)
+    assert errno_of(read, info) == errno.EIO
+    mock.config(fail_next={"count": 0, "status": 503})
+
+
+@pytest.mark.parametrize("url", ["http://example.com/api/v1", "ftp://127.0.0.1/api/v1"])
+def test_plain_http_only_to_loopback(mock, mount, url):
+    rc, err, mounted = mount.start_failure(mock, base_url=url)
+    assert rc != 0 and not mounted
+    assert "https://" in err, err
