@@ -1,6 +1,8 @@
 #!/bin/sh
-# check.sh - build sepayfs and run the whole test suite twice: in a plain
-# warnings-as-errors build, and in an AddressSanitizer + UBSan build.
+# check.sh - build sepayfs and run the whole test suite three times: in a
+# plain warnings-as-errors build, under AddressSanitizer + UBSan, and under
+# ThreadSanitizer; then the unit tests under valgrind and each libFuzzer
+# target for a short while (FUZZ_SECONDS, default 20).
 # Unit tests need nothing; mount tests need /dev/fuse and fusermount3.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,7 +55,29 @@ run_suite build
 echo "== build with AddressSanitizer and UndefinedBehaviorSanitizer"
 setup build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 meson compile -C build-asan
-run_suite build-asan
+SEPAYFS_LOAD_SECONDS=10 run_suite build-asan
+
+echo "== build with ThreadSanitizer"
+setup build-tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug
+meson compile -C build-tsan
+SEPAYFS_LOAD_SECONDS=10 run_suite build-tsan
+
+echo "== unit tests under valgrind"
+if meson test -C build --suite unit --print-errorlogs \
+	--wrapper 'valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite -q'; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+	status=1
+fi
+
+echo "== fuzz targets, ${FUZZ_SECONDS:-20} s each"
+if "$top/contrib/fuzz.sh" "${FUZZ_SECONDS:-20}"; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+	status=1
+fi
 
 echo "check: $passed passed, $failed failed"
 exit $status

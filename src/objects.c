@@ -68,16 +68,19 @@ static int add_listed_item(void *ctx, int64_t page_no, int64_t id, json_t *item)
 			lb->n_pages = n;
 		}
 	}
+	struct snapshot *bucket = NULL;
 	if (index >= lb->n_pages ||
 	    (!lb->pages[index] && !(lb->pages[index] = snapshot_new_listing(lb->now))))
 		rc = ENOMEM;
+	else
+		bucket = lb->pages[index]; /* the array may move once unlocked */
 	pthread_mutex_unlock(&lb->lock);
 	if (rc) {
 		blob_unref(file);
 		return rc;
 	}
 	/* Only this page's thread touches this page's bucket. */
-	return snapshot_listing_add(lb->pages[index], id, file) ? 0 : ENOMEM;
+	return snapshot_listing_add(bucket, id, file) ? 0 : ENOMEM;
 }
 
 /* Joins the pages into one listing, moving the files over. */

@@ -14,6 +14,7 @@ void rate_limit_init(struct rate_limit *rl, double per_second)
 	rl->base_ns = per_second > 0 ? (uint64_t)(1e9 / per_second) : 0;
 	rl->interval_ns = rl->base_ns;
 	rl->next_ns = 0;
+	rl->widened_ns = 0;
 }
 
 void rate_limit_destroy(struct rate_limit *rl)
@@ -54,8 +55,12 @@ bool rate_limit_wait(struct rate_limit *rl, uint64_t deadline_ns)
 void rate_limit_slow_down(struct rate_limit *rl, uint64_t now_ns, uint64_t retry_after_ns)
 {
 	pthread_mutex_lock(&rl->lock);
-	uint64_t wider = rl->interval_ns ? rl->interval_ns * 2 : FIRST_BACKOFF_NS;
-	rl->interval_ns = wider < MAX_INTERVAL_NS ? wider : MAX_INTERVAL_NS;
+	if (now_ns >= rl->widened_ns) {
+		uint64_t wider = rl->interval_ns ? rl->interval_ns * 2 : FIRST_BACKOFF_NS;
+		rl->interval_ns = wider < MAX_INTERVAL_NS ? wider : MAX_INTERVAL_NS;
+		uint64_t window = retry_after_ns > rl->interval_ns ? retry_after_ns : rl->interval_ns;
+		rl->widened_ns = now_ns + window;
+	}
 	if (rl->next_ns < now_ns + retry_after_ns)
 		rl->next_ns = now_ns + retry_after_ns;
 	pthread_mutex_unlock(&rl->lock);
@@ -65,8 +70,10 @@ void rate_limit_speed_up(struct rate_limit *rl)
 {
 	pthread_mutex_lock(&rl->lock);
 	if (rl->interval_ns > rl->base_ns) {
-		/* Narrow slowly: a 429 halves the rate, 32 successes undo ~60%. */
-		uint64_t narrower = rl->interval_ns - rl->interval_ns / 32;
+		/* Narrow slowly: a 429 halves the rate, and it takes ~45
+		 * successes to undo that, so the pace settles just under what
+		 * the server allows instead of oscillating around it. */
+		uint64_t narrower = rl->interval_ns - rl->interval_ns / 64;
 		rl->interval_ns = narrower > rl->base_ns + 1000000 ? narrower : rl->base_ns;
 	}
 	pthread_mutex_unlock(&rl->lock);

@@ -18,6 +18,7 @@ struct rate_limit {
 	uint64_t base_ns;     /* the configured spacing; 0: no limit */
 	uint64_t interval_ns; /* the spacing now: base_ns, or wider after 429s */
 	uint64_t next_ns;     /* the earliest free slot, CLOCK_MONOTONIC */
+	uint64_t widened_ns;  /* until when the last 429 already widened the spacing */
 };
 
 void rate_limit_init(struct rate_limit *rl, double per_second);

@@ -10,7 +10,9 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* Returns malloc'ed NUL-terminated bytes and their length, or NULL on ENOMEM. */
+/* Returns malloc'ed NUL-terminated bytes and their length, or NULL when out
+ * of memory or nested deeper than 64 levels (callers bound depth first:
+ * see SEPAY_MAX_DEPTH). */
 char *render_json(const json_t *value, size_t *len);
 
 /* Writes the shortest exact positional form of a finite double ("0.1",

@@ -167,15 +167,11 @@ static int parse_body(const struct http_response *resp, json_t **root, struct at
 	if (!json_is_object(*root)) {
 		snprintf(a->detail, sizeof(a->detail), "a body that is not a JSON object%s%s",
 			 *root ? "" : ": ", *root ? "" : jerr.text);
-	} else if (json_depth(*root, SEPAY_MAX_DEPTH + 1) > SEPAY_MAX_DEPTH) {
-		snprintf(a->detail, sizeof(a->detail), "JSON nested deeper than %d levels",
-			 SEPAY_MAX_DEPTH);
-	} else {
-		return 0;
+		json_decref(*root);
+		*root = NULL;
+		return EAGAIN; /* cut short or garbled on the way: worth asking again */
 	}
-	json_decref(*root);
-	*root = NULL;
-	return EIO;
+	return 0;
 }
 
 int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json_t **root)
@@ -223,21 +219,38 @@ int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json
 			transient = rc != ENOMEM;
 		} else if (resp.status >= 200 && resp.status < 300) {
 			rc = parse_body(&resp, root, &last);
-			transient = rc != 0; /* a 200 cut short or garbled: ask again */
+			transient = rc == EAGAIN; /* a 200 cut short or garbled: ask again */
+			if (rc == 0 && json_depth(*root, SEPAY_MAX_BODY_DEPTH + 1) > SEPAY_MAX_BODY_DEPTH) {
+				/* Well-formed and hostile: asking again gives the same. */
+				snprintf(last.detail, sizeof(last.detail),
+					 "JSON nested deeper than %d levels", SEPAY_MAX_BODY_DEPTH);
+				json_decref(*root);
+				*root = NULL;
+				rc = EIO;
+			} else if (rc) {
+				rc = EIO;
+			}
 		} else {
 			char code[64];
 			error_code_of(&resp, code, sizeof(code));
 			snprintf(last.detail, sizeof(last.detail), "%s", code);
 			rc = sepay_status_errno(resp.status);
 			if (resp.status == 401 && !refreshed && auth_can_refresh(api->cfg.auth)) {
-				/* The token died: one refresh (shared), then again. */
-				refreshed = true;
+				/* The token died: one refresh (shared), then again.  A
+				 * token endpoint that is down passes like any fault:
+				 * back off and try the refresh again, within the deadline. */
 				int arc = auth_after_401(api->cfg.auth, generation);
-				http_response_release(&resp);
-				if (arc == 0)
+				if (arc == 0) {
+					refreshed = true;
+					http_response_release(&resp);
 					continue;
+				}
 				rc = arc;
-				break;
+				snprintf(last.detail, sizeof(last.detail), "%s, and the token refresh "
+					 "failed", code);
+				transient = arc == EIO || arc == ETIMEDOUT;
+				http_response_release(&resp);
+				goto failed;
 			}
 			if (resp.status == 429) {
 				/* Everyone waits as the server asks, and slows down. */
@@ -258,6 +271,7 @@ int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json
 			rate_limit_speed_up(&api->rate);
 			return 0;
 		}
+failed:
 		last.err = rc;
 		if (!transient)
 			break;
@@ -375,6 +389,11 @@ static int walk_page(struct walk *w, int64_t page_no, int64_t *last_page, bool *
 		if (!json_is_object(item) || !item_id(item, &id)) {
 			log_warn("%s: GET %s: skipped item %zu: not an object with a positive integer id",
 				 w->op, page_path, i);
+			continue;
+		}
+		if (json_depth(item, SEPAY_MAX_DEPTH + 1) > SEPAY_MAX_DEPTH) {
+			log_warn("%s: GET %s: skipped item %zu (id %" PRId64 "): nested deeper than "
+				 "%d levels", w->op, page_path, i, id, SEPAY_MAX_DEPTH);
 			continue;
 		}
 		if ((rc = w->on_item(w->ctx, page_no, id, item)))

@@ -20,9 +20,11 @@
  * accounts, far past any company, and it stops a server whose last_page
  * never ends from holding a thread forever. */
 #define SEPAY_MAX_PAGES 10000
-/* JSON nested deeper than this is not an API answer; it is refused before
- * anything walks it. */
+/* An item nested deeper than this is not an account; it is skipped with a
+ * log line.  A whole body nested deeper than SEPAY_MAX_BODY_DEPTH (an item
+ * inside its envelope) is refused, and not asked for again. */
 #define SEPAY_MAX_DEPTH 32
+#define SEPAY_MAX_BODY_DEPTH 64
 
 struct sepay_api_config {
 	struct http_transport *http; /* borrowed */

@@ -11,15 +11,46 @@ Run:
     python3 tests/mock/sepay_mock.py --port 8080 --accounts 20 --seed 1
     curl -s -H 'Authorization: Bearer demo-token' \
         'http://127.0.0.1:8080/api/v1/bank-accounts?page=1&limit=3'
+    curl -s -d grant_type=refresh_token -d refresh_token=demo-refresh \
+        -d client_id=demo-client -d client_secret=demo-secret \
+        http://127.0.0.1:8080/oauth/token
 
 API (all need "Authorization: Bearer <token>", else 401):
     GET /api/v1/bank-accounts?page=P&limit=L
     GET /api/v1/bank-accounts/{id}
     GET /api/v1/bank-accounts/{id}/sub-accounts?page=P&limit=L
+A bearer token is accepted when it is the --token (or the "token" knob), or an
+access token issued by /oauth/token that has not expired.
+
+OAuth2 token endpoint (SePay's refresh grant; no bearer auth):
+    POST /oauth/token   Content-Type: application/x-www-form-urlencoded
+        grant_type=refresh_token&refresh_token=R&client_id=C&client_secret=S
+    200 {"access_token": "<new random token>", "token_type": "Bearer",
+         "expires_in": <token_ttl_s>, "refresh_token": "<R, or a new one with
+         rotate_refresh_token>", "scope": "bank-account:read transaction:read"}
+    Errors: {"error": code, "error_description": ...} with
+        400 invalid_request           missing or repeated parameter, not a form body
+        400 unsupported_grant_type    grant_type other than refresh_token
+        401 invalid_client            wrong or missing client_id / client_secret
+        400 invalid_grant             unknown, old (rotated) or missing refresh token
+        405 invalid_request           a method other than POST
+    Client credentials go in the body only (no HTTP Basic).  The valid refresh
+    token at start is --refresh-token.  Each token request is logged in the
+    request log as {"method", "path": "/oauth/token", "query": "", "status", "t"};
+    its body (secrets) is never logged or printed.  Order: refresh_latency_ms (a
+    delay), refresh_fail, then the checks above.
 
 Control API (no auth, never counted in the request log):
     GET    /_mock/requests            {"total": n, "log": [{method, path, query, status, t}]}
-    POST   /_mock/reset               log cleared, knobs and data back to the start
+    POST   /_mock/reset               log cleared, knobs, data and tokens back to the start
+    GET    /_mock/tokens              the OAuth2 state: {"client_id", "client_secret",
+                                       "refresh_token" (the newest valid one),
+                                       "refresh_tokens" (every one ever valid, in order),
+                                       "valid_refresh_tokens", "access_tokens" (every one
+                                       issued, in order), "valid_access_tokens",
+                                       "static_token" (the --token/"token" knob, null once
+                                       expired), "issued": [{"access_token",
+                                       "refresh_token", "expires_in"}]}
     GET    /_mock/data                {"accounts": [...], "hidden_accounts": [...],
                                        "sub_accounts": {"<id>": [...]}}
     GET    /_mock/config              the knobs in force
@@ -45,14 +76,33 @@ Knobs for POST /_mock/config (all optional; /_mock/reset restores the command li
     garbage_next: n               200 with a body that is not JSON
     rate_limit: {"next": n, "retry_after": secs, "header": "Retry-After" or
                  "x-sepay-userapi-retry-after"}   429 with that header
+    rate_per_s: R                 a real rate limit: API requests beyond R in any
+                                  1-second window get 429 with Retry-After: 1 (0: off)
     hide_from_list: [ids]         reachable by detail/sub-accounts, not listed
     after_list_page: {"page": p, "add": [accounts], "delete": [ids]}
                                   once, right after list page p is rendered: lets a
                                   test change the data between two page requests
+  OAuth2 (/oauth/token):
+    token_ttl_s: int (3600)       lifetime of access tokens issued from now on, and
+                                  their expires_in (>= 1)
+    rotate_refresh_token: bool (false)
+                                  each refresh returns a NEW refresh token and the
+                                  old one stops working (400 invalid_grant)
+    refresh_fail: {"count": n, "status": 400|401|5xx, "error": code}
+                                  the next n token requests fail so; status defaults
+                                  to 400, error to invalid_grant (400),
+                                  invalid_client (401) or server_error (others);
+                                  an integer n is short for {"count": n}
+    refresh_latency_ms: int (0)   delay before answering each token request
+    expire_tokens_now: true       an action, not stored: every access token valid
+                                  now (the issued ones and the --token/"token" one)
+                                  gets 401 from now on; a "token" given in the same
+                                  call stays valid.  Refresh tokens are unaffected.
 Error bodies: {"status": "error", "error": code, "message": ...} with code
 unauthorized (401), forbidden (403), resource_not_found (404), too_many_requests
 (429), bad_request (400), server_error (anything else).
 
+The API faults below (and latency_ms) do not apply to /oauth/token.
 Faults are checked in this order for every API request: latency_ms (a delay),
 drop_next, rate_limit, fail_next, truncate_next, garbage_next, then the bearer
 token, status_for_paths, the route, and status_for_ids.
@@ -60,11 +110,13 @@ token, status_for_paths, the route, and status_for_ids.
 
 import argparse
 import bisect
+import collections
 import ipaddress
 import json
 import os
 import random
 import re
+import secrets
 import signal
 import socket
 import sys
@@ -76,6 +128,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 API_PREFIX = "/api/v1"
+TOKEN_PATH = "/oauth/token"
+TOKEN_SCOPE = "bank-account:read transaction:read"
+MAX_FORM_BYTES = 64 * 1024
 
 # Fields that only the detail answer carries, not the list items.
 DETAIL_ONLY_KEYS = ("last_transaction",)
@@ -377,6 +432,28 @@ def _status_knob(value, name):
     return value
 
 
+def _bool_knob(value, name):
+    if not isinstance(value, bool):
+        raise BadInput("%s must be true or false" % name)
+    return value
+
+
+OAUTH_ERROR_FOR_STATUS = {400: "invalid_grant", 401: "invalid_client"}
+
+
+def _refresh_fail_knob(value):
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = {"count": value}
+    if not isinstance(value, dict):
+        raise BadInput("refresh_fail must be {\"count\": n, \"status\": s, \"error\": code}")
+    status = _status_knob(value.get("status", 400), "refresh_fail.status")
+    error = value.get("error", OAUTH_ERROR_FOR_STATUS.get(status, "server_error"))
+    if not isinstance(error, str) or not error:
+        raise BadInput("refresh_fail.error must be a non-empty string")
+    return {"count": _int_knob(value.get("count", 1), "refresh_fail.count"),
+            "status": status, "error": error}
+
+
 def _id_of(text):
     try:
         value = int(text)
@@ -406,11 +483,17 @@ class State:
             "truncate_next": 0,
             "garbage_next": 0,
             "rate_limit": {"next": 0, "retry_after": 1, "header": "Retry-After"},
+            "rate_per_s": 0,
             "hide_from_list": [],
             "after_list_page": None,
+            "token_ttl_s": 3600,
+            "rotate_refresh_token": False,
+            "refresh_fail": {"count": 0, "status": 400, "error": "invalid_grant"},
+            "refresh_latency_ms": 0,
         }
 
     def reset(self):
+        self.rate_window = collections.deque()
         ids, meta = skeleton(self.args.accounts, self.args.seed, self.args.max_sub_accounts)
         sub_index = {}
         for acc_id, (_, sub_ids) in meta.items():
@@ -427,8 +510,62 @@ class State:
             self._listed = None
             self.log = []
             self.t0 = time.monotonic()
+            # OAuth2: refresh tokens ever valid (in order) and the valid ones;
+            # access tokens issued (in order) and the valid ones with their
+            # expiry (time.monotonic()).
+            self.refresh_all = [self.args.refresh_token]
+            self.refresh_valid = {self.args.refresh_token}
+            self.issued = []
+            self.access = {}
 
     # -- everything below must be called with the lock held
+    def token_valid(self, given):
+        """Whether an API request may use this bearer token."""
+        if not given:
+            return False
+        static = self.knobs["token"]
+        if static and given == static:
+            return True
+        expiry = self.access.get(given)
+        if expiry is None:
+            return False
+        if time.monotonic() >= expiry:
+            del self.access[given]
+            return False
+        return True
+
+    def issue_tokens(self, old_refresh):
+        """A token answer for a valid refresh token (rotating it if asked)."""
+        ttl = self.knobs["token_ttl_s"]
+        access = "mock-at-" + secrets.token_urlsafe(24)
+        self.access[access] = time.monotonic() + ttl
+        refresh = old_refresh
+        if self.knobs["rotate_refresh_token"]:
+            refresh = "mock-rt-" + secrets.token_urlsafe(24)
+            self.refresh_valid.discard(old_refresh)
+            self.refresh_valid.add(refresh)
+            self.refresh_all.append(refresh)
+        self.issued.append({"access_token": access, "refresh_token": refresh,
+                            "expires_in": ttl})
+        return {"access_token": access, "token_type": "Bearer", "expires_in": ttl,
+                "refresh_token": refresh, "scope": TOKEN_SCOPE}
+
+    def tokens_view(self):
+        now = time.monotonic()
+        valid_refresh = [r for r in self.refresh_all if r in self.refresh_valid]
+        return {
+            "client_id": self.args.client_id,
+            "client_secret": self.args.client_secret,
+            "refresh_token": valid_refresh[-1] if valid_refresh else None,
+            "refresh_tokens": list(self.refresh_all),
+            "valid_refresh_tokens": valid_refresh,
+            "access_tokens": [i["access_token"] for i in self.issued],
+            "valid_access_tokens": [i["access_token"] for i in self.issued
+                                    if self.access.get(i["access_token"], 0) > now],
+            "static_token": self.knobs["token"],
+            "issued": [dict(i) for i in self.issued],
+        }
+
     def _make(self, acc_id):
         spec = self.pending.pop(acc_id, None)
         if spec is not None:
@@ -530,9 +667,19 @@ class State:
         if not isinstance(conf, dict):
             raise BadInput("config must be a JSON object")
         new = dict(self.knobs)
+        expire = False
         for key, value in conf.items():
-            if key in ("latency_ms", "drop_next", "truncate_next", "garbage_next"):
+            if key in ("latency_ms", "drop_next", "truncate_next", "garbage_next",
+                       "refresh_latency_ms"):
                 new[key] = _int_knob(value, key)
+            elif key == "token_ttl_s":
+                new[key] = _int_knob(value, key, 1)
+            elif key == "rotate_refresh_token":
+                new[key] = _bool_knob(value, key)
+            elif key == "refresh_fail":
+                new[key] = _refresh_fail_knob(value)
+            elif key == "expire_tokens_now":
+                expire = _bool_knob(value, key)
             elif key in ("max_page_size", "default_page_size"):
                 new[key] = _int_knob(value, key, 1)
             elif key == "token":
@@ -574,6 +721,8 @@ class State:
                     retry = _int_knob(retry, "rate_limit.retry_after")
                 new[key] = {"next": _int_knob(value.get("next", 1), "rate_limit.next"),
                             "retry_after": retry, "header": header}
+            elif key == "rate_per_s":
+                new[key] = _int_knob(value, "rate_per_s")
             elif key == "hide_from_list":
                 if not isinstance(value, list):
                     raise BadInput("hide_from_list must be a list of ids")
@@ -590,6 +739,10 @@ class State:
                 new[key] = value
             else:
                 raise BadInput("unknown knob: %s" % key)
+        if expire:
+            self.access.clear()
+            if "token" not in conf:
+                new["token"] = None
         self.knobs = new
         self.hidden = set(new["hide_from_list"])
         self._changed()
@@ -671,6 +824,8 @@ class Handler(BaseHTTPRequestHandler):
             path = urlsplit(self.path).path
             if path.startswith("/_mock/") or path == "/_mock":
                 self._control()
+            elif path == TOKEN_PATH:
+                self._oauth()
             else:
                 self._api()
         except (BrokenPipeError, ConnectionResetError):
@@ -699,6 +854,9 @@ class Handler(BaseHTTPRequestHandler):
                 with state.lock:
                     log = list(state.log)
                 reply = {"total": len(log), "log": log}
+            elif path == "/_mock/tokens" and method == "GET":
+                with state.lock:
+                    reply = state.tokens_view()
             elif path == "/_mock/reset" and method == "POST":
                 state.reset()
                 reply = {"ok": True}
@@ -759,6 +917,99 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(400, {"ok": False, "error": str(exc)})
         return self._send(200, reply)
 
+    # ---- the OAuth2 token endpoint
+    def _oauth(self):
+        """POST /oauth/token.  Logged like an API request, never with its body."""
+        state = self.server.state
+        entry = {"method": self.command, "path": TOKEN_PATH, "query": "", "status": 0}
+        with state.lock:
+            entry["t"] = round(time.monotonic() - state.t0, 6)
+            state.log.append(entry)
+            latency = state.knobs["refresh_latency_ms"]
+        try:
+            status = self._oauth_answer(state, latency)
+        except (BrokenPipeError, ConnectionResetError):
+            status = 0
+            self.close_connection = True
+        with state.lock:
+            entry["status"] = status
+
+    def _oauth_error(self, status, error, description=None, headers=None):
+        body = {"error": error}
+        if description is not None:
+            body["error_description"] = description
+        all_headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+        all_headers.update(headers or {})
+        return self._send(status, body, headers=all_headers)
+
+    def _oauth_answer(self, state, latency):
+        length = self.headers.get("Content-Length")
+        raw = b""
+        too_big = False
+        if length:
+            try:
+                n = int(length)
+            except ValueError:
+                n = -1
+            if n < 0 or n > MAX_FORM_BYTES:
+                too_big = True
+                self.close_connection = True
+            elif n:
+                raw = self.rfile.read(n)
+        if latency > 0:
+            time.sleep(latency / 1000.0)
+        with state.lock:
+            fail = state.knobs["refresh_fail"]
+            if fail["count"] > 0:
+                state.knobs["refresh_fail"] = dict(fail, count=fail["count"] - 1)
+            else:
+                fail = None
+        if fail is not None:
+            return self._oauth_error(fail["status"], fail["error"],
+                                     "Injected failure of the token endpoint.")
+        if self.command != "POST":
+            return self._oauth_error(405, "invalid_request", "Only POST is supported.",
+                                     headers={"Allow": "POST"})
+        if too_big:
+            return self._oauth_error(400, "invalid_request", "Bad or too large body.")
+        ctype = self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        if ctype != "application/x-www-form-urlencoded":
+            return self._oauth_error(400, "invalid_request", "The body must be "
+                                     "application/x-www-form-urlencoded.")
+        try:
+            form = parse_qs(raw.decode("utf-8"), keep_blank_values=True)
+        except (UnicodeDecodeError, ValueError):
+            return self._oauth_error(400, "invalid_request", "The body is not a form.")
+        repeated = sorted(k for k, v in form.items() if len(v) > 1)
+        if repeated:
+            return self._oauth_error(400, "invalid_request", "Repeated parameter: %s."
+                                     % ", ".join(repeated))
+        form = {k: v[0] for k, v in form.items()}
+        grant = form.get("grant_type", "")
+        if not grant:
+            return self._oauth_error(400, "invalid_request", "grant_type is missing.")
+        if grant != "refresh_token":
+            return self._oauth_error(400, "unsupported_grant_type",
+                                     "Only the refresh_token grant is supported here.")
+        client_id = form.get("client_id", "")
+        client_secret = form.get("client_secret", "")
+        args = state.args
+        if client_id != args.client_id or client_secret != args.client_secret:
+            return self._oauth_error(401, "invalid_client", "Client authentication failed.")
+        refresh = form.get("refresh_token", "")
+        if not refresh:
+            return self._oauth_error(400, "invalid_request", "refresh_token is missing.")
+        with state.lock:
+            if refresh not in state.refresh_valid:
+                answer = None
+            else:
+                answer = state.issue_tokens(refresh)
+        if answer is None:
+            return self._oauth_error(400, "invalid_grant", "The refresh token is invalid, "
+                                     "expired or revoked.")
+        return self._send(200, answer, headers={"Cache-Control": "no-store",
+                                                "Pragma": "no-cache"})
+
     # ---- the API
     def _api(self):
         state = self.server.state
@@ -793,6 +1044,15 @@ class Handler(BaseHTTPRequestHandler):
         if rl["next"] > 0:
             k["rate_limit"] = dict(rl, next=rl["next"] - 1)
             return ("rate_limit", rl)
+        if k["rate_per_s"] > 0:
+            # A sliding one-second window of the requests let through.
+            now = time.monotonic()
+            window = state.rate_window
+            while window and now - window[0] >= 1.0:
+                window.popleft()
+            if len(window) >= k["rate_per_s"]:
+                return ("rate_limit", {"retry_after": 1, "header": "Retry-After"})
+            window.append(now)
         fail = k["fail_next"]
         if fail["count"] > 0:
             k["fail_next"] = dict(fail, count=fail["count"] - 1)
@@ -806,9 +1066,11 @@ class Handler(BaseHTTPRequestHandler):
         return None
 
     def _api_answer(self, state, parts):
+        auth = self.headers.get("Authorization", "")
+        scheme, _, given = auth.partition(" ")
         with state.lock:
             fault = self._fault(state)
-            token = state.knobs["token"]
+            authorized = scheme.lower() == "bearer" and state.token_valid(given.strip())
             path_status = state.knobs["status_for_paths"].get(parts.path)
         truncate = False
         if fault is not None:
@@ -840,9 +1102,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.command not in ("GET", "HEAD"):
             return self._send(405, error_body(405, "Only GET is supported."),
                               truncate=truncate)
-        auth = self.headers.get("Authorization", "")
-        scheme, _, given = auth.partition(" ")
-        if scheme.lower() != "bearer" or given.strip() != token or not token:
+        if not authorized:
             return self._send(401, error_body(401), truncate=truncate)
         if path_status is not None:
             return self._send(path_status, error_body(path_status), truncate=truncate)
@@ -973,6 +1233,12 @@ def main(argv=None):
     p.add_argument("--max-sub-accounts", type=int, default=5,
                    help="sub-accounts per account at most (5)")
     p.add_argument("--token", default="demo-token", help="accepted bearer token (demo-token)")
+    p.add_argument("--client-id", default="demo-client",
+                   help="OAuth2 client id for /oauth/token (demo-client)")
+    p.add_argument("--client-secret", default="demo-secret",
+                   help="OAuth2 client secret for /oauth/token (demo-secret)")
+    p.add_argument("--refresh-token", default="demo-refresh",
+                   help="the refresh token valid at start (demo-refresh)")
     p.add_argument("--max-page-size", type=int, default=50, help="largest page served (50)")
     p.add_argument("--default-page-size", type=int, default=20,
                    help="page size without limit= (20)")
@@ -991,6 +1257,9 @@ def main(argv=None):
     for name in ("max_page_size", "default_page_size"):
         if getattr(args, name) < 1:
             p.exit(2, "sepay-mock: --%s must be >= 1\n" % name.replace("_", "-"))
+    for name in ("client_id", "client_secret", "refresh_token"):
+        if not getattr(args, name):
+            p.exit(2, "sepay-mock: --%s must not be empty\n" % name.replace("_", "-"))
     if not 0 <= args.port <= 65535:
         p.exit(2, "sepay-mock: --port must be 0-65535\n")
 

@@ -14,9 +14,11 @@ Fixtures:
     mock   - a fresh mock server per test.  Mark a test with
              @pytest.mark.mock_opts(accounts=120, max_page_size=50, ...) for other
              command-line options, or @pytest.mark.mock_opts(knobs={...}) for
-             control knobs set before anything is mounted.
+             control knobs set before anything is mounted.  mock.token_url is the
+             mock's OAuth2 token endpoint, mock.tokens() its token state.
     mount  - a factory: mount(mock, cache_ttl=60, page_size=None, extra_opts=[],
-             env=None, token=None, expect_quiet=True) -> mountpoint path.
+             env=None, token=None, expect_quiet=True, args=[]) -> mountpoint path
+             (args: more command-line arguments, e.g. ["-d"]).
              Teardown unmounts, checks the daemon exited 0 and that its stderr holds
              no sanitizer report or crash (and nothing at all with expect_quiet).
              mount.start_failure(mock, ...) runs a daemon that must refuse to mount.
@@ -63,7 +65,8 @@ LIST_PATH = "/api/v1/bank-accounts"
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "mock_opts(**kw): options for the mock server (accounts, seed, "
-        "max_page_size, default_page_size, latency_ms, token, knobs={...})")
+        "max_page_size, default_page_size, latency_ms, token, client_id, "
+        "client_secret, refresh_token, knobs={...})")
 
 
 def _clean_env(extra=None):
@@ -84,8 +87,12 @@ class Mock:
     """A running sepay_mock.py and a client for its control API."""
 
     def __init__(self, workdir, accounts=20, seed=1, token="demo-token", max_page_size=50,
-                 default_page_size=20, latency_ms=0):
+                 default_page_size=20, latency_ms=0, client_id="demo-client",
+                 client_secret="demo-secret", refresh_token="demo-refresh"):
         self.token = token
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.refresh_token = refresh_token
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         port_file = self.workdir / "mock.port"
@@ -95,7 +102,9 @@ class Mock:
                "--seed", str(seed), "--token", token,
                "--max-page-size", str(max_page_size),
                "--default-page-size", str(default_page_size),
-               "--latency-ms", str(latency_ms), "--quiet"]
+               "--latency-ms", str(latency_ms), "--client-id", client_id,
+               "--client-secret", client_secret, "--refresh-token", refresh_token,
+               "--quiet"]
         self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._stderr,
                                      env=_clean_env())
@@ -115,6 +124,7 @@ class Mock:
             time.sleep(0.02)
         self.root = "http://127.0.0.1:%d" % self.port
         self.url = self.root + "/api/v1"
+        self.token_url = self.root + "/oauth/token"
 
     def stderr_text(self):
         try:
@@ -156,6 +166,11 @@ class Mock:
 
     def reset(self):
         return self._call("POST", "/_mock/reset")
+
+    def tokens(self):
+        """The OAuth2 state: client_id, client_secret, refresh_token (newest valid),
+        refresh_tokens, access_tokens (every one issued), valid_access_tokens, ..."""
+        return self._call("GET", "/_mock/tokens")
 
     def config(self, **knobs):
         return self._call("POST", "/_mock/config", knobs)
@@ -254,14 +269,15 @@ class MountFactory:
         self.daemons = []
         self.count = 0
 
-    def _command(self, mock, cache_ttl, page_size, extra_opts, mountpoint, base_url):
+    def _command(self, mock, cache_ttl, page_size, extra_opts, mountpoint, base_url,
+                 args=None):
         opts = ["base_url=%s" % (base_url or mock.url)]
         if cache_ttl is not None:
             opts.append("cache_ttl=%s" % cache_ttl)
         if page_size is not None:
             opts.append("page_size=%s" % page_size)
         opts.extend(extra_opts or [])
-        return [SEPAYFS_BIN, "-f", "-o", ",".join(opts), mountpoint]
+        return [SEPAYFS_BIN, "-f"] + list(args or []) + ["-o", ",".join(opts), mountpoint]
 
     def _env(self, mock, env, token):
         extra = {}
@@ -282,11 +298,12 @@ class MountFactory:
         return str(mountpoint), stderr_path
 
     def __call__(self, mock, cache_ttl=60, page_size=None, extra_opts=None, env=None,
-                 token=None, base_url=None, expect_quiet=True):
+                 token=None, base_url=None, expect_quiet=True, args=None):
         """Mount and return the mountpoint.  token=None: the mock's token through
         SEPAY_ACCESS_TOKEN; token=False: none in the environment."""
         mountpoint, stderr_path = self._prepare()
-        cmd = self._command(mock, cache_ttl, page_size, extra_opts, mountpoint, base_url)
+        cmd = self._command(mock, cache_ttl, page_size, extra_opts, mountpoint, base_url,
+                            args)
         with open(stderr_path, "wb") as err:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
                                     env=self._env(mock, env, token))
@@ -313,11 +330,12 @@ class MountFactory:
         return self.daemon(mountpoint).stderr_text()
 
     def start_failure(self, mock, cache_ttl=None, page_size=None, extra_opts=None, env=None,
-                      token=None, base_url=None):
+                      token=None, base_url=None, args=None):
         """Run a daemon that must not mount.  Returns (exit code, stderr text,
         whether the mountpoint got mounted)."""
         mountpoint, stderr_path = self._prepare()
-        cmd = self._command(mock, cache_ttl, page_size, extra_opts, mountpoint, base_url)
+        cmd = self._command(mock, cache_ttl, page_size, extra_opts, mountpoint, base_url,
+                            args)
         with open(stderr_path, "wb") as err:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
                                     env=self._env(mock, env, token))

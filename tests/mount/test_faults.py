@@ -133,3 +133,22 @@ def test_plain_http_only_to_loopback(mock, mount, url):
     rc, err, mounted = mount.start_failure(mock, base_url=url)
     assert rc != 0 and not mounted
     assert "https://" in err, err
+
+
+@pytest.mark.mock_opts(accounts=60, knobs={"rate_per_s": 20})
+def test_walk_under_a_rate_limit_gets_few_429s(mock, mount):
+    """A server allowing 20 requests a second: a cold walk of 60 accounts (121
+    requests) learns the pace from the first 429s instead of hammering on,
+    and every file arrives intact."""
+    mnt = mount(mock, expect_quiet=False)
+    before = mock.log_len()
+    r = subprocess.run(["grep", "-rc", "created_at", mnt], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    log = mock.requests_since(before)
+    ok = [e for e in log if e["status"] == 200]
+    limited = [e for e in log if e["status"] == 429]
+    assert len(ok) == 1 + 60 * 2, "each object once: %d" % len(ok)
+    print("429s: %d for %d answers" % (len(limited), len(ok)))
+    assert len(limited) < len(ok) // 4, "%d 429s for %d answers" % (len(limited), len(ok))

@@ -137,6 +137,7 @@ static void test_negative(void)
 
 struct reader {
 	struct cache *cache;
+	pthread_barrier_t *start;
 	int rc;
 	struct snapshot *snap;
 };
@@ -145,6 +146,7 @@ static void *read_one(void *arg)
 {
 	struct reader *r = arg;
 	struct obj_key k = { 1, 7, 0 };
+	pthread_barrier_wait(r->start); /* all ask at once, while one fetch runs */
 	r->rc = cache_get(r->cache, &k, &r->snap);
 	return NULL;
 }
@@ -154,12 +156,15 @@ static void run_readers(struct fake_source *src, int expect_rc)
 	struct cache *c = make_cache(src, 0);
 	pthread_t threads[READERS];
 	struct reader readers[READERS];
+	pthread_barrier_t start;
+	pthread_barrier_init(&start, NULL, READERS);
 	for (int i = 0; i < READERS; i++) {
-		readers[i] = (struct reader){ c, -1, NULL };
+		readers[i] = (struct reader){ c, &start, -1, NULL };
 		pthread_create(&threads[i], NULL, read_one, &readers[i]);
 	}
 	for (int i = 0; i < READERS; i++)
 		pthread_join(threads[i], NULL);
+	pthread_barrier_destroy(&start);
 	CHECK_INT(atomic_load(&src->fetches), 1);
 	for (int i = 0; i < READERS; i++) {
 		CHECK_INT(readers[i].rc, expect_rc);
@@ -175,9 +180,9 @@ static void test_single_flight(void)
 {
 	/* The fetch takes long enough for all readers to arrive while it runs. */
 	fake_now = 1000;
-	struct fake_source ok = { .content = "shared", .delay_ms = 200 };
+	struct fake_source ok = { .content = "shared", .delay_ms = 500 };
 	run_readers(&ok, 0);
-	struct fake_source failing = { .result = EACCES, .delay_ms = 200 };
+	struct fake_source failing = { .result = EACCES, .delay_ms = 500 };
 	run_readers(&failing, EACCES);
 }
 

@@ -26,9 +26,11 @@ int main(void)
 	rate_limit_slow_down(&rl, 10 * ms, 1000 * ms);
 	CHECK_INT(rate_limit_reserve(&rl, 20 * ms), 1010 * ms);
 	CHECK_INT(rate_limit_reserve(&rl, 20 * ms), 1060 * ms);
+	rate_limit_slow_down(&rl, 1005 * ms, 0); /* the same burst: not wider again */
+	CHECK_INT(rl.interval_ns, 50 * ms);
 	rate_limit_slow_down(&rl, 1100 * ms, 0);
 	CHECK_INT(rl.interval_ns, 100 * ms);
-	for (int i = 0; i < 200; i++)
+	for (int i = 0; i < 400; i++)
 		rate_limit_speed_up(&rl);
 	CHECK_INT(rl.interval_ns, 0);
 	/* A slot past the deadline is refused without waiting. */
@@ -40,7 +42,7 @@ int main(void)
 	rate_limit_init(&rl, 4);
 	rate_limit_slow_down(&rl, 0, 0);
 	CHECK_INT(rl.interval_ns, 500 * ms);
-	for (int i = 0; i < 200; i++)
+	for (int i = 0; i < 400; i++)
 		rate_limit_speed_up(&rl);
 	CHECK_INT(rl.interval_ns, 250 * ms);
 	rate_limit_destroy(&rl);

@@ -90,7 +90,8 @@ static void test_walk(void)
 	CHECK_INT(c.n, 2);
 	CHECK_INT(c.ids[0], 7);
 	CHECK_INT(c.ids[1], 9);
-	CHECK_INT(fake_http_count(f, NULL), 2);
+	/* Pages 2-5 may go out side by side before page 2 shows the end. */
+	CHECK(fake_http_count(f, NULL) >= 2 && fake_http_count(f, NULL) <= 5);
 
 	/* A server that answers page 2 with page 1 again (clamping) ends it;
 	 * pages 3-5, asked for side by side meanwhile, fail (404 here) past
@@ -107,6 +108,19 @@ static void test_walk(void)
 	set_page(f, "/z2?page=3&limit=100", "{\"id\":3}", 3, 3);
 	fake_http_set(f, "/z2?page=2&limit=100", 500, "");
 	CHECK_INT(sepay_walk_pages(&api, "test", "/z2", collect, &c), EIO);
+
+	/* An item nested past the bound is skipped, the others kept, and the
+	 * page is not asked for again; a body nested past it is refused. */
+	fake_http_reset_counts(f);
+	c.n = 0;
+	char deep[400];
+	snprintf(deep, sizeof(deep), "{\"id\":4},{\"id\":5,\"x\":%.*s%.*s}", 40,
+		 "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", 40, "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+	set_page(f, "/deep?page=1&limit=100", deep, 1, 1);
+	CHECK_INT(sepay_walk_pages(&api, "test", "/deep", collect, &c), 0);
+	CHECK_INT(c.n, 1);
+	CHECK_INT(c.ids[0], 4);
+	CHECK_INT(fake_http_count(f, NULL), 1);
 
 	/* No meta at all: one page. */
 	fake_http_reset_counts(f);
