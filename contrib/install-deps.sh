@@ -12,4 +12,4 @@ apt-get install -y --no-install-recommends \
 	ca-certificates gcc libc6-dev pkg-config meson ninja-build \
 	fuse3 libfuse3-dev libcurl4-openssl-dev libjansson-dev \
 	python3 python3-pytest curl tar grep findutils rsync \
-	clang libclang-rt-14-dev valgrind
+	clang libclang-rt-14-dev valgrind mandoc man-db groff-base

@@ -306,10 +306,26 @@ static struct obj_key parent_of(const struct obj_key *node)
 	switch (node->kind) {
 	case NODE_ACCOUNT:
 		return (struct obj_key){ NODE_ACCOUNTS, 0, 0 };
+	case NODE_INFO:
 	case NODE_SUBS:
 		return (struct obj_key){ NODE_ACCOUNT, node->a, 0 };
+	case NODE_SUB_FILE:
+		return (struct obj_key){ NODE_SUBS, node->a, 0 };
 	default:
 		return (struct obj_key){ NODE_ROOT, 0, 0 };
+	}
+}
+
+/* The name a node has in its parent ("" for the root). */
+static void node_name(const struct obj_key *node, char name[NAME_MAX_ID_FILE])
+{
+	switch (node->kind) {
+	case NODE_ACCOUNTS: snprintf(name, NAME_MAX_ID_FILE, "accounts"); break;
+	case NODE_ACCOUNT: name_format_id(name, node->a, false); break;
+	case NODE_INFO: snprintf(name, NAME_MAX_ID_FILE, "info.json"); break;
+	case NODE_SUBS: snprintf(name, NAME_MAX_ID_FILE, "sub-accounts"); break;
+	case NODE_SUB_FILE: name_format_id(name, node->b, true); break;
+	default: name[0] = '\0';
 	}
 }
 
@@ -416,6 +432,70 @@ int fs_read(struct fs *fs, uint64_t ino, struct blob **out)
 		blob_unref(*out);
 		*out = NULL;
 		return ESTALE;
+	}
+	return 0;
+}
+
+struct fs_entry *fs_known_entries(struct fs *fs, size_t *count)
+{
+	size_t n;
+	struct inode_ref *refs = inodes_list(fs->inodes, &n);
+	struct fs_entry *out = refs ? malloc((n + 1) * sizeof(*out)) : NULL;
+	*count = 0;
+	for (size_t i = 0; out && i < n; i++) {
+		struct fs_entry *e = &out[(*count)++];
+		struct obj_key parent = parent_of(&refs[i].key);
+		e->ino = refs[i].ino;
+		e->parent = refs[i].key.kind == NODE_ROOT ? 0 : inodes_find(fs->inodes, &parent);
+		node_name(&refs[i].key, e->name);
+	}
+	free(refs);
+	return out;
+}
+
+/* The API object a node comes from: its file's object, or the listing
+ * that names a directory. */
+static bool source_of(const struct obj_key *node, struct obj_key *obj)
+{
+	switch (node->kind) {
+	case NODE_ACCOUNTS:
+	case NODE_ACCOUNT:
+		*obj = (struct obj_key){ OBJ_ACCOUNT_LIST, 0, 0 };
+		return true;
+	case NODE_SUBS:
+		*obj = (struct obj_key){ OBJ_SUB_LIST, node->a, 0 };
+		return true;
+	case NODE_INFO:
+	case NODE_SUB_FILE:
+		*obj = object_of(node);
+		return true;
+	default:
+		return false;
+	}
+}
+
+int fs_xattrs(struct fs *fs, uint64_t ino, char source[128], char fetched[32])
+{
+	struct obj_key node, obj;
+	if (!inodes_key(fs->inodes, ino, &node))
+		return ESTALE;
+	if (!source_of(&node, &obj))
+		return ENODATA;
+	/* An account directory is named by the listing, but it stands for
+	 * the account: show that. */
+	struct obj_key shown = node.kind == NODE_ACCOUNT ? (struct obj_key){ OBJ_ACCOUNT, node.a, 0 }
+							 : obj;
+	objects_path(&shown, source, 128);
+	fetched[0] = '\0';
+	struct snapshot *s = cache_peek(fs->cache, &obj, false);
+	if (!s && node.kind == NODE_ACCOUNT) /* found by its detail, not listed yet */
+		s = cache_peek(fs->cache, &shown, false);
+	if (s) {
+		struct tm tm;
+		time_t t = s->fetched.tv_sec;
+		if (gmtime_r(&t, &tm))
+			strftime(fetched, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		snapshot_unref(s);
 	}
 	return 0;
 }

@@ -61,4 +61,21 @@ bool fs_dirent_ref(struct fs *fs, const struct fs_dirent *entry);
  * blob_unref).  Needs no open file: an inode's bytes never change. */
 int fs_read(struct fs *fs, uint64_t ino, struct blob **out);
 
+/* A name the kernel may have cached: parent directory, name, inode. */
+struct fs_entry {
+	uint64_t parent;  /* 0 for the root */
+	uint64_t ino;
+	char name[NAME_MAX_ID_FILE];
+};
+/* Every entry the kernel may hold, to invalidate them all (malloc'ed). */
+struct fs_entry *fs_known_entries(struct fs *fs, size_t *count);
+
+/* The extended attributes every node has but the root:
+ * user.sepayfs.source, the API path it comes from, and
+ * user.sepayfs.fetched, when that was last fetched (ISO 8601, UTC; empty
+ * when not in memory).  Returns 0, ENODATA (the root) or ESTALE. */
+#define FS_XATTR_SOURCE "user.sepayfs.source"
+#define FS_XATTR_FETCHED "user.sepayfs.fetched"
+int fs_xattrs(struct fs *fs, uint64_t ino, char source[128], char fetched[32]);
+
 #endif

@@ -218,6 +218,51 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	char source[128], fetched[32];
+	int rc = fs_xattrs(adapter(req)->fs, ino, source, fetched);
+	const char *value = strcmp(name, FS_XATTR_SOURCE) == 0 ? source
+			    : strcmp(name, FS_XATTR_FETCHED) == 0 && fetched[0] ? fetched
+			    : NULL;
+	if (rc || !value) {
+		fuse_reply_err(req, rc && rc != ENODATA ? rc : ENODATA);
+		return;
+	}
+	size_t len = strlen(value);
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, value, len);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	char source[128], fetched[32], list[64];
+	size_t len = 0;
+	int rc = fs_xattrs(adapter(req)->fs, ino, source, fetched);
+	if (rc && rc != ENODATA) {
+		fuse_reply_err(req, rc);
+		return;
+	}
+	if (rc == 0) {
+		memcpy(list, FS_XATTR_SOURCE, sizeof(FS_XATTR_SOURCE));
+		len = sizeof(FS_XATTR_SOURCE);
+		if (fetched[0]) {
+			memcpy(list + len, FS_XATTR_FETCHED, sizeof(FS_XATTR_FETCHED));
+			len += sizeof(FS_XATTR_FETCHED);
+		}
+	}
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, list, len);
+}
+
 /* Everything that would write.  The mount is also made read-only (-o ro),
  * so the kernel normally answers these itself; these cover a remount. */
 static void erofs(fuse_req_t req) { fuse_reply_err(req, EROFS); }
@@ -261,6 +306,8 @@ const struct fuse_lowlevel_ops sepayfs_ll_ops = {
 	.open = op_open,
 	.read = op_read,
 	.statfs = op_statfs,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
 	.setattr = op_setattr,
 	.mknod = op_mknod,
 	.mkdir = op_mkdir,

@@ -195,3 +195,35 @@ size_t inodes_count(struct inode_table *t)
 	pthread_mutex_unlock(&t->lock);
 	return n;
 }
+
+uint64_t inodes_find(struct inode_table *t, const struct obj_key *key)
+{
+	pthread_mutex_lock(&t->lock);
+	struct hnode *n = htab_find(&t->by_key, obj_key_hash(key), match_key, key);
+	uint64_t ino = n ? INODE_OF(n, by_key)->ino : 0;
+	pthread_mutex_unlock(&t->lock);
+	return ino;
+}
+
+struct list_build {
+	struct inode_ref *refs;
+	size_t count;
+};
+
+static void list_one(struct hnode *n, void *arg)
+{
+	struct list_build *b = arg;
+	struct inode *node = INODE_OF(n, by_ino);
+	b->refs[b->count++] = (struct inode_ref){ node->ino, node->key };
+}
+
+struct inode_ref *inodes_list(struct inode_table *t, size_t *count)
+{
+	pthread_mutex_lock(&t->lock);
+	struct list_build b = { malloc((t->by_ino.count + 1) * sizeof(*b.refs)), 0 };
+	if (b.refs)
+		htab_foreach(&t->by_ino, list_one, &b);
+	pthread_mutex_unlock(&t->lock);
+	*count = b.count;
+	return b.refs;
+}

@@ -51,4 +51,14 @@ bool inodes_content(struct inode_table *t, uint64_t ino, struct version *out);
 void inodes_forget(struct inode_table *t, uint64_t ino, uint64_t n);
 size_t inodes_count(struct inode_table *t);
 
+/* The inode number of the current node for key, or 0; makes nothing. */
+uint64_t inodes_find(struct inode_table *t, const struct obj_key *key);
+
+struct inode_ref {
+	uint64_t ino;
+	struct obj_key key;
+};
+/* Every inode the kernel may know, as a malloc'ed array (NULL on ENOMEM). */
+struct inode_ref *inodes_list(struct inode_table *t, size_t *count);
+
 #endif

@@ -1,27 +1,51 @@
-/* log.c - one-line log messages to stderr. */
+/* log.c - one-line log messages to stderr or syslog. */
 #include "log.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <syslog.h>
 
 static atomic_int current_level = LOG_LEVEL_WARN;
+static atomic_bool use_syslog;
 
 void log_set_level(enum log_level level) { atomic_store(&current_level, (int)level); }
 enum log_level log_get_level(void) { return (enum log_level)atomic_load(&current_level); }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+void log_to_syslog(void)
 {
-	static const char *const names[] = { "error", "warning", "info", "debug" };
-	if ((int)level > atomic_load(&current_level))
-		return;
+	openlog("sepayfs", LOG_PID, LOG_DAEMON);
+	atomic_store(&use_syslog, true);
+}
+
+static void emit(int priority, const char *label, const char *fmt, va_list ap)
+{
 	/* Format into one buffer and write it with one call, so lines from
 	 * concurrent FUSE threads never interleave. */
 	char line[1024];
-	int n = snprintf(line, sizeof(line), "sepayfs: %s: ", names[level]);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	if (atomic_load(&use_syslog))
+		syslog(priority, "%s: %s", label, line);
+	else
+		fprintf(stderr, "sepayfs: %s: %s\n", label, line);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	static const char *const labels[] = { "error", "warning", "info", "debug" };
+	static const int priorities[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	if ((int)level > atomic_load(&current_level))
+		return;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	emit(priorities[level], labels[level], fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s\n", line);
+}
+
+void log_notice(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	emit(LOG_NOTICE, "notice", fmt, ap);
+	va_end(ap);
 }

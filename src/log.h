@@ -1,15 +1,23 @@
-/* log.h - one-line log messages with a level.
+/* log.h - one-line log messages with a level, to stderr or syslog.
  *
  * Every failure that reaches a user is logged once, here, as one line.
- * Never pass a secret (token, Authorization header) to these functions. */
+ * In the foreground lines go to stderr; once daemonized, to syslog with
+ * ident "sepayfs" (journalctl -t sepayfs).  Never pass a secret (token,
+ * Authorization header) to these functions. */
 #ifndef SEPAYFS_LOG_H
 #define SEPAYFS_LOG_H
+
+#include <stdbool.h>
 
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
+/* From now on, to syslog instead of stderr. */
+void log_to_syslog(void);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A line asked for (statistics): written whatever the level. */
+void log_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)

@@ -14,9 +14,11 @@
 #include "objects.h"
 #include "options.h"
 #include "sepay.h"
+#include "signals.h"
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <signal.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +36,8 @@
 /* Accounts fetched ahead of a walk, per connection: enough to keep every
  * connection busy while the reader works through what arrived. */
 #define READAHEAD_ACCOUNTS_PER_CONN 4
+/* The deadline of the access check before mounting. */
+#define PROBE_TIMEOUT_S 5
 /* libfuse's own upper bound for -o max_threads. */
 #define MAX_FUSE_THREADS 100000
 
@@ -142,8 +146,7 @@ int main(int argc, char *argv[])
 		status = 2;
 		goto out;
 	}
-	if (cmd.debug)
-		log_set_level(LOG_LEVEL_DEBUG);
+	log_set_level(cmd.debug ? LOG_LEVEL_DEBUG : (enum log_level)opts.log_level);
 	if (!opts.credentials && !(token = options_load_token(&opts)))
 		goto out;
 
@@ -176,10 +179,15 @@ int main(int argc, char *argv[])
 		.max_rate = opts.max_rate,
 		.timeout_ms = opts.timeout * 1000,
 	};
+	/* The check before mounting answers within a few seconds: someone is
+	 * waiting at a terminal, and a wrong URL should not take the whole
+	 * request deadline to report. */
+	ac.timeout_ms = opts.timeout < PROBE_TIMEOUT_S ? opts.timeout * 1000 : PROBE_TIMEOUT_S * 1000;
 	sepay_api_init(&api, &ac);
 	api_ready = true;
 	if (probe_api(&api, opts.base_url, (uint64_t)opts.cache_ttl * 1000) != 0)
 		goto out_curl;
+	api.cfg.timeout_ms = opts.timeout * 1000;
 
 	unsigned negative_ttl_s = opts.cache_ttl < NEGATIVE_TTL_S ? opts.cache_ttl : NEGATIVE_TTL_S;
 	struct cache_config cc = {
@@ -192,10 +200,10 @@ int main(int argc, char *argv[])
 		.fetch_ctx = &api,
 	};
 	struct fs_config fc = {
-		.uid = getuid(),
-		.gid = getgid(),
-		.file_mode = 0444,
-		.dir_mode = 0555,
+		.uid = opts.has_uid ? (uid_t)opts.uid : getuid(),
+		.gid = opts.has_gid ? (gid_t)opts.gid : getgid(),
+		.file_mode = 0444 & ~(mode_t)opts.umask,
+		.dir_mode = 0555 & ~(mode_t)opts.umask,
 	};
 	if (!(cache = cache_new(&cc)) || fs_init(&fs, &fc, cache) != 0) {
 		fprintf(stderr, "sepayfs: out of memory\n");
@@ -203,9 +211,11 @@ int main(int argc, char *argv[])
 	}
 	fs_ready = true;
 
-	/* Read-only in the kernel too: writes fail there with EROFS. */
+	/* Read-only in the kernel too: writes fail there with EROFS.  Other
+	 * users, when let in, are held to the modes by the kernel. */
 	if (fuse_opt_add_arg(&args, "-oro") != 0 ||
-	    fuse_opt_add_arg(&args, "-ofsname=sepayfs,subtype=sepayfs") != 0)
+	    fuse_opt_add_arg(&args, "-ofsname=sepayfs,subtype=sepayfs") != 0 ||
+	    (opts.allow_other && fuse_opt_add_arg(&args, "-odefault_permissions") != 0))
 		goto out_curl;
 	struct fuse_adapter adapter = {
 		.fs = &fs,
@@ -221,10 +231,21 @@ int main(int argc, char *argv[])
 		goto out_signals;
 	if (fuse_daemonize(cmd.foreground) != 0)
 		goto out_unmount;
-	/* Threads start only now: fuse_daemonize() forks. */
+	if (!cmd.foreground)
+		log_to_syslog(); /* stderr is /dev/null now */
+	/* Threads start only now: fuse_daemonize() forks.  Every thread from
+	 * here on inherits the blocked SIGHUP/SIGUSR1, taken by its own thread. */
+	signals_block();
 	fs.readahead = readahead_start(cache, opts.max_conns,
 				       opts.max_conns * READAHEAD_ACCOUNTS_PER_CONN);
-	status = run_loop(se, &cmd) == 0 ? 0 : 1;
+	struct signal_targets targets = { se, &fs, cache, &api };
+	struct signal_thread *signals = signals_start(&targets);
+	log_info("mounted %s on %s", opts.base_url, cmd.mountpoint);
+	/* libfuse ends its loop with the number of the signal that ended it:
+	 * SIGTERM and SIGINT are how a mount is asked to stop, not failures. */
+	int loop_rc = run_loop(se, &cmd);
+	status = loop_rc == 0 || loop_rc == SIGTERM || loop_rc == SIGINT ? 0 : 1;
+	signals_stop(signals);
 	readahead_stop(fs.readahead);
 	fs.readahead = NULL;
 out_unmount:

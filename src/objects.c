@@ -143,13 +143,19 @@ int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
 	/* Content is dated by the wall clock: it becomes the files' mtime. */
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
+	int rc = EINVAL;
 	switch (key->kind) {
 	case OBJ_ACCOUNT_LIST:
-		return fetch_listing(api, "list accounts", path, false, now, out);
+		rc = fetch_listing(api, "list accounts", path, false, now, out);
+		break;
 	case OBJ_ACCOUNT:
-		return fetch_detail(api, path, now, out);
+		rc = fetch_detail(api, path, now, out);
+		break;
 	case OBJ_SUB_LIST:
-		return fetch_listing(api, "list sub-accounts", path, true, now, out);
+		rc = fetch_listing(api, "list sub-accounts", path, true, now, out);
+		break;
 	}
-	return EINVAL;
+	if (rc == 0)
+		clock_gettime(CLOCK_REALTIME, &(*out)->fetched);
+	return rc;
 }

@@ -2,12 +2,14 @@
 #include "options.h"
 
 #include "http.h"
+#include "log.h"
 #include "secretfile.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -30,6 +32,8 @@
 
 #define OPT(templ, field) { templ, offsetof(struct sepayfs_options, field), 1 }
 
+enum { KEY_ALLOW_OTHER = 1 };
+
 static const struct fuse_opt option_table[] = {
 	OPT("base_url=%s", base_url_arg),
 	OPT("token_file=%s", token_file),
@@ -43,6 +47,19 @@ static const struct fuse_opt option_table[] = {
 	OPT("credentials=%s", credentials),
 	OPT("token_url=%s", token_url),
 	OPT("cafile=%s", cafile),
+	OPT("uid=%s", uid_arg),
+	OPT("gid=%s", gid_arg),
+	OPT("umask=%s", umask_arg),
+	OPT("log_level=%s", log_level_arg),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	/* Options that mean something to mount(8), fstab or systemd, not to us. */
+	FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nofail", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("noauto", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("user", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("users", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nouser", FUSE_OPT_KEY_DISCARD),
 	FUSE_OPT_END
 };
 
@@ -58,13 +75,23 @@ void options_print_help(FILE *out)
 		"    -o token_url=URL       token endpoint (default https://my.sepay.vn/oauth/token)\n"
 		"    -o cafile=PATH         CA certificates to trust for https\n"
 		"    -o cache_ttl=SECONDS   serve listings and files from memory this long (default 60)\n"
+		"    -o cache_max_mb=N      memory for cached listings and files (default 128)\n"
+		"    -o stale_if_error=SECONDS  when a refresh fails, serve the last content up\n"
+		"                           to this long past its TTL (default 0: off)\n"
 		"    -o page_size=N         items asked for per listing page (default 100)\n"
 		"    -o max_conns=N         HTTP requests in flight at most (default 8)\n"
 		"    -o max_rate=R          requests a second at most, 0 for no cap (default 0)\n"
-		"    -o cache_max_mb=N      memory for cached listings and files (default 128)\n"
 		"    -o timeout=SECONDS     a request's deadline, retries included (default 20)\n"
-		"    -o stale_if_error=SECONDS  when a refresh fails, serve the last content up\n"
-		"                           to this long past its TTL (default 0: off)\n"
+		"    -o uid=N, -o gid=N     owner shown for every file (default: yours)\n"
+		"    -o umask=OCTAL         taken from 0444 files and 0555 directories\n"
+		"                           (default 0; 0227 with allow_other)\n"
+		"    -o allow_other         let other users in (implies default_permissions)\n"
+		"    -o log_level=LEVEL     error, warn, info or debug (default warn)\n"
+		"    _netdev, nofail, auto, noauto, user, users, x-systemd.*: accepted and\n"
+		"                           ignored, for /etc/fstab\n"
+		"\n"
+		"Signals: SIGHUP drops every cache, SIGUSR1 logs statistics.\n"
+		"Extended attributes: user.sepayfs.source, user.sepayfs.fetched.\n"
 		"\n");
 }
 
@@ -109,10 +136,89 @@ static int check_base_url(struct sepayfs_options *opts)
 	return 0;
 }
 
+/* Positional arguments: mount.fuse3 passes SOURCE MOUNTPOINT; the source
+ * names nothing for us.  Unknown -o options go on to libfuse. */
+static int option_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	(void)outargs;
+	struct sepayfs_options *opts = data;
+	switch (key) {
+	case KEY_ALLOW_OTHER:
+		opts->allow_other = true;
+		return 1;
+	case FUSE_OPT_KEY_NONOPT:
+		if (opts->mountpoint && opts->source_seen) {
+			fprintf(stderr, "sepayfs: too many arguments: %s\n", arg);
+			return -1;
+		}
+		if (opts->mountpoint) {
+			free(opts->mountpoint);
+			opts->source_seen = true;
+		}
+		opts->mountpoint = strdup(arg);
+		return opts->mountpoint ? 0 : -1;
+	case FUSE_OPT_KEY_OPT:
+		return strncmp(arg, "x-systemd.", 10) == 0 ? 0 : 1;
+	default:
+		return 1;
+	}
+}
+
+static int parse_octal(const char *name, const char *arg, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(arg, &end, 8);
+	if (!*arg || *end || errno || v > 0777) {
+		fprintf(stderr, "sepayfs: -o %s=%s: expected an octal mode such as 0227\n", name, arg);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_level(const char *arg, int *out)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug" };
+	*out = LOG_LEVEL_WARN;
+	if (!arg)
+		return 0;
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(arg, names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	fprintf(stderr, "sepayfs: -o log_level=%s: expected error, warn, info or debug\n", arg);
+	return -1;
+}
+
 int options_parse(struct fuse_args *args, struct sepayfs_options *opts)
 {
 	memset(opts, 0, sizeof(*opts));
-	if (fuse_opt_parse(args, opts, option_table, NULL) == -1)
+	if (fuse_opt_parse(args, opts, option_table, option_proc) == -1)
+		return -1;
+	/* The mount point goes back for fuse_parse_cmdline(). */
+	if (opts->mountpoint && fuse_opt_add_arg(args, opts->mountpoint) != 0)
+		return -1;
+	/* The daemon changes to / when it goes to the background, and some
+	 * files are used later (a rotated refresh token is written back, CA
+	 * files are read at each TLS handshake): hold them by absolute path. */
+	char **paths[] = { &opts->token_file, &opts->credentials, &opts->cafile };
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		char *abs = *paths[i] ? realpath(*paths[i], NULL) : NULL;
+		if (abs) {
+			free(*paths[i]);
+			*paths[i] = abs;
+		}
+	}
+	opts->has_uid = opts->uid_arg != NULL;
+	opts->has_gid = opts->gid_arg != NULL;
+	opts->umask = opts->allow_other ? 0227 : 0;
+	if ((opts->uid_arg && parse_number("uid", opts->uid_arg, 0, 0, UINT32_MAX - 1, &opts->uid)) ||
+	    (opts->gid_arg && parse_number("gid", opts->gid_arg, 0, 0, UINT32_MAX - 1, &opts->gid)) ||
+	    (opts->umask_arg && parse_octal("umask", opts->umask_arg, &opts->umask)) ||
+	    parse_level(opts->log_level_arg, &opts->log_level))
 		return -1;
 	if (parse_number("cache_ttl", opts->cache_ttl_arg, 60, 1, MAX_CACHE_TTL, &opts->cache_ttl) ||
 	    parse_number("page_size", opts->page_size_arg, 100, 1, MAX_PAGE_SIZE, &opts->page_size) ||
@@ -142,6 +248,11 @@ void options_release(struct sepayfs_options *opts)
 	free(opts->credentials);
 	free(opts->token_url);
 	free(opts->cafile);
+	free(opts->uid_arg);
+	free(opts->gid_arg);
+	free(opts->umask_arg);
+	free(opts->log_level_arg);
+	free(opts->mountpoint);
 	free(opts->base_url);
 	memset(opts, 0, sizeof(*opts));
 }

@@ -6,6 +6,7 @@
 #define SEPAYFS_OPTIONS_H
 
 #include <fuse_opt.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #define SEPAYFS_DEFAULT_BASE_URL "https://my.sepay.vn/api/v1"
@@ -24,6 +25,10 @@ struct sepayfs_options {
 	char *credentials;
 	char *token_url;
 	char *cafile;
+	char *uid_arg;
+	char *gid_arg;
+	char *umask_arg;
+	char *log_level_arg;
 	/* Checked values. */
 	char *base_url;      /* without a trailing slash */
 	unsigned cache_ttl;  /* seconds */
@@ -33,6 +38,13 @@ struct sepayfs_options {
 	unsigned cache_max_mb;
 	unsigned timeout;        /* seconds a request may take, retries included */
 	unsigned stale_if_error; /* seconds; 0: off */
+	bool allow_other;        /* kept for libfuse too */
+	bool has_uid, has_gid;
+	unsigned uid, gid;
+	unsigned umask;          /* applied to 0444 files and 0555 directories */
+	int log_level;           /* enum log_level */
+	char *mountpoint;        /* the last of SOURCE MOUNTPOINT, as mount.fuse3 passes them */
+	bool source_seen;
 };
 
 /* Takes sepayfs's options out of args.  0, or -1 after printing why. */

@@ -32,6 +32,7 @@ void sepay_api_init(struct sepay_api *api, const struct sepay_api_config *cfg)
 	rate_limit_init(&api->rate, cfg->max_rate);
 	atomic_init(&api->requests, 0);
 	atomic_init(&api->retries, 0);
+	atomic_init(&api->in_flight, 0);
 	pthread_mutex_init(&api->seed_lock, NULL);
 }
 
@@ -206,9 +207,11 @@ int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json
 		atomic_fetch_add(&api->requests, 1);
 		struct http_response resp;
 		uint64_t left = deadline - now;
+		atomic_fetch_add(&api->in_flight, 1);
 		rc = api->cfg.http->get(api->cfg.http, path, token,
 					(long)(left < ATTEMPT_TIMEOUT_MS ? left : ATTEMPT_TIMEOUT_MS),
 					&resp);
+		atomic_fetch_sub(&api->in_flight, 1);
 		explicit_bzero(token, strlen(token));
 		free(token);
 		last.status = resp.status;

@@ -40,6 +40,7 @@ struct sepay_api {
 	struct rate_limit rate;
 	atomic_ulong requests;   /* sent, for statistics */
 	atomic_ulong retries;
+	atomic_long in_flight;
 
 	/* A first page already fetched (the mount's access check), handed to
 	 * the first walk that asks for it while it is fresh. */

@@ -39,6 +39,7 @@ struct snapshot {
 	size_t capacity;
 	struct listing_entry *entries;
 	struct timespec mtime;          /* a listing: when this set of ids was first seen */
+	struct timespec fetched;        /* when the request was answered (wall clock) */
 };
 
 /* Copies len bytes into a new blob with refs = 1.  NULL on ENOMEM. */

@@ -14,6 +14,7 @@ Run:
     curl -s -d grant_type=refresh_token -d refresh_token=demo-refresh \
         -d client_id=demo-client -d client_secret=demo-secret \
         http://127.0.0.1:8080/oauth/token
+    curl -si 'http://127.0.0.1:8080/oauth/authorize?response_type=code&client_id=demo-client&redirect_uri=http://127.0.0.1:8765/callback&state=x'
 
 API (all need "Authorization: Bearer <token>", else 401):
     GET /api/v1/bank-accounts?page=P&limit=L
@@ -22,27 +23,55 @@ API (all need "Authorization: Bearer <token>", else 401):
 A bearer token is accepted when it is the --token (or the "token" knob), or an
 access token issued by /oauth/token that has not expired.
 
-OAuth2 token endpoint (SePay's refresh grant; no bearer auth):
+OAuth2 authorization endpoint (what a browser visits to log in; no auth):
+    GET /oauth/authorize?response_type=code&client_id=C&redirect_uri=U&scope=S&state=X
+    The user is "logged in" and approves at once:
+        302 Location: U?code=<new one-time code>&state=X
+    (state is echoed only when given; "&" instead of "?" when U has a query).
+    A 400 HTML page, no redirect, when client_id is not --client-id, a parameter
+    is repeated, or U is not an http(s) URL on a loopback address (the mock is no
+    open redirect).  Redirected errors (error=..&error_description=..&state=X):
+        unsupported_response_type     response_type other than code
+        invalid_scope                 a scope SePay does not know (an empty or
+                                      missing scope asks for the default
+                                      "bank-account:read transaction:read")
+        access_denied                 the authorize_deny knob
+    A code is good for one exchange, by the same client with the same
+    redirect_uri, within 10 minutes.  Logged in the request log as
+    {"method", "path": "/oauth/authorize", "query": "", "status", "t"}: the query
+    (it holds the state) is never logged.
+
+OAuth2 token endpoint (no bearer auth):
     POST /oauth/token   Content-Type: application/x-www-form-urlencoded
+      refresh grant:
         grant_type=refresh_token&refresh_token=R&client_id=C&client_secret=S
-    200 {"access_token": "<new random token>", "token_type": "Bearer",
-         "expires_in": <token_ttl_s>, "refresh_token": "<R, or a new one with
-         rotate_refresh_token>", "scope": "bank-account:read transaction:read"}
+        200 {"access_token": "<new random token>", "token_type": "Bearer",
+             "expires_in": <token_ttl_s>, "refresh_token": "<R, or a new one with
+             rotate_refresh_token>", "scope": "bank-account:read transaction:read"}
+      authorization-code grant (the code from /oauth/authorize):
+        grant_type=authorization_code&code=K&redirect_uri=U&client_id=C&client_secret=S
+        200 {"access_token": "<new>", "token_type": "Bearer", "expires_in":
+             <token_ttl_s>, "refresh_token": "<new>", "scope": "<as authorized>"};
+             the new refresh token is valid for the refresh grant from then on.
     Errors: {"error": code, "error_description": ...} with
         400 invalid_request           missing or repeated parameter, not a form body
-        400 unsupported_grant_type    grant_type other than refresh_token
+        400 unsupported_grant_type    grant_type other than those two
         401 invalid_client            wrong or missing client_id / client_secret
-        400 invalid_grant             unknown, old (rotated) or missing refresh token
+        400 invalid_grant             unknown, old (rotated) or missing refresh token;
+                                      unknown, used or expired code, or a
+                                      redirect_uri other than the code's
         405 invalid_request           a method other than POST
     Client credentials go in the body only (no HTTP Basic).  The valid refresh
     token at start is --refresh-token.  Each token request is logged in the
     request log as {"method", "path": "/oauth/token", "query": "", "status", "t"};
     its body (secrets) is never logged or printed.  Order: refresh_latency_ms (a
-    delay), refresh_fail, then the checks above.
+    delay), refresh_fail, the method and form checks, code_exchange_fail (code
+    grant only), the client, then the refresh token or code.
 
 Control API (no auth, never counted in the request log):
     GET    /_mock/requests            {"total": n, "log": [{method, path, query, status, t}]}
-    POST   /_mock/reset               log cleared, knobs, data and tokens back to the start
+    POST   /_mock/reset               log cleared, knobs, data, tokens and authorization
+                                      codes back to the start
     GET    /_mock/tokens              the OAuth2 state: {"client_id", "client_secret",
                                        "refresh_token" (the newest valid one),
                                        "refresh_tokens" (every one ever valid, in order),
@@ -50,7 +79,9 @@ Control API (no auth, never counted in the request log):
                                        issued, in order), "valid_access_tokens",
                                        "static_token" (the --token/"token" knob, null once
                                        expired), "issued": [{"access_token",
-                                       "refresh_token", "expires_in"}]}
+                                       "refresh_token", "expires_in"}],
+                                       "authorization_codes": [{"code", "client_id",
+                                       "redirect_uri", "scope", "used"}]}
     GET    /_mock/data                {"accounts": [...], "hidden_accounts": [...],
                                        "sub_accounts": {"<id>": [...]}}
     GET    /_mock/config              the knobs in force
@@ -98,11 +129,22 @@ Knobs for POST /_mock/config (all optional; /_mock/reset restores the command li
                                   now (the issued ones and the --token/"token" one)
                                   gets 401 from now on; a "token" given in the same
                                   call stays valid.  Refresh tokens are unaffected.
+    code_exchange_fail: {"count": n, "status": s, "error": code}
+                                  the next n authorization_code exchanges fail so
+                                  (the code stays unused); defaults as refresh_fail;
+                                  an integer n is short for {"count": n}
+  OAuth2 (/oauth/authorize):
+    authorize_deny: bool (false)  the user says no: redirect with
+                                  error=access_denied&error_description=..&state=X
+    authorize_wrong_state: bool (false)
+                                  redirect with a valid code but a state other than
+                                  the one given (what a CSRF attempt looks like)
 Error bodies: {"status": "error", "error": code, "message": ...} with code
 unauthorized (401), forbidden (403), resource_not_found (404), too_many_requests
 (429), bad_request (400), server_error (anything else).
 
-The API faults below (and latency_ms) do not apply to /oauth/token.
+The API faults below (and latency_ms) do not apply to /oauth/token or
+/oauth/authorize.
 Faults are checked in this order for every API request: latency_ms (a delay),
 drop_next, rate_limit, fail_next, truncate_next, garbage_next, then the bearer
 token, status_for_paths, the route, and status_for_ids.
@@ -111,6 +153,7 @@ token, status_for_paths, the route, and status_for_ids.
 import argparse
 import bisect
 import collections
+import html
 import ipaddress
 import json
 import os
@@ -125,11 +168,16 @@ import threading
 import time
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 API_PREFIX = "/api/v1"
 TOKEN_PATH = "/oauth/token"
+AUTHORIZE_PATH = "/oauth/authorize"
 TOKEN_SCOPE = "bank-account:read transaction:read"
+KNOWN_SCOPES = ("bank-account:read", "transaction:read", "webhook:read", "webhook:write",
+                "webhook:delete", "profile", "company")
+# An authorization code is good for one exchange within this many seconds.
+CODE_TTL_S = 600
 MAX_FORM_BYTES = 64 * 1024
 
 # Fields that only the detail answer carries, not the list items.
@@ -441,16 +489,16 @@ def _bool_knob(value, name):
 OAUTH_ERROR_FOR_STATUS = {400: "invalid_grant", 401: "invalid_client"}
 
 
-def _refresh_fail_knob(value):
+def _refresh_fail_knob(value, name="refresh_fail"):
     if isinstance(value, int) and not isinstance(value, bool):
         value = {"count": value}
     if not isinstance(value, dict):
-        raise BadInput("refresh_fail must be {\"count\": n, \"status\": s, \"error\": code}")
-    status = _status_knob(value.get("status", 400), "refresh_fail.status")
+        raise BadInput("%s must be {\"count\": n, \"status\": s, \"error\": code}" % name)
+    status = _status_knob(value.get("status", 400), name + ".status")
     error = value.get("error", OAUTH_ERROR_FOR_STATUS.get(status, "server_error"))
     if not isinstance(error, str) or not error:
-        raise BadInput("refresh_fail.error must be a non-empty string")
-    return {"count": _int_knob(value.get("count", 1), "refresh_fail.count"),
+        raise BadInput("%s.error must be a non-empty string" % name)
+    return {"count": _int_knob(value.get("count", 1), name + ".count"),
             "status": status, "error": error}
 
 
@@ -490,6 +538,9 @@ class State:
             "rotate_refresh_token": False,
             "refresh_fail": {"count": 0, "status": 400, "error": "invalid_grant"},
             "refresh_latency_ms": 0,
+            "authorize_deny": False,
+            "authorize_wrong_state": False,
+            "code_exchange_fail": {"count": 0, "status": 400, "error": "invalid_grant"},
         }
 
     def reset(self):
@@ -517,6 +568,9 @@ class State:
             self.refresh_valid = {self.args.refresh_token}
             self.issued = []
             self.access = {}
+            # Authorization codes issued by /oauth/authorize, in order:
+            # code -> {"client_id", "redirect_uri", "scope", "used", "expires"}.
+            self.codes = {}
 
     # -- everything below must be called with the lock held
     def token_valid(self, given):
@@ -550,6 +604,34 @@ class State:
         return {"access_token": access, "token_type": "Bearer", "expires_in": ttl,
                 "refresh_token": refresh, "scope": TOKEN_SCOPE}
 
+    def issue_code(self, client_id, redirect_uri, scope):
+        """A new one-time authorization code for /oauth/authorize."""
+        code = "mock-code-" + secrets.token_urlsafe(18)
+        self.codes[code] = {"client_id": client_id, "redirect_uri": redirect_uri,
+                            "scope": scope, "used": False,
+                            "expires": time.monotonic() + CODE_TTL_S}
+        return code
+
+    def redeem_code(self, code, client_id, redirect_uri):
+        """Token answer for an authorization code, or None (unknown, used,
+        expired, another client's, or another redirect_uri).  A good code is
+        used up; the new refresh token joins the valid ones."""
+        info = self.codes.get(code)
+        if info is None or info["used"] or time.monotonic() >= info["expires"] \
+                or info["client_id"] != client_id or info["redirect_uri"] != redirect_uri:
+            return None
+        info["used"] = True
+        ttl = self.knobs["token_ttl_s"]
+        access = "mock-at-" + secrets.token_urlsafe(24)
+        refresh = "mock-rt-" + secrets.token_urlsafe(24)
+        self.access[access] = time.monotonic() + ttl
+        self.refresh_valid.add(refresh)
+        self.refresh_all.append(refresh)
+        self.issued.append({"access_token": access, "refresh_token": refresh,
+                            "expires_in": ttl})
+        return {"access_token": access, "token_type": "Bearer", "expires_in": ttl,
+                "refresh_token": refresh, "scope": info["scope"]}
+
     def tokens_view(self):
         now = time.monotonic()
         valid_refresh = [r for r in self.refresh_all if r in self.refresh_valid]
@@ -564,6 +646,9 @@ class State:
                                     if self.access.get(i["access_token"], 0) > now],
             "static_token": self.knobs["token"],
             "issued": [dict(i) for i in self.issued],
+            "authorization_codes": [
+                {"code": c, "client_id": i["client_id"], "redirect_uri": i["redirect_uri"],
+                 "scope": i["scope"], "used": i["used"]} for c, i in self.codes.items()],
         }
 
     def _make(self, acc_id):
@@ -674,10 +759,10 @@ class State:
                 new[key] = _int_knob(value, key)
             elif key == "token_ttl_s":
                 new[key] = _int_knob(value, key, 1)
-            elif key == "rotate_refresh_token":
+            elif key in ("rotate_refresh_token", "authorize_deny", "authorize_wrong_state"):
                 new[key] = _bool_knob(value, key)
-            elif key == "refresh_fail":
-                new[key] = _refresh_fail_knob(value)
+            elif key in ("refresh_fail", "code_exchange_fail"):
+                new[key] = _refresh_fail_knob(value, key)
             elif key == "expire_tokens_now":
                 expire = _bool_knob(value, key)
             elif key in ("max_page_size", "default_page_size"):
@@ -826,6 +911,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._control()
             elif path == TOKEN_PATH:
                 self._oauth()
+            elif path == AUTHORIZE_PATH:
+                self._authorize()
             else:
                 self._api()
         except (BrokenPipeError, ConnectionResetError):
@@ -988,14 +1075,27 @@ class Handler(BaseHTTPRequestHandler):
         grant = form.get("grant_type", "")
         if not grant:
             return self._oauth_error(400, "invalid_request", "grant_type is missing.")
-        if grant != "refresh_token":
+        if grant not in ("refresh_token", "authorization_code"):
             return self._oauth_error(400, "unsupported_grant_type",
-                                     "Only the refresh_token grant is supported here.")
+                                     "Only the authorization_code and refresh_token grants "
+                                     "are supported.")
+        if grant == "authorization_code":
+            with state.lock:
+                fail = state.knobs["code_exchange_fail"]
+                if fail["count"] > 0:
+                    state.knobs["code_exchange_fail"] = dict(fail, count=fail["count"] - 1)
+                else:
+                    fail = None
+            if fail is not None:
+                return self._oauth_error(fail["status"], fail["error"],
+                                         "Injected failure of the code exchange.")
         client_id = form.get("client_id", "")
         client_secret = form.get("client_secret", "")
         args = state.args
         if client_id != args.client_id or client_secret != args.client_secret:
             return self._oauth_error(401, "invalid_client", "Client authentication failed.")
+        if grant == "authorization_code":
+            return self._exchange_code(state, form)
         refresh = form.get("refresh_token", "")
         if not refresh:
             return self._oauth_error(400, "invalid_request", "refresh_token is missing.")
@@ -1009,6 +1109,96 @@ class Handler(BaseHTTPRequestHandler):
                                      "expired or revoked.")
         return self._send(200, answer, headers={"Cache-Control": "no-store",
                                                 "Pragma": "no-cache"})
+
+    def _exchange_code(self, state, form):
+        """The authorization_code grant (client already checked)."""
+        code = form.get("code", "")
+        redirect_uri = form.get("redirect_uri", "")
+        if not code:
+            return self._oauth_error(400, "invalid_request", "code is missing.")
+        if not redirect_uri:
+            return self._oauth_error(400, "invalid_request", "redirect_uri is missing.")
+        with state.lock:
+            answer = state.redeem_code(code, form.get("client_id", ""), redirect_uri)
+        if answer is None:
+            return self._oauth_error(400, "invalid_grant", "The authorization code is "
+                                     "invalid, expired, already used, or was issued for "
+                                     "another redirect_uri.")
+        return self._send(200, answer, headers={"Cache-Control": "no-store",
+                                                "Pragma": "no-cache"})
+
+    # ---- the OAuth2 authorization endpoint
+    def _authorize(self):
+        """GET /oauth/authorize.  Logged without its query (it holds the state)."""
+        state = self.server.state
+        entry = {"method": self.command, "path": AUTHORIZE_PATH, "query": "", "status": 0}
+        with state.lock:
+            entry["t"] = round(time.monotonic() - state.t0, 6)
+            state.log.append(entry)
+        try:
+            status = self._authorize_answer(state)
+        except (BrokenPipeError, ConnectionResetError):
+            status = 0
+            self.close_connection = True
+        with state.lock:
+            entry["status"] = status
+
+    def _authorize_page(self, status, message, headers=None):
+        body = ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>SePay (mock): "
+                "%d</title></head>\n<body><h1>Authorization failed</h1><p>%s</p></body>"
+                "</html>\n" % (status, html.escape(message))).encode("utf-8")
+        return self._send(status, body, content_type="text/html; charset=utf-8",
+                          headers=headers)
+
+    def _authorize_answer(self, state):
+        try:
+            self._read_body()
+        except BadInput:
+            pass
+        if self.command not in ("GET", "HEAD"):
+            return self._authorize_page(405, "Only GET is supported.",
+                                        headers={"Allow": "GET, HEAD"})
+        query = parse_qs(urlsplit(self.path).query, keep_blank_values=True)
+        repeated = sorted(k for k, v in query.items() if len(v) > 1)
+        if repeated:
+            return self._authorize_page(400, "Repeated parameter: %s." % ", ".join(repeated))
+        q = {k: v[0] for k, v in query.items()}
+        client_id = q.get("client_id", "")
+        if client_id != state.args.client_id:
+            return self._authorize_page(400, "Unknown client_id.")
+        redirect_uri = q.get("redirect_uri", "")
+        if not redirect_uri_allowed(redirect_uri):
+            return self._authorize_page(400, "redirect_uri must be an http(s) URL on a "
+                                        "loopback address, without a fragment.")
+        given_state = q.get("state")
+
+        def back(params, answer_state=given_state):
+            if answer_state is not None:
+                params.append(("state", answer_state))
+            sep = "&" if "?" in redirect_uri else "?"
+            return self._send(302, b"", content_type="text/plain; charset=utf-8",
+                              headers={"Location": redirect_uri + sep + urlencode(params),
+                                       "Cache-Control": "no-store"})
+
+        if q.get("response_type") != "code":
+            return back([("error", "unsupported_response_type"),
+                         ("error_description", "Only response_type=code is supported.")])
+        scopes = q.get("scope", "").split() or TOKEN_SCOPE.split()
+        unknown = [x for x in scopes if x not in KNOWN_SCOPES]
+        if unknown:
+            return back([("error", "invalid_scope"),
+                         ("error_description", "Unknown scope: %s." % " ".join(unknown))])
+        with state.lock:
+            deny = state.knobs["authorize_deny"]
+            wrong_state = state.knobs["authorize_wrong_state"]
+            code = None if deny else state.issue_code(client_id, redirect_uri,
+                                                      " ".join(scopes))
+        if deny:
+            return back([("error", "access_denied"),
+                         ("error_description", "The user denied the request.")])
+        if wrong_state:
+            return back([("code", code)], answer_state="wrong-" + secrets.token_hex(8))
+        return back([("code", code)])
 
     # ---- the API
     def _api(self):
@@ -1210,6 +1400,19 @@ def write_port_file(path, port):
         except OSError:
             pass
         raise
+
+
+def redirect_uri_allowed(uri):
+    """Whether /oauth/authorize may send a browser to uri: an absolute http(s)
+    URL on a loopback address, without a fragment (the mock is no open redirect)."""
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname
+        _ = parts.port  # raises on a bad port
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(host) and not parts.fragment \
+        and "#" not in uri and loopback_host(host) is not None
 
 
 def loopback_host(host):

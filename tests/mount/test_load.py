@@ -91,8 +91,10 @@ def test_readers_under_faults(mock, mount):
         t.join(LOAD_SECONDS + 60)
     assert not any(t.is_alive() for t in threads), "a reader is stuck"
     rss_late = rss_kib(daemon.pid)
-    print("load: %(reads)d reads, %(bytes)d bytes checked, %(faults)d faults injected" % stats,
-          "errors %d, rss %d -> %d KiB" % (len(stats["errors"]), rss_early, rss_late))
+    faulted = sum(1 for e in mock.requests() if e["status"] != 200)
+    print("load: %(reads)d reads, %(bytes)d bytes checked, %(faults)d faults set" % stats,
+          "%d served, errors %d, rss %d -> %d KiB" % (faulted, len(stats["errors"]),
+                                                     rss_early, rss_late))
     assert daemon.poll() is None and os.path.ismount(mnt), "the daemon died"
     assert stats["wrong"] == [], "wrong bytes served: %s" % stats["wrong"][:5]
     # Under this artificial demand (a 1 s TTL, 32 readers, a 429 now and
@@ -101,7 +103,9 @@ def test_readers_under_faults(mock, mount):
     assert all(e in (errno.EIO, errno.ETIMEDOUT, errno.EAGAIN) for _, e in stats["errors"])
     assert len(stats["errors"]) * 1000 < stats["reads"], "reads failed: %s" % stats["errors"][:5]
     assert stats["reads"] > READERS * 10
+    # A knob set replaces one not yet consumed, so fewer faults are served
+    # than set when the daemon is slow (sanitizers): enough must still land.
     served = [e for e in mock.requests() if e["status"] != 200]
-    assert len(served) >= stats["faults"] // 2, "the faults did not reach the daemon"
+    assert len(served) >= 10, "only %d faults reached the daemon" % len(served)
     if not sanitized():
         assert rss_late - rss_early < 2048, "RSS grew %d KiB" % (rss_late - rss_early)
