@@ -198,9 +198,14 @@ static void evict(struct cache *c)
 	}
 }
 
+static uint64_t entry_ttl(const struct cache *c, const struct cache_entry *e)
+{
+	return c->cfg.ttl_for ? c->cfg.ttl_for(c->cfg.ttl_ctx, &e->key) : c->cfg.ttl_ms;
+}
+
 static bool entry_fresh(const struct cache *c, const struct cache_entry *e, uint64_t now)
 {
-	return e->value && e->epoch == c->epoch && now - e->fetched_ms < c->cfg.ttl_ms;
+	return e->value && e->epoch == c->epoch && now - e->fetched_ms < entry_ttl(c, e);
 }
 
 static bool entry_error_fresh(const struct cache *c, const struct cache_entry *e, uint64_t now)
@@ -214,7 +219,7 @@ static bool stale_usable(const struct cache *c, const struct cache_entry *e, int
 {
 	bool passing = rc == EIO || rc == ETIMEDOUT || rc == EAGAIN;
 	return passing && e->value && c->cfg.stale_if_error_ms &&
-	       now - e->fetched_ms < c->cfg.ttl_ms + c->cfg.stale_if_error_ms;
+	       now - e->fetched_ms < entry_ttl(c, e) + c->cfg.stale_if_error_ms;
 }
 
 static void entry_store(struct cache *c, struct cache_entry *e, struct snapshot *fresh,

@@ -25,6 +25,9 @@ typedef uint64_t (*cache_clock_fn)(void *ctx); /* monotonic milliseconds */
 
 struct cache_config {
 	uint64_t ttl_ms;          /* how long a value is served without asking again */
+	/* A TTL per key, overriding ttl_ms where given (may be NULL). */
+	uint64_t (*ttl_for)(void *ctx, const struct obj_key *key);
+	void *ttl_ctx;
 	uint64_t negative_ttl_ms; /* how long an ENOENT is remembered; 0: not at all */
 	size_t max_bytes;         /* memory held at most, least recently used first out; 0: no cap */
 	uint64_t stale_if_error_ms; /* past the TTL, serve the last value this much longer

@@ -2,9 +2,11 @@
 #include "fs.h"
 
 #include "log.h"
+#include "months.h"
 #include "objects.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,7 +29,7 @@ void fs_destroy(struct fs *fs)
 static bool is_dir_kind(int kind)
 {
 	return kind == NODE_ROOT || kind == NODE_ACCOUNTS || kind == NODE_ACCOUNT ||
-	       kind == NODE_SUBS;
+	       kind == NODE_SUBS || kind == NODE_TX_DIR;
 }
 
 static void stat_fill(const struct fs *fs, struct stat *st, int kind, uint64_t ino,
@@ -65,8 +67,10 @@ static void dir_attrs(struct fs *fs, const struct obj_key *node, bool refresh,
 	struct obj_key listing;
 	switch (node->kind) {
 	case NODE_ROOT:
+		*nlink = 3; /* accounts */
+		return;
 	case NODE_ACCOUNT:
-		*nlink = 3; /* one subdirectory each */
+		*nlink = 4; /* sub-accounts, transactions */
 		return;
 	case NODE_ACCOUNTS:
 		listing = (struct obj_key){ OBJ_ACCOUNT_LIST, 0, 0 };
@@ -94,14 +98,20 @@ static void dir_attrs(struct fs *fs, const struct obj_key *node, bool refresh,
 
 static struct obj_key object_of(const struct obj_key *file_node)
 {
-	return (struct obj_key){ file_node->kind == NODE_INFO ? OBJ_ACCOUNT : OBJ_SUB_LIST,
-				 file_node->a, 0 };
+	switch (file_node->kind) {
+	case NODE_INFO:
+		return (struct obj_key){ OBJ_ACCOUNT, file_node->a, 0 };
+	case NODE_TX_MONTH:
+		return (struct obj_key){ OBJ_TX_MONTH, file_node->a, file_node->b };
+	default:
+		return (struct obj_key){ OBJ_SUB_LIST, file_node->a, 0 };
+	}
 }
 
 /* The blob a file node names in a snapshot of its object, or NULL. */
 static struct blob *file_in(const struct snapshot *s, const struct obj_key *node)
 {
-	if (node->kind == NODE_INFO)
+	if (node->kind != NODE_SUB_FILE)
 		return s->file;
 	const struct listing_entry *e = snapshot_find(s, node->b);
 	return e ? e->file : NULL;
@@ -113,6 +123,10 @@ static int file_content(struct fs *fs, const struct obj_key *node, struct blob *
 	struct snapshot *s;
 	struct obj_key obj = object_of(node);
 	int rc = cache_get(fs->cache, &obj, &s);
+	if (rc == EPERM && node->kind == NODE_TX_MONTH)
+		/* No transaction:read scope: the whole folder says so for a while. */
+		atomic_store(&fs->tx_forbidden_until,
+			     cache_clock_monotonic_ms(NULL) + fs->cfg.forbidden_ms);
 	if (rc)
 		return rc;
 	struct blob *b = file_in(s, node);
@@ -151,6 +165,36 @@ static int account_exists(struct fs *fs, int64_t id)
 	return rc == EPERM ? 0 : rc;
 }
 
+/* The first month of an account's transactions: its created_at, from the
+ * listing or its detail (whichever is in memory; asking nothing), else
+ * history_months back from now. */
+static int32_t account_since(struct fs *fs, int64_t account, int32_t now)
+{
+	int32_t since = 0;
+	struct obj_key list_key = { OBJ_ACCOUNT_LIST, 0, 0 };
+	struct snapshot *s = cache_peek(fs->cache, &list_key, false);
+	const struct listing_entry *e = s ? snapshot_find(s, account) : NULL;
+	if (e)
+		since = e->since;
+	snapshot_unref(s);
+	if (!since) {
+		struct obj_key detail = { OBJ_ACCOUNT, account, 0 };
+		s = cache_peek(fs->cache, &detail, false);
+		json_t *obj = s ? json_loadb(s->file->bytes, s->file->v.len, 0, NULL) : NULL;
+		since = month_of_date(json_string_value(json_object_get(obj, "created_at")));
+		json_decref(obj);
+		snapshot_unref(s);
+	}
+	if (!since || since > now)
+		since = month_add(now, 1 - fs->cfg.history_months);
+	return since;
+}
+
+static bool tx_forbidden(struct fs *fs)
+{
+	return cache_clock_monotonic_ms(NULL) < atomic_load(&fs->tx_forbidden_until);
+}
+
 /* Which node name is in parent, decided from the name alone where the name
  * settles it, so impossible names never cost a request. */
 static int child_key(struct fs *fs, const struct obj_key *parent, const char *name,
@@ -169,14 +213,29 @@ static int child_key(struct fs *fs, const struct obj_key *parent, const char *na
 		*child = (struct obj_key){ NODE_ACCOUNT, id, 0 };
 		return account_exists(fs, id);
 	case NODE_ACCOUNT:
-		readahead_visit(fs->readahead, parent->a);
+		/* A walk through transactions/ alone reads ahead months only. */
+		readahead_visit(fs->readahead, parent->a,
+				strcmp(name, "transactions") == 0 ? READAHEAD_MONTHS : READAHEAD_FILES);
 		if (strcmp(name, "info.json") == 0)
 			*child = (struct obj_key){ NODE_INFO, parent->a, 0 };
 		else if (strcmp(name, "sub-accounts") == 0)
 			*child = (struct obj_key){ NODE_SUBS, parent->a, 0 };
+		else if (strcmp(name, "transactions") == 0)
+			*child = (struct obj_key){ NODE_TX_DIR, parent->a, 0 };
 		else
 			return ENOENT;
+		return child->kind == NODE_TX_DIR && tx_forbidden(fs) ? EPERM : 0;
+	case NODE_TX_DIR: {
+		int32_t month, now = month_of_time(time(NULL));
+		if (!name_parse_month_file(name, &month) || month > now)
+			return ENOENT;
+		int32_t since = account_since(fs, parent->a, now);
+		if (month < since)
+			return ENOENT;
+		readahead_visit_months(fs->readahead, parent->a, since, now);
+		*child = (struct obj_key){ NODE_TX_MONTH, parent->a, month };
 		return 0;
+	}
 	case NODE_SUBS:
 		if (!name_parse_id_file(name, &id))
 			return ENOENT;
@@ -308,9 +367,12 @@ static struct obj_key parent_of(const struct obj_key *node)
 		return (struct obj_key){ NODE_ACCOUNTS, 0, 0 };
 	case NODE_INFO:
 	case NODE_SUBS:
+	case NODE_TX_DIR:
 		return (struct obj_key){ NODE_ACCOUNT, node->a, 0 };
 	case NODE_SUB_FILE:
 		return (struct obj_key){ NODE_SUBS, node->a, 0 };
+	case NODE_TX_MONTH:
+		return (struct obj_key){ NODE_TX_DIR, node->a, 0 };
 	default:
 		return (struct obj_key){ NODE_ROOT, 0, 0 };
 	}
@@ -325,6 +387,8 @@ static void node_name(const struct obj_key *node, char name[NAME_MAX_ID_FILE])
 	case NODE_INFO: snprintf(name, NAME_MAX_ID_FILE, "info.json"); break;
 	case NODE_SUBS: snprintf(name, NAME_MAX_ID_FILE, "sub-accounts"); break;
 	case NODE_SUB_FILE: name_format_id(name, node->b, true); break;
+	case NODE_TX_DIR: snprintf(name, NAME_MAX_ID_FILE, "transactions"); break;
+	case NODE_TX_MONTH: name_format_month_file(name, (int32_t)node->b); break;
 	default: name[0] = '\0';
 	}
 }
@@ -351,6 +415,32 @@ static int emit_listing(struct emitter *em, const struct obj_key *node, off_t co
 	return 0;
 }
 
+/* A transactions folder: a month a file, cookies by month like ids.  A
+ * month's attributes come along when it is in memory. */
+static int emit_months(struct emitter *em, const struct obj_key *node, off_t cookie)
+{
+	if (tx_forbidden(em->fs))
+		return EPERM;
+	int32_t now = month_of_time(time(NULL));
+	int32_t month = account_since(em->fs, node->a, now);
+	if (cookie >= COOKIE_FIXED)
+		while (month <= now && month < cookie - COOKIE_FIXED + 1)
+			month = month_add(month, 1);
+	char name[NAME_MAX_ID_FILE];
+	for (; month <= now; month = month_add(month, 1)) {
+		struct obj_key child = { NODE_TX_MONTH, node->a, month };
+		struct obj_key obj = { OBJ_TX_MONTH, node->a, month };
+		struct snapshot *s = cache_peek(em->fs->cache, &obj, true);
+		name_format_month_file(name, month);
+		bool more = emit(em, name, &child, s ? s->file : NULL, s != NULL,
+				 cookie_after_id(month));
+		snapshot_unref(s);
+		if (!more)
+			break;
+	}
+	return 0;
+}
+
 int fs_readdir(struct fs *fs, uint64_t ino, off_t cookie, fs_fill_fn fill, void *ctx)
 {
 	struct obj_key node;
@@ -372,7 +462,7 @@ int fs_readdir(struct fs *fs, uint64_t ino, off_t cookie, fs_fill_fn fill, void 
 		return 0;
 	}
 	case NODE_ACCOUNT: {
-		readahead_visit(fs->readahead, node.a);
+		readahead_visit(fs->readahead, node.a, READAHEAD_FILES);
 		struct obj_key info = { NODE_INFO, node.a, 0 };
 		struct obj_key subs = { NODE_SUBS, node.a, 0 };
 		struct obj_key detail = { OBJ_ACCOUNT, node.a, 0 };
@@ -385,10 +475,15 @@ int fs_readdir(struct fs *fs, uint64_t ino, off_t cookie, fs_fill_fn fill, void 
 			if (!more)
 				return 0;
 		}
-		if (cookie < 4)
-			emit(&em, "sub-accounts", &subs, NULL, true, 4);
+		if (cookie < 4 && !emit(&em, "sub-accounts", &subs, NULL, true, 4))
+			return 0;
+		struct obj_key tx = { NODE_TX_DIR, node.a, 0 };
+		if (cookie < 5)
+			emit(&em, "transactions", &tx, NULL, true, 5);
 		return 0;
 	}
+	case NODE_TX_DIR:
+		return emit_months(&em, &node, cookie);
 	default:
 		return emit_listing(&em, &node, cookie);
 	}
@@ -467,7 +562,11 @@ static bool source_of(const struct obj_key *node, struct obj_key *obj)
 		return true;
 	case NODE_INFO:
 	case NODE_SUB_FILE:
+	case NODE_TX_MONTH:
 		*obj = object_of(node);
+		return true;
+	case NODE_TX_DIR: /* the current month stands for the folder */
+		*obj = (struct obj_key){ OBJ_TX_MONTH, node->a, month_of_time(time(NULL)) };
 		return true;
 	default:
 		return false;

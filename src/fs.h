@@ -12,6 +12,7 @@
 #include "readahead.h"
 #include "snapshot.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -21,6 +22,8 @@ struct fs_config {
 	gid_t gid;
 	mode_t file_mode; /* 0444 */
 	mode_t dir_mode;  /* 0555 */
+	int history_months;     /* months of transactions when created_at is unknown */
+	uint64_t forbidden_ms;  /* how long a 403 on transactions makes transactions/ EPERM */
 };
 
 struct fs {
@@ -28,6 +31,7 @@ struct fs {
 	struct cache *cache;       /* borrowed */
 	struct inode_table *inodes;
 	struct readahead *readahead; /* borrowed; NULL: none */
+	_Atomic uint64_t tx_forbidden_until; /* monotonic ms */
 	struct timespec started;   /* mtime of what has no content of its own */
 };
 

@@ -26,6 +26,8 @@ enum node_kind {
 	NODE_INFO,      /* /accounts/<a>/info.json            */
 	NODE_SUBS,      /* /accounts/<a>/sub-accounts         */
 	NODE_SUB_FILE,  /* /accounts/<a>/sub-accounts/<b>.json */
+	NODE_TX_DIR,    /* /accounts/<a>/transactions          */
+	NODE_TX_MONTH,  /* /accounts/<a>/transactions/<b: YYYYMM>.jsonl */
 };
 
 #define INODE_ROOT 1 /* FUSE_ROOT_ID */

@@ -190,8 +190,14 @@ int main(int argc, char *argv[])
 	api.cfg.timeout_ms = opts.timeout * 1000;
 
 	unsigned negative_ttl_s = opts.cache_ttl < NEGATIVE_TTL_S ? opts.cache_ttl : NEGATIVE_TTL_S;
+	struct objects_ttl ttls = {
+		.ttl_ms = (uint64_t)opts.cache_ttl * 1000,
+		.history_ttl_ms = (uint64_t)opts.history_ttl * 1000,
+	};
 	struct cache_config cc = {
 		.ttl_ms = (uint64_t)opts.cache_ttl * 1000,
+		.ttl_for = objects_ttl_ms,
+		.ttl_ctx = &ttls,
 		.negative_ttl_ms = (uint64_t)negative_ttl_s * 1000,
 		.max_bytes = (size_t)opts.cache_max_mb << 20,
 		.stale_if_error_ms = (uint64_t)opts.stale_if_error * 1000,
@@ -204,6 +210,8 @@ int main(int argc, char *argv[])
 		.gid = opts.has_gid ? (gid_t)opts.gid : getgid(),
 		.file_mode = 0444 & ~(mode_t)opts.umask,
 		.dir_mode = 0555 & ~(mode_t)opts.umask,
+		.history_months = (int)opts.history_months,
+		.forbidden_ms = (uint64_t)opts.cache_ttl * 1000,
 	};
 	if (!(cache = cache_new(&cc)) || fs_init(&fs, &fc, cache) != 0) {
 		fprintf(stderr, "sepayfs: out of memory\n");

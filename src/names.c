@@ -39,3 +39,29 @@ void name_format_id(char buf[NAME_MAX_ID_FILE], int64_t id, bool as_file)
 {
 	snprintf(buf, NAME_MAX_ID_FILE, "%" PRId64 "%s", id, as_file ? ".json" : "");
 }
+
+bool name_parse_month_file(const char *name, int32_t *month)
+{
+	/* Exactly "YYYY-MM.jsonl": four digits, a dash, 01-12. */
+	if (strlen(name) != 13 || name[4] != '-' || strcmp(name + 7, ".jsonl") != 0)
+		return false;
+	int v[6];
+	static const int at[6] = { 0, 1, 2, 3, 5, 6 };
+	for (int i = 0; i < 6; i++) {
+		char c = name[at[i]];
+		if (c < '0' || c > '9')
+			return false;
+		v[i] = c - '0';
+	}
+	int year = v[0] * 1000 + v[1] * 100 + v[2] * 10 + v[3];
+	int mon = v[4] * 10 + v[5];
+	if (year < 1970 || mon < 1 || mon > 12)
+		return false;
+	*month = year * 100 + mon;
+	return true;
+}
+
+void name_format_month_file(char buf[NAME_MAX_ID_FILE], int32_t month)
+{
+	snprintf(buf, NAME_MAX_ID_FILE, "%04d-%02d.jsonl", (int)(month / 100), (int)(month % 100));
+}

@@ -19,4 +19,8 @@ bool name_parse_id_file(const char *name, int64_t *id);
 /* Writes the canonical name of an id (and ".json" when as_file). */
 void name_format_id(char buf[NAME_MAX_ID_FILE], int64_t id, bool as_file);
 
+/* "YYYY-MM.jsonl" as used for transaction months: *month = YYYY*100+MM. */
+bool name_parse_month_file(const char *name, int32_t *month);
+void name_format_month_file(char buf[NAME_MAX_ID_FILE], int32_t month);
+
 #endif

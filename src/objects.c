@@ -1,7 +1,9 @@
 /* objects.c - fetch and render the objects the tree shows. */
 #include "objects.h"
 
+#include "months.h"
 #include "render.h"
+#include "strbuf.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -23,6 +25,13 @@ void objects_path(const struct obj_key *key, char *buf, size_t size)
 	case OBJ_SUB_LIST:
 		snprintf(buf, size, "/bank-accounts/%" PRId64 "/sub-accounts", key->a);
 		break;
+	case OBJ_TX_MONTH: {
+		int32_t m = (int32_t)key->b;
+		snprintf(buf, size, "/transactions?bank_account_id=%" PRId64
+			 "&from_date=%04d-%02d-01&to_date=%04d-%02d-%02d", key->a, (int)(m / 100),
+			 (int)(m % 100), (int)(m / 100), (int)(m % 100), month_last_day(m));
+		break;
+	}
 	default:
 		snprintf(buf, size, "?");
 	}
@@ -53,6 +62,7 @@ struct listing_build {
 static int add_listed_item(void *ctx, int64_t page_no, int64_t id, json_t *item)
 {
 	struct listing_build *lb = ctx;
+	int32_t since = month_of_date(json_string_value(json_object_get(item, "created_at")));
 	struct blob *file = NULL;
 	if (lb->with_files && !(file = render_blob(item, lb->now)))
 		return ENOMEM;
@@ -80,7 +90,10 @@ static int add_listed_item(void *ctx, int64_t page_no, int64_t id, json_t *item)
 		return rc;
 	}
 	/* Only this page's thread touches this page's bucket. */
-	return snapshot_listing_add(bucket, id, file) ? 0 : ENOMEM;
+	if (!snapshot_listing_add(bucket, id, file))
+		return ENOMEM;
+	bucket->entries[bucket->count - 1].since = since;
+	return 0;
 }
 
 /* Joins the pages into one listing, moving the files over. */
@@ -97,6 +110,7 @@ static struct snapshot *join_pages(struct listing_build *lb)
 				snapshot_unref(all);
 				return NULL;
 			}
+			all->entries[all->count - 1].since = e->since;
 		}
 	}
 	if (all && !snapshot_listing_finish(all)) {
@@ -135,10 +149,92 @@ static int fetch_detail(struct sepay_api *api, const char *path, struct timespec
 	return 0;
 }
 
+/* A month's transactions: gathered from every page, then ordered by
+ * transaction_date and id, a repeated id kept once. */
+struct tx_item {
+	const char *date;
+	int64_t id;
+	json_t *item;
+};
+
+struct tx_build {
+	pthread_mutex_t lock;
+	struct tx_item *items;
+	size_t count, capacity;
+};
+
+static int add_tx(void *ctx, int64_t page_no, int64_t id, json_t *item)
+{
+	(void)page_no;
+	struct tx_build *tb = ctx;
+	const char *date = json_string_value(json_object_get(item, "transaction_date"));
+	int rc = 0;
+	pthread_mutex_lock(&tb->lock);
+	if (tb->count == tb->capacity) {
+		size_t cap = tb->capacity ? tb->capacity * 2 : 64;
+		struct tx_item *p = realloc(tb->items, cap * sizeof(*p));
+		if (p) {
+			tb->items = p;
+			tb->capacity = cap;
+		}
+	}
+	if (tb->count < tb->capacity)
+		tb->items[tb->count++] = (struct tx_item){ date ? date : "", id, json_incref(item) };
+	else
+		rc = ENOMEM;
+	pthread_mutex_unlock(&tb->lock);
+	return rc;
+}
+
+static int tx_cmp(const void *a, const void *b)
+{
+	const struct tx_item *x = a, *y = b;
+	int c = strcmp(x->date, y->date);
+	return c ? c : (x->id > y->id) - (x->id < y->id);
+}
+
+static int fetch_month(struct sepay_api *api, const char *path, struct timespec now,
+		       struct snapshot **out)
+{
+	struct tx_build tb = { .count = 0 };
+	pthread_mutex_init(&tb.lock, NULL);
+	int rc = sepay_walk_pages(api, "list transactions", path, add_tx, &tb);
+	struct strbuf text;
+	strbuf_init(&text, 0);
+	if (rc == 0) {
+		qsort(tb.items, tb.count, sizeof(*tb.items), tx_cmp);
+		for (size_t i = 0; i < tb.count && rc == 0; i++) {
+			bool repeat = false;
+			for (size_t j = i; j-- > 0 && !strcmp(tb.items[j].date, tb.items[i].date);)
+				repeat |= tb.items[j].id == tb.items[i].id;
+			if (!repeat && !render_json_line(&text, tb.items[i].item))
+				rc = ENOMEM;
+		}
+	}
+	for (size_t i = 0; i < tb.count; i++)
+		json_decref(tb.items[i].item);
+	free(tb.items);
+	pthread_mutex_destroy(&tb.lock);
+	if (rc == 0) {
+		struct blob *file = blob_new(text.data ? text.data : "", text.len, now);
+		if (!file || !(*out = snapshot_new_file(file)))
+			rc = ENOMEM;
+	}
+	strbuf_release(&text);
+	return rc;
+}
+
+uint64_t objects_ttl_ms(void *ctx, const struct obj_key *key)
+{
+	const struct objects_ttl *t = ctx;
+	bool past = key->kind == OBJ_TX_MONTH && key->b < month_of_time(time(NULL));
+	return past ? t->history_ttl_ms : t->ttl_ms;
+}
+
 int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
 {
 	struct sepay_api *api = ctx;
-	char path[128];
+	char path[192];
 	objects_path(key, path, sizeof(path));
 	/* Content is dated by the wall clock: it becomes the files' mtime. */
 	struct timespec now;
@@ -153,6 +249,9 @@ int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
 		break;
 	case OBJ_SUB_LIST:
 		rc = fetch_listing(api, "list sub-accounts", path, true, now, out);
+		break;
+	case OBJ_TX_MONTH:
+		rc = fetch_month(api, path, now, out);
 		break;
 	}
 	if (rc == 0)

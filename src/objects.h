@@ -14,7 +14,16 @@ enum obj_kind {
 	OBJ_ACCOUNT_LIST = 1, /* GET /bank-accounts, all pages: ids only */
 	OBJ_ACCOUNT,          /* GET /bank-accounts/{a}: info.json */
 	OBJ_SUB_LIST,         /* GET /bank-accounts/{a}/sub-accounts, all pages: a file each */
+	OBJ_TX_MONTH,         /* GET /transactions for account a, month b (YYYYMM), all pages:
+			       * one JSON Lines file */
 };
+
+/* How long an object stays fresh: past transaction months change rarely. */
+struct objects_ttl {
+	uint64_t ttl_ms;
+	uint64_t history_ttl_ms;
+};
+uint64_t objects_ttl_ms(void *ctx, const struct obj_key *key); /* ctx: struct objects_ttl */
 
 /* A cache_fetch_fn; ctx is a struct sepay_api. */
 int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out);

@@ -25,6 +25,8 @@
 #define MAX_RATE 10000
 /* 64 GiB: a bound that catches a typo, not a real limit. */
 #define MAX_CACHE_MB 65536
+/* Fifty years of monthly files is more than any account has. */
+#define MAX_HISTORY_MONTHS 600
 /* Ten minutes: beyond this a hung request is worse than an error. */
 #define MAX_TIMEOUT 600
 /* A token is a JWT of a few KiB; a file larger than this is not a token. */
@@ -51,6 +53,8 @@ static const struct fuse_opt option_table[] = {
 	OPT("gid=%s", gid_arg),
 	OPT("umask=%s", umask_arg),
 	OPT("log_level=%s", log_level_arg),
+	OPT("history_months=%s", history_months_arg),
+	OPT("history_ttl=%s", history_ttl_arg),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	/* Options that mean something to mount(8), fstab or systemd, not to us. */
 	FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD),
@@ -78,6 +82,10 @@ void options_print_help(FILE *out)
 		"    -o cache_max_mb=N      memory for cached listings and files (default 128)\n"
 		"    -o stale_if_error=SECONDS  when a refresh fails, serve the last content up\n"
 		"                           to this long past its TTL (default 0: off)\n"
+		"    -o history_ttl=SECONDS past months of transactions stay cached this long\n"
+		"                           (default 86400)\n"
+		"    -o history_months=N    months of transactions shown when an account has\n"
+		"                           no created_at (default 24)\n"
 		"    -o page_size=N         items asked for per listing page (default 100)\n"
 		"    -o max_conns=N         HTTP requests in flight at most (default 8)\n"
 		"    -o max_rate=R          requests a second at most, 0 for no cap (default 0)\n"
@@ -229,6 +237,10 @@ int options_parse(struct fuse_args *args, struct sepayfs_options *opts)
 	    parse_number("timeout", opts->timeout_arg, 20, 1, MAX_TIMEOUT, &opts->timeout) ||
 	    parse_number("stale_if_error", opts->stale_if_error_arg, 0, 0, MAX_CACHE_TTL,
 			 &opts->stale_if_error) ||
+	    parse_number("history_months", opts->history_months_arg, 24, 1, MAX_HISTORY_MONTHS,
+			 &opts->history_months) ||
+	    parse_number("history_ttl", opts->history_ttl_arg, 86400, 1, 30 * MAX_CACHE_TTL,
+			 &opts->history_ttl) ||
 	    check_base_url(opts))
 		return -1;
 	return 0;
@@ -252,6 +264,8 @@ void options_release(struct sepayfs_options *opts)
 	free(opts->gid_arg);
 	free(opts->umask_arg);
 	free(opts->log_level_arg);
+	free(opts->history_months_arg);
+	free(opts->history_ttl_arg);
 	free(opts->mountpoint);
 	free(opts->base_url);
 	memset(opts, 0, sizeof(*opts));

@@ -29,6 +29,8 @@ struct sepayfs_options {
 	char *gid_arg;
 	char *umask_arg;
 	char *log_level_arg;
+	char *history_months_arg;
+	char *history_ttl_arg;
 	/* Checked values. */
 	char *base_url;      /* without a trailing slash */
 	unsigned cache_ttl;  /* seconds */
@@ -38,6 +40,8 @@ struct sepayfs_options {
 	unsigned cache_max_mb;
 	unsigned timeout;        /* seconds a request may take, retries included */
 	unsigned stale_if_error; /* seconds; 0: off */
+	unsigned history_months; /* transactions shown when created_at is unknown */
+	unsigned history_ttl;    /* seconds past months stay cached */
 	bool allow_other;        /* kept for libfuse too */
 	bool has_uid, has_gid;
 	unsigned uid, gid;

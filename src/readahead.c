@@ -1,6 +1,7 @@
 /* readahead.c - background fetches ahead of ordered walks. */
 #include "readahead.h"
 
+#include "months.h"
 #include "names.h"
 #include "objects.h"
 
@@ -8,10 +9,13 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-/* Room for a window of two objects per account with slack; when full, new
- * work is dropped: read-ahead is an optimisation, never a backlog. */
-#define QUEUE_SLOTS 256
+/* Room for a window of accounts with their months of transactions; when
+ * full, new work is dropped: read-ahead is an optimisation, never a backlog. */
+#define QUEUE_SLOTS 2048
+/* Months of one account fetched ahead at most. */
+#define MONTHS_AHEAD 36
 
 enum walk_order { ORDER_LISTING, ORDER_NAME, ORDER_COUNT };
 
@@ -34,6 +38,8 @@ struct readahead {
 	size_t last_pos[ORDER_COUNT];
 	size_t queued_to[ORDER_COUNT];
 	bool has_last;
+	bool with_months;          /* the walk goes into transactions folders */
+	int64_t months_account;    /* whose months were queued last */
 };
 
 static void *fetcher(void *arg)
@@ -147,16 +153,41 @@ static int64_t id_at(const struct readahead *ra, enum walk_order order, size_t p
 	return order == ORDER_LISTING ? ra->listing->entries[pos].id : ra->by_name[pos];
 }
 
-static void enqueue(struct readahead *ra, int kind, int64_t id)
+static void enqueue(struct readahead *ra, int kind, int64_t id, int64_t b)
 {
 	if (ra->len == QUEUE_SLOTS)
 		return;
-	ra->queue[(ra->head + ra->len) % QUEUE_SLOTS] = (struct obj_key){ kind, id, 0 };
+	ra->queue[(ra->head + ra->len) % QUEUE_SLOTS] = (struct obj_key){ kind, id, b };
 	ra->len++;
 	ra->queued++;
 }
 
-void readahead_visit(struct readahead *ra, int64_t account_id)
+/* The newest months first: they are what a reader looks at first. */
+static void enqueue_months(struct readahead *ra, int64_t account, int32_t since, int32_t now)
+{
+	if (since <= 0 || since > now)
+		since = month_add(now, 1 - MONTHS_AHEAD);
+	int32_t from = month_add(now, 1 - MONTHS_AHEAD) > since ? month_add(now, 1 - MONTHS_AHEAD)
+								 : since;
+	for (int32_t m = from; m <= now; m = month_add(m, 1))
+		enqueue(ra, OBJ_TX_MONTH, account, m);
+}
+
+void readahead_visit_months(struct readahead *ra, int64_t account_id, int32_t since, int32_t now)
+{
+	if (!ra)
+		return;
+	pthread_mutex_lock(&ra->lock);
+	ra->with_months = true;
+	if (ra->n_threads && ra->months_account != account_id) {
+		ra->months_account = account_id;
+		enqueue_months(ra, account_id, since, now);
+		pthread_cond_broadcast(&ra->wake);
+	}
+	pthread_mutex_unlock(&ra->lock);
+}
+
+void readahead_visit(struct readahead *ra, int64_t account_id, int want)
 {
 	if (!ra)
 		return;
@@ -182,9 +213,17 @@ void readahead_visit(struct readahead *ra, int64_t account_id)
 		size_t from = ra->queued_to[order] > pos ? ra->queued_to[order] + 1 : pos + 1;
 		size_t to = pos + ra->window < ra->listing->count ? pos + ra->window
 								   : ra->listing->count - 1;
+		int32_t now = month_of_time(time(NULL));
 		for (size_t p = from; p <= to && ra->len + 2 <= QUEUE_SLOTS; p++) {
-			enqueue(ra, OBJ_ACCOUNT, id_at(ra, order, p));
-			enqueue(ra, OBJ_SUB_LIST, id_at(ra, order, p));
+			int64_t id = id_at(ra, order, p);
+			if (want & READAHEAD_FILES) {
+				enqueue(ra, OBJ_ACCOUNT, id, 0);
+				enqueue(ra, OBJ_SUB_LIST, id, 0);
+			}
+			if ((want & READAHEAD_MONTHS) || ra->with_months) {
+				const struct listing_entry *e = snapshot_find(ra->listing, id);
+				enqueue_months(ra, id, e ? e->since : 0, now);
+			}
 			ra->queued_to[order] = p;
 			queued_any = true;
 		}

@@ -21,8 +21,17 @@ struct readahead *readahead_start(struct cache *cache, unsigned threads, unsigne
 /* Stops the fetchers (waiting for those under way) and frees everything. */
 void readahead_stop(struct readahead *ra);
 
-/* A reader entered account id (listed in the cached account listing). */
-void readahead_visit(struct readahead *ra, int64_t account_id);
+/* What a visit to an account reads: its own files (info.json,
+ * sub-accounts), its transactions, or both. */
+enum readahead_want { READAHEAD_FILES = 1, READAHEAD_MONTHS = 2 };
+
+/* A reader entered account id (listed in the cached account listing) for
+ * what `want` says; a walk reads ahead that much of the next accounts. */
+void readahead_visit(struct readahead *ra, int64_t account_id, int want);
+/* A reader entered an account's transactions folder, whose months run
+ * from since to now: they are fetched ahead, and from now on so are the
+ * months of the accounts a walk goes on to. */
+void readahead_visit_months(struct readahead *ra, int64_t account_id, int32_t since, int32_t now);
 
 uint64_t readahead_queued(struct readahead *ra);
 

@@ -104,7 +104,7 @@ static void indent(struct strbuf *sb, int depth)
 		strbuf_append(sb, "  ", 2);
 }
 
-static bool render_value(struct strbuf *sb, const json_t *v, int depth)
+static bool render_value(struct strbuf *sb, const json_t *v, int depth, bool pretty)
 {
 	if (depth > RENDER_MAX_DEPTH)
 		return false;
@@ -115,21 +115,26 @@ static bool render_value(struct strbuf *sb, const json_t *v, int depth)
 			strbuf_puts(sb, "{}");
 			return true;
 		}
-		strbuf_puts(sb, "{\n");
+		strbuf_puts(sb, pretty ? "{\n" : "{");
 		const char *key;
 		json_t *item;
 		size_t i = 0, n = json_object_size(v);
 		/* Jansson (>= 2.8) iterates objects in insertion order, which is
 		 * the order the API sent the keys in. */
 		json_object_foreach((json_t *)v, key, item) {
-			indent(sb, depth + 1);
+			if (pretty)
+				indent(sb, depth + 1);
 			render_string(sb, key, strlen(key));
-			strbuf_puts(sb, ": ");
-			if (!render_value(sb, item, depth + 1))
+			strbuf_puts(sb, pretty ? ": " : ":");
+			if (!render_value(sb, item, depth + 1, pretty))
 				return false;
-			strbuf_puts(sb, ++i < n ? ",\n" : "\n");
+			if (pretty)
+				strbuf_puts(sb, ++i < n ? ",\n" : "\n");
+			else if (++i < n)
+				strbuf_putc(sb, ',');
 		}
-		indent(sb, depth);
+		if (pretty)
+			indent(sb, depth);
 		strbuf_putc(sb, '}');
 		return true;
 	}
@@ -139,14 +144,19 @@ static bool render_value(struct strbuf *sb, const json_t *v, int depth)
 			strbuf_puts(sb, "[]");
 			return true;
 		}
-		strbuf_puts(sb, "[\n");
+		strbuf_puts(sb, pretty ? "[\n" : "[");
 		for (size_t i = 0; i < n; i++) {
-			indent(sb, depth + 1);
-			if (!render_value(sb, json_array_get(v, i), depth + 1))
+			if (pretty)
+				indent(sb, depth + 1);
+			if (!render_value(sb, json_array_get(v, i), depth + 1, pretty))
 				return false;
-			strbuf_puts(sb, i + 1 < n ? ",\n" : "\n");
+			if (pretty)
+				strbuf_puts(sb, i + 1 < n ? ",\n" : "\n");
+			else if (i + 1 < n)
+				strbuf_putc(sb, ',');
 		}
-		indent(sb, depth);
+		if (pretty)
+			indent(sb, depth);
 		strbuf_putc(sb, ']');
 		return true;
 	}
@@ -178,10 +188,18 @@ char *render_json(const json_t *value, size_t *len)
 {
 	struct strbuf sb;
 	strbuf_init(&sb, 0);
-	if (!render_value(&sb, value, 0)) {
+	if (!render_value(&sb, value, 0, true)) {
 		strbuf_release(&sb);
 		return NULL;
 	}
 	strbuf_putc(&sb, '\n');
 	return strbuf_take(&sb, len);
+}
+
+bool render_json_line(struct strbuf *sb, const json_t *value)
+{
+	if (!render_value(sb, value, 0, false))
+		return false;
+	strbuf_putc(sb, '\n');
+	return !strbuf_failed(sb);
 }

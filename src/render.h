@@ -8,12 +8,18 @@
 #define SEPAYFS_RENDER_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Returns malloc'ed NUL-terminated bytes and their length, or NULL when out
  * of memory or nested deeper than 64 levels (callers bound depth first:
  * see SEPAY_MAX_DEPTH). */
 char *render_json(const json_t *value, size_t *len);
+
+/* Appends value as one compact line (no spaces, then "\n"), with the same
+ * string and number rules: a JSON Lines record.  false on failure. */
+struct strbuf;
+bool render_json_line(struct strbuf *sb, const json_t *value);
 
 /* Writes the shortest exact positional form of a finite double ("0.1",
  * "1777283273.0", "-0.0").  Returns the length, or 0 if it does not fit. */

@@ -362,8 +362,9 @@ static int walk_page(struct walk *w, int64_t page_no, int64_t *last_page, bool *
 {
 	char page_path[512];
 	*past_end = false;
-	if ((size_t)snprintf(page_path, sizeof(page_path), "%s?page=%" PRId64 "&limit=%u",
-			     w->path, page_no, w->api->cfg.page_size) >= sizeof(page_path))
+	if ((size_t)snprintf(page_path, sizeof(page_path), "%s%cpage=%" PRId64 "&limit=%u",
+			     w->path, strchr(w->path, '?') ? '&' : '?', page_no,
+			     w->api->cfg.page_size) >= sizeof(page_path))
 		return ENAMETOOLONG;
 	json_t *root = page_no == 1 ? take_seed(w->api, page_path) : NULL;
 	int rc = root ? 0 : sepay_get_json(w->api, w->op, page_path, &root);

@@ -79,6 +79,7 @@ bool snapshot_listing_add(struct snapshot *s, int64_t id, struct blob *file)
 	}
 	s->entries[s->count].id = id;
 	s->entries[s->count].file = file;
+	s->entries[s->count].since = 0;
 	s->count++;
 	return true;
 }

@@ -30,6 +30,7 @@ struct blob {
 struct listing_entry {
 	int64_t id;
 	struct blob *file; /* NULL where the listing gives names only */
+	int32_t since;     /* accounts: the YYYYMM month of created_at, or 0 */
 };
 
 struct snapshot {

@@ -1,11 +1,30 @@
 #!/usr/bin/env python3
 """sepay_mock.py - a mock of SePay's Bank Accounts API (v1) for sepayfs.
 
-It serves a deterministic data set of bank accounts and sub-accounts under
-/api/v1, answers like the real service as far as it is known (see
-shared/sepay-api.md), counts every API request, and lets tests inject faults
-through a small control API under /_mock/.  Python standard library only; it
-binds to loopback addresses only.
+It serves a deterministic data set of bank accounts, sub-accounts and their
+transactions under /api/v1, answers like the real service as far as it is
+known (see shared/sepay-api.md), counts every API request, and lets tests
+inject faults through a small control API under /_mock/.  Python standard
+library only; it binds to loopback addresses only.
+
+The data set depends on --seed, --accounts, --max-sub-accounts,
+--history-months and the month the mock started in (Vietnam time, UTC+7):
+    - account 19 comes first, as in the API's example (created_at
+      2025-02-12 21:09:49); every other account's created_at falls 6-30
+      months before the start month (with --history-months N: every
+      account's, 19's too, exactly N months before, same day-of-month rules);
+    - each account's transactions run from its created_at to the moment the
+      mock started (none in the future, none before created_at): 0-6 a month,
+      a fifth of the months empty, drawn from the seed and the account id
+      alone, made on first use.  Ids are unique across accounts and grow with
+      transaction_date within an account; reference_number is unique
+      ("677760.250225.040003": prefix, YYMMDD, the id); amounts are money with
+      two decimals, one of amount_in/amount_out 0.00; accumulated is a running
+      balance (not tied to the account's own accumulated); transaction_content
+      is bank-style Vietnamese, with or without diacritics (some with quotes or
+      a backslash); code is "DH" + 6 digits (and in the content) or null;
+      sub_account one of the account's sub-account numbers or null.
+      Accounts added through the control API start with no transactions.
 
 Run:
     python3 tests/mock/sepay_mock.py --port 8080 --accounts 20 --seed 1
@@ -20,6 +39,18 @@ API (all need "Authorization: Bearer <token>", else 401):
     GET /api/v1/bank-accounts?page=P&limit=L
     GET /api/v1/bank-accounts/{id}
     GET /api/v1/bank-accounts/{id}/sub-accounts?page=P&limit=L
+    GET /api/v1/transactions?bank_account_id=ID&from_date=D&to_date=D&page=P&limit=L
+        bank_account_id is required (400 without it); from_date and to_date
+        ("YYYY-MM-DD", 400 when malformed) are optional and inclusive, compared
+        with the date part of transaction_date; other parameters are ignored.
+        Paginated like the lists, ordered by transaction_date then id; 404 for
+        an unknown account.  Items, keys in this order: id, bank_account_id,
+        bank_brand_name, account_number, transaction_date, amount_out,
+        amount_in, accumulated, transaction_content, reference_number, code,
+        sub_account.
+Lists answer {"status": "success", "data": [...], "meta": {"pagination":
+{"total", "per_page", "current_page", "last_page"}}}; limit is capped to
+max_page_size.
 A bearer token is accepted when it is the --token (or the "token" knob), or an
 access token issued by /oauth/token that has not expired.
 
@@ -70,8 +101,9 @@ OAuth2 token endpoint (no bearer auth):
 
 Control API (no auth, never counted in the request log):
     GET    /_mock/requests            {"total": n, "log": [{method, path, query, status, t}]}
-    POST   /_mock/reset               log cleared, knobs, data, tokens and authorization
-                                      codes back to the start
+    POST   /_mock/reset               log cleared, knobs, data (transactions too), tokens
+                                      and authorization codes back to the start (the
+                                      data set's clock stays at the mock's start)
     GET    /_mock/tokens              the OAuth2 state: {"client_id", "client_secret",
                                        "refresh_token" (the newest valid one),
                                        "refresh_tokens" (every one ever valid, in order),
@@ -84,6 +116,12 @@ Control API (no auth, never counted in the request log):
                                        "redirect_uri", "scope", "used"}]}
     GET    /_mock/data                {"accounts": [...], "hidden_accounts": [...],
                                        "sub_accounts": {"<id>": [...]}}
+    GET    /_mock/transactions?bank_account_id=ID[&from_date=D][&to_date=D]
+                                      {"total": n, "data": [...]}: every transaction
+                                       of the account in that range (inclusive,
+                                       open without a date), in the API's order,
+                                       money as JSON numbers with two decimals;
+                                       404 for an unknown account
     GET    /_mock/config              the knobs in force
     POST   /_mock/config              merge knobs (below); each given knob replaces its value
     POST   /_mock/accounts            add an account (needs "id"; optional "sub_accounts")
@@ -101,6 +139,21 @@ Knobs for POST /_mock/config (all optional; /_mock/reset restores the command li
     token: str                    the accepted bearer token (old ones then get 401)
     status_for_ids: {"<id>": s}   detail and sub-accounts of that account answer s
     status_for_paths: {"/p": s}   that exact path answers s, any query
+    status_for_transactions: s    every /transactions request answers s (e.g. 403:
+                                  the token lacks transaction:read) while the bank
+                                  account paths keep working; null: off.
+                                  (status_for_ids also applies to /transactions
+                                  of that account.)
+    add_transaction: {"bank_account_id": id, ...fields}
+                                  an action, not stored: append a transaction dated
+                                  now (Vietnam time) to that account (its current
+                                  month); missing fields are filled in (new unique
+                                  id and reference_number, 250000.00 in, 0.00 out,
+                                  accumulated carried on from the last one, the
+                                  account's bank and number, code and sub_account
+                                  null); fields given replace them, unknown ones
+                                  are kept (after the standard keys).  The reply
+                                  is {"ok": true, "transaction": {...}}
     fail_next: {"count": n, "status": s[, "retry_after": secs]}
     drop_next: n                  close the connection without any answer
     truncate_next: n              200, full Content-Length, half the body, close
@@ -147,11 +200,13 @@ The API faults below (and latency_ms) do not apply to /oauth/token or
 /oauth/authorize.
 Faults are checked in this order for every API request: latency_ms (a delay),
 drop_next, rate_limit, fail_next, truncate_next, garbage_next, then the bearer
-token, status_for_paths, the route, and status_for_ids.
+token, status_for_paths, the route (for /transactions: status_for_transactions,
+then the query), and status_for_ids.
 """
 
 import argparse
 import bisect
+import calendar
 import collections
 import html
 import ipaddress
@@ -166,6 +221,7 @@ import sys
 import tempfile
 import threading
 import time
+import unicodedata
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -375,6 +431,44 @@ def _bank_object(bank):
     }
 
 
+# Accounts are created between these many months before the data set's month
+# (so each has a bounded number of monthly transaction files), unless
+# --history-months says exactly how many.
+CREATED_MONTHS_BACK = (6, 30)
+MAX_HISTORY_MONTHS = 150
+
+VN_OFFSET_S = 7 * 3600  # SePay's dates are Vietnam time (UTC+7), no zone
+
+
+def vn_seconds(t=None):
+    """Seconds since 1970 of the Vietnam wall clock (for time.gmtime)."""
+    return int((time.time() if t is None else t) + VN_OFFSET_S)
+
+
+def month_index(year, month):
+    return year * 12 + month - 1
+
+
+def month_of_index(k):
+    """(year, month 1-12) of a month_index."""
+    year, m0 = divmod(k, 12)
+    return year, m0 + 1
+
+
+def _created_stamp(x, now_month, history_months):
+    """A created_at from one uniform draw x in [0, 1)."""
+    low, high = CREATED_MONTHS_BACK
+    span = 1 if history_months is not None else high - low + 1
+    v = int(x * span * 28 * 86400)
+    v, sec = divmod(v, 60)
+    v, minute = divmod(v, 60)
+    v, hour = divmod(v, 24)
+    k, day = divmod(v, 28)
+    back = history_months if history_months is not None else low + k
+    year, month = month_of_index(now_month - back)
+    return "%04d-%02d-%02d %02d:%02d:%02d" % (year, month, day + 1, hour, minute, sec)
+
+
 def skeleton(n_accounts, seed, max_subs=5):
     """The data set's shape, quick for 100,000 accounts: ids in order, each
     account's position and sub-account ids (at most max_subs each).
@@ -401,9 +495,11 @@ def skeleton(n_accounts, seed, max_subs=5):
     return ids, meta
 
 
-def make_account(seed, index, acc_id, sub_ids):
+def make_account(seed, index, acc_id, sub_ids, now_month, history_months=None):
     """One account's (detail object, sub-account items), made on first use:
-    each account draws from its own generator, so the order of use does not matter."""
+    each account draws from its own generator, so the order of use does not matter.
+    now_month: the month (a month_index) the data set is built in; created_at
+    falls CREATED_MONTHS_BACK months before it, or exactly history_months."""
     rng = _Rand(seed * 1_000_003 + index)
     r = rng.random
     if index == 0:
@@ -414,6 +510,9 @@ def make_account(seed, index, acc_id, sub_ids):
         amount = _money("1777283273.00")
         active = True
         created = "2025-02-12 21:09:49"
+        if history_months is not None:
+            year, month = month_of_index(now_month - history_months)
+            created = "%04d-%02d-12 21:09:49" % (year, month)
         last_tx = "2025-02-25 19:59:48"
     else:
         bank_i = int(r() * len(BANKS))
@@ -434,7 +533,7 @@ def make_account(seed, index, acc_id, sub_ids):
         else:
             amount = _money("%d000.00" % rng.int(1, 5_000_000))
         active = r() >= 0.2
-        created = rng.stamp(2022, 2024)
+        created = _created_stamp(r(), now_month, history_months)
         last_tx = None if r() < 0.25 else rng.stamp(2025, 2025)
     detail = {
         "id": acc_id,
@@ -460,6 +559,179 @@ def make_account(seed, index, acc_id, sub_ids):
             "created_at": rng.stamp(2023, 2025),
         })
     return detail, items
+
+
+# ---------------------------------------------------------------- transactions
+
+# Transaction ids: account number `index` in the data set owns
+# TX_ID_BASE + index * TX_IDS_PER_ACCOUNT onwards, in date order; transactions
+# added later (add_transaction) get ids above every account's range.
+TX_ID_BASE = 40_000
+TX_IDS_PER_ACCOUNT = 1_000
+# Transactions in one month: 0-6, a fifth of the months empty.
+TX_PER_MONTH = (0, 0, 1, 1, 2, 2, 3, 4, 5, 6)
+TX_KEYS = ("id", "bank_account_id", "bank_brand_name", "account_number", "transaction_date",
+           "amount_out", "amount_in", "accumulated", "transaction_content",
+           "reference_number", "code", "sub_account")
+
+# Money in: {name} is a payer's name without diacritics, as banks send it.
+TX_IN_WITH_CODE = [
+    "{name} chuyen tien mua hang online {code}",
+    "{name} chuyen khoan thanh toan {code}",
+    "MBVCB.{n7}.{name} chuyen tien {code}.CT tu {acct}",
+    "Thanh toán đơn hàng {code}",
+    "Thanh toán \"gấp\" đơn hàng {code} - giao trước 17h",
+    "{code} Thanh toan hoc phi thang {mm}/{yyyy}",
+]
+TX_IN_NO_CODE = [
+    "{name} chuyen tien mua hang online",
+    "{name} chuyen tien",
+    "Nhận tiền từ {name_vn}",
+    "IBFT {name} chuyen tien hoan ung",
+    "Lãi tiền gửi tháng {mm}/{yyyy}",
+]
+TX_OUT = [
+    "Chi tra nha cung cap HD{n4}/{yyyy}",
+    "Thanh toán tiền điện tháng {mm}/{yyyy}",
+    "Phí dịch vụ SMS Banking tháng {mm}",
+    "Chuyen luong thang {mm}/{yyyy} cho {name}",
+    "Rút tiền mặt tại ATM \\ quầy {n4}",
+    "Hoàn tiền đơn hàng DH{n6} cho {name}",
+]
+
+
+def _ascii(text):
+    """Vietnamese without diacritics ("NGUYỄN VĂN AN" -> "NGUYEN VAN AN")."""
+    text = text.replace("Đ", "D").replace("đ", "d")
+    return "".join(c for c in unicodedata.normalize("NFD", text)
+                   if not unicodedata.combining(c))
+
+
+def _cents_text(cents):
+    return "%d.%02d" % divmod(cents, 100)
+
+
+def _money_cents(value):
+    """An amount (Money or number) in cents; 0 for anything else."""
+    try:
+        return int((Decimal(value.text if isinstance(value, Money) else str(value))
+                    * 100).to_integral_value())
+    except (InvalidOperation, ValueError, TypeError):
+        return 0
+
+
+def parse_stamp(text):
+    """Vietnam-clock seconds of "YYYY-MM-DD HH:MM:SS" (a date alone is
+    midnight), or None."""
+    if not isinstance(text, str):
+        return None
+    m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2}))?", text.strip())
+    if m is None:
+        return None
+    try:
+        parts = [int(x) if x is not None else 0 for x in m.groups()]
+        if not 1 <= parts[1] <= 12 or not 1 <= parts[2] <= calendar.monthrange(
+                parts[0], parts[1])[1] or parts[3] > 23 or parts[4] > 59 or parts[5] > 59:
+            return None
+        return calendar.timegm(tuple(parts) + (0, 0, 0))
+    except (ValueError, OverflowError):
+        return None
+
+
+def format_stamp(vn_secs):
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(vn_secs))
+
+
+def transaction_reference(prefix, vn_secs, tx_id):
+    """Like "677760.250225.080001": a bank's prefix, the date (YYMMDD), and a
+    serial that is the id, so references are unique."""
+    return "%06d.%s.%06d" % (prefix, time.strftime("%y%m%d", time.gmtime(vn_secs)), tx_id)
+
+
+def make_transactions(seed, index, account, sub_numbers, until_vn):
+    """An account's transactions, oldest first, from the month of its
+    created_at to until_vn (Vietnam-clock seconds), drawn from a generator of
+    the seed and the account id alone.  Empty without a usable created_at."""
+    created = parse_stamp(account.get("created_at"))
+    if created is None or created > until_vn:
+        return []
+    acc_id = account["id"]
+    rng = _Rand("sepay-mock transactions %d %d" % (seed, acc_id))
+    r = rng.random
+    bank = account.get("bank")
+    brand = bank.get("short_name") if isinstance(bank, dict) else None
+    number = account.get("account_number")
+    first = time.gmtime(created)
+    last = time.gmtime(until_vn)
+    first_month = month_index(first.tm_year, first.tm_mon)
+    last_month = month_index(last.tm_year, last.tm_mon)
+    first_month = max(first_month, last_month - MAX_HISTORY_MONTHS)
+    stamps = []
+    for k in range(first_month, last_month + 1):
+        year, month = month_of_index(k)
+        start = calendar.timegm((year, month, 1, 0, 0, 0, 0, 0, 0))
+        end = start + calendar.monthrange(year, month)[1] * 86400
+        lo, hi = max(start, created), min(end, until_vn + 1)
+        count = rng.choice(TX_PER_MONTH)
+        if hi > lo:
+            stamps.extend(sorted(lo + int(r() * (hi - lo)) for _ in range(count)))
+    balance = rng.int(0, 20_000) * 100_000 * 100  # up to 2 billion VND, in cents
+    out = []
+    for seq, when in enumerate(stamps):
+        tx_id = TX_ID_BASE + index * TX_IDS_PER_ACCOUNT + seq
+        x = r()
+        if x < 0.05:
+            cents = rng.int(1, 99_999_999)                    # with cents
+        elif x < 0.15:
+            cents = rng.int(1, 500_000) * 100_000             # large, up to 500 M
+        else:
+            cents = rng.int(1, 5_000) * 100_000               # up to 5 M VND
+        incoming = r() < 0.65 or cents > balance
+        balance += cents if incoming else -cents
+        tm = time.gmtime(when)
+        name_vn = "%s %s %s" % (rng.choice(SURNAMES), rng.choice(MIDDLE_NAMES),
+                                rng.choice(GIVEN_NAMES))
+        fill = {"name": _ascii(name_vn), "name_vn": name_vn, "mm": "%02d" % tm.tm_mon,
+                "yyyy": "%04d" % tm.tm_year, "n4": "%04d" % rng.int(0, 9999),
+                "n6": "%06d" % rng.int(0, 999_999), "n7": "%07d" % rng.int(0, 9_999_999),
+                "acct": "%d%09d" % (rng.int(1, 9), rng.int(0, 999_999_999))}
+        code = None
+        sub = None
+        if incoming:
+            if r() < 0.55:
+                code = "DH%06d" % rng.int(0, 999_999)
+                template = rng.choice(TX_IN_WITH_CODE)
+            else:
+                template = rng.choice(TX_IN_NO_CODE)
+            if sub_numbers and r() < 0.4:
+                sub = rng.choice(sub_numbers)
+        else:
+            template = rng.choice(TX_OUT)
+        fill["code"] = code or ""
+        values = (tx_id, acc_id, brand, number, format_stamp(when),
+                  _money("0.00") if incoming else _money(_cents_text(cents)),
+                  _money(_cents_text(cents)) if incoming else _money("0.00"),
+                  _money(_cents_text(balance)), template.format(**fill),
+                  transaction_reference(rng.int(100_000, 999_999), when, tx_id), code, sub)
+        out.append(dict(zip(TX_KEYS, values)))
+    return out
+
+
+def transactions_between(items, from_date, to_date):
+    """The items whose transaction_date's date part is within [from_date,
+    to_date] (either may be None: open)."""
+    out = []
+    for t in items:
+        day = str(t.get("transaction_date", ""))[:10]
+        if (from_date is None or day >= from_date) and (to_date is None or day <= to_date):
+            out.append(t)
+    return out
+
+
+def _tx_order(t):
+    tx_id = t.get("id")
+    return (str(t.get("transaction_date", "")),
+            tx_id if isinstance(tx_id, int) and not isinstance(tx_id, bool) else 0)
 
 
 # ---------------------------------------------------------------- state
@@ -516,6 +788,12 @@ class State:
     def __init__(self, args):
         self.args = args
         self.lock = threading.Lock()
+        # The data set's clock, fixed for the life of the process (a reset
+        # does not move it): created_at dates count back from its month, and
+        # generated transactions end at it (none are in the future).
+        self.started_vn = vn_seconds()
+        started = time.gmtime(self.started_vn)
+        self.now_month = month_index(started.tm_year, started.tm_mon)
         self.reset()
 
     def initial_knobs(self):
@@ -526,6 +804,7 @@ class State:
             "token": self.args.token,
             "status_for_ids": {},
             "status_for_paths": {},
+            "status_for_transactions": None,
             "fail_next": {"count": 0, "status": 503},
             "drop_next": 0,
             "truncate_next": 0,
@@ -556,6 +835,9 @@ class State:
             self.accounts = {}               # id -> detail object (made ones)
             self.subs = {}                   # id -> [sub-account items] (made ones)
             self.sub_index = sub_index       # sub-account id -> account id
+            self.index_of = {i: spec[0] for i, spec in meta.items()}  # id -> position
+            self.tx = {}                     # id -> [transactions] (made ones), in order
+            self.next_tx_id = TX_ID_BASE + TX_IDS_PER_ACCOUNT * (len(ids) + 1)
             self.knobs = self.initial_knobs()
             self.hidden = set()
             self._listed = None
@@ -654,7 +936,8 @@ class State:
     def _make(self, acc_id):
         spec = self.pending.pop(acc_id, None)
         if spec is not None:
-            detail, items = make_account(self.args.seed, spec[0], acc_id, spec[1])
+            detail, items = make_account(self.args.seed, spec[0], acc_id, spec[1],
+                                         self.now_month, self.args.history_months)
             self.accounts[acc_id] = detail
             self.subs[acc_id] = items
 
@@ -669,6 +952,71 @@ class State:
     def sub_items(self, acc_id):
         self._make(acc_id)
         return self.subs.get(acc_id, [])
+
+    def transactions(self, acc_id):
+        """The account's transactions ordered by transaction_date then id
+        (generated on first use; the list itself, not a copy), or None when
+        there is no such account.  Accounts of the generated data set have
+        transactions from their created_at on; added accounts start empty."""
+        account = self.account(acc_id)
+        if account is None:
+            return None
+        items = self.tx.get(acc_id)
+        if items is None:
+            index = self.index_of.get(acc_id)
+            items = []
+            if index is not None:
+                subs = [s.get("account_number") for s in self.sub_items(acc_id)
+                        if isinstance(s.get("account_number"), str)]
+                items = make_transactions(self.args.seed, index, account, subs,
+                                          self.started_vn)
+            self.tx[acc_id] = items
+        return items
+
+    def add_transaction(self, fields):
+        """Add a transaction dated now (Vietnam time) to an account: fields
+        given replace the ones filled in (a new id and reference, 250,000 VND
+        in, the balance carried on from the account's last transaction).
+        Returns the new transaction."""
+        if not isinstance(fields, dict):
+            raise BadInput("add_transaction must be {\"bank_account_id\": id, ...}")
+        acc_id = fields.get("bank_account_id")
+        if isinstance(acc_id, bool) or not isinstance(acc_id, int):
+            raise BadInput("add_transaction.bank_account_id must be an integer")
+        items = self.transactions(acc_id)
+        if items is None:
+            raise BadInput("add_transaction: no account %d" % acc_id)
+        account = self.account(acc_id)
+        bank = account.get("bank")
+        now = vn_seconds()
+        tx_id = self.next_tx_id
+        self.next_tx_id += 1
+        amount_in = _money_cents(fields.get("amount_in", _money("250000.00")))
+        amount_out = _money_cents(fields.get("amount_out", _money("0.00")))
+        balance = _money_cents(items[-1].get("accumulated")) if items else 0
+        filled = {
+            "id": tx_id,
+            "bank_account_id": acc_id,
+            "bank_brand_name": bank.get("short_name") if isinstance(bank, dict) else None,
+            "account_number": account.get("account_number"),
+            "transaction_date": format_stamp(now),
+            "amount_out": _money(_cents_text(amount_out)),
+            "amount_in": _money(_cents_text(amount_in)),
+            "accumulated": _money(_cents_text(balance + amount_in - amount_out)),
+            "transaction_content": "KHACH HANG chuyen tien mua hang online",
+            "reference_number": transaction_reference(900_000 + tx_id % 100_000, now, tx_id),
+            "code": None,
+            "sub_account": None,
+        }
+        filled.update(money_fields(fields))
+        when = parse_stamp(filled.get("transaction_date"))
+        if "reference_number" not in fields and when is not None:
+            filled["reference_number"] = transaction_reference(900_000 + tx_id % 100_000,
+                                                               when, tx_id)
+        items.append(filled)
+        if len(items) > 1 and _tx_order(items[-2]) > _tx_order(filled):
+            items.sort(key=_tx_order)
+        return filled
 
     def listed_ids(self):
         if self._listed is None:
@@ -694,6 +1042,7 @@ class State:
         account = money_fields({k: v for k, v in obj.items() if k != "sub_accounts"})
         if self.has(acc_id):
             self.delete_account(acc_id)
+        self.tx.pop(acc_id, None)
         self.accounts[acc_id] = account
         bisect.insort(self.order, acc_id)
         self.subs[acc_id] = []
@@ -722,6 +1071,7 @@ class State:
         for s in self.subs.pop(acc_id, []):
             if self.sub_index.get(s["id"]) == acc_id:
                 del self.sub_index[s["id"]]
+        self.tx.pop(acc_id, None)
         self._changed()
 
     def patch_sub(self, sub_id, fields):
@@ -753,6 +1103,7 @@ class State:
             raise BadInput("config must be a JSON object")
         new = dict(self.knobs)
         expire = False
+        add_tx = None
         for key, value in conf.items():
             if key in ("latency_ms", "drop_next", "truncate_next", "garbage_next",
                        "refresh_latency_ms"):
@@ -808,6 +1159,16 @@ class State:
                             "retry_after": retry, "header": header}
             elif key == "rate_per_s":
                 new[key] = _int_knob(value, "rate_per_s")
+            elif key == "status_for_transactions":
+                new[key] = None if value is None else _status_knob(value, key)
+            elif key == "add_transaction":
+                if not isinstance(value, dict) or isinstance(
+                        value.get("bank_account_id"), bool) or not isinstance(
+                        value.get("bank_account_id"), int) \
+                        or self.account(value["bank_account_id"]) is None:
+                    raise BadInput("add_transaction must be {\"bank_account_id\": <an "
+                                   "existing account's id>, ...fields}")
+                add_tx = value
             elif key == "hide_from_list":
                 if not isinstance(value, list):
                     raise BadInput("hide_from_list must be a list of ids")
@@ -831,6 +1192,9 @@ class State:
         self.knobs = new
         self.hidden = set(new["hide_from_list"])
         self._changed()
+        if add_tx is not None:
+            return {"transaction": self.add_transaction(add_tx)}
+        return {}
 
     def public_knobs(self):
         k = dict(self.knobs)
@@ -855,6 +1219,23 @@ def parse_positive(query, name, default):
     if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
         raise BadInput("%s must be a positive integer" % name)
     return int(text)
+
+
+def transactions_query(query):
+    """(bank_account_id, from_date, to_date) of a transactions query; the
+    dates "YYYY-MM-DD" or None.  BadInput when the id is missing or a value
+    is malformed."""
+    values = query.get("bank_account_id")
+    if not values or not re.fullmatch(r"[0-9]+", values[0].strip()):
+        raise BadInput("bank_account_id is required (a positive integer)")
+    dates = []
+    for name in ("from_date", "to_date"):
+        text = (query.get(name) or [""])[0].strip()
+        if text and (not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text)
+                     or parse_stamp(text) is None):
+            raise BadInput("%s must be a date YYYY-MM-DD" % name)
+        dates.append(text or None)
+    return int(values[0]), dates[0], dates[1]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -955,8 +1336,17 @@ class Handler(BaseHTTPRequestHandler):
                     reply = state.public_knobs()
             elif path == "/_mock/config" and method == "POST":
                 with state.lock:
-                    state.set_config(body if body is not None else {})
-                reply = {"ok": True}
+                    done = state.set_config(body if body is not None else {})
+                    reply = to_json_bytes(dict({"ok": True}, **done))
+            elif path == "/_mock/transactions" and method == "GET":
+                query = parse_qs(parts.query, keep_blank_values=True)
+                acc_id, from_date, to_date = transactions_query(query)
+                with state.lock:
+                    items = state.transactions(acc_id)
+                    if items is None:
+                        return self._send(404, {"ok": False, "error": "no such account"})
+                    found = transactions_between(items, from_date, to_date)
+                    reply = to_json_bytes({"total": len(found), "data": found})
             elif path == "/_mock/accounts" and method == "POST":
                 with state.lock:
                     state.add_account(body)
@@ -1303,7 +1693,9 @@ class Handler(BaseHTTPRequestHandler):
         rest = path[len(API_PREFIX):]
         query = parse_qs(parts.query, keep_blank_values=True)
         try:
-            if rest == "/bank-accounts":
+            if rest == "/transactions":
+                status, body = self._transactions(state, query)
+            elif rest == "/bank-accounts":
                 status, body = self._list_accounts(state, query)
             else:
                 m = re.fullmatch(r"/bank-accounts/([^/]+)(/sub-accounts)?", rest)
@@ -1351,6 +1743,25 @@ class Handler(BaseHTTPRequestHandler):
                     if state.has(_id_of(acc_id)):
                         state.delete_account(_id_of(acc_id))
         return 200, body
+
+    def _transactions(self, state, query):
+        """GET /transactions?bank_account_id=&from_date=&to_date=&page=&limit="""
+        with state.lock:
+            forced = state.knobs["status_for_transactions"]
+        if forced is not None:
+            return forced, error_body(forced)
+        acc_id, from_date, to_date = transactions_query(query)
+        with state.lock:
+            forced = state.knobs["status_for_ids"].get(acc_id)
+            if forced is not None:
+                return forced, error_body(forced)
+            items = state.transactions(acc_id)
+            if items is None:
+                return 404, error_body(404, "The bank account does not exist.")
+            found = transactions_between(items, from_date, to_date)
+            page, per_page, last_page, start, end = self._page(state, query, len(found))
+            return 200, to_json_bytes(self._envelope(found[start:end], len(found),
+                                                     per_page, page, last_page))
 
     def _one_account(self, state, id_text, sub_accounts, query):
         if not re.fullmatch(r"[0-9]+", id_text):
@@ -1446,6 +1857,10 @@ def main(argv=None):
     p.add_argument("--default-page-size", type=int, default=20,
                    help="page size without limit= (20)")
     p.add_argument("--latency-ms", type=int, default=0, help="delay per API request (0)")
+    p.add_argument("--history-months", type=int, default=None, metavar="N",
+                   help="every account's created_at exactly N months before this month "
+                        "(default: %d-%d months before, account 19 on 2025-02-12)"
+                        % CREATED_MONTHS_BACK)
     p.add_argument("--quiet", action="store_true", help="no per-request logging (default)")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = p.parse_args(argv)
@@ -1465,6 +1880,8 @@ def main(argv=None):
             p.exit(2, "sepay-mock: --%s must not be empty\n" % name.replace("_", "-"))
     if not 0 <= args.port <= 65535:
         p.exit(2, "sepay-mock: --port must be 0-65535\n")
+    if args.history_months is not None and not 0 <= args.history_months <= MAX_HISTORY_MONTHS:
+        p.exit(2, "sepay-mock: --history-months must be 0-%d\n" % MAX_HISTORY_MONTHS)
 
     state = State(args)
     cls = Server6 if ":" in bind else Server

@@ -429,14 +429,24 @@ def query_of(entry):
     return dict(p.split("=", 1) if "=" in p else (p, "") for p in entry["query"].split("&") if p)
 
 
-def walk_files(root):
-    """Every regular file under root, as paths relative to root, sorted."""
+def walk_files(root, transactions=False):
+    """Every regular file under root, as paths relative to root, sorted.
+    Transaction months are left out unless asked for: test_transactions.py
+    checks them against the mock; the other tests against the mount."""
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         for name in filenames:
-            out.append(os.path.relpath(os.path.join(dirpath, name), root))
+            rel = os.path.relpath(os.path.join(dirpath, name), root)
+            if transactions or "transactions" not in rel.split(os.sep):
+                out.append(rel)
     return sorted(out)
+
+
+def transaction_files(root):
+    """The transaction month files under root, relative, sorted."""
+    return [p for p in walk_files(root, transactions=True)
+            if "transactions" in p.split(os.sep)]
 
 
 def expected_files(data):

@@ -151,8 +151,10 @@ def test_stat_matches_content(mock, mount):
             assert stat.S_IMODE(st.st_mode) == 0o444, path
             assert (st.st_uid, st.st_gid) == (uid, gid), path
             assert st.st_size == len(data), path
-            assert len(data) > 0
-            assert st.st_blocks > 0 and st.st_blocks * 512 >= st.st_size, path
+            # Only a month without transactions is an empty file.
+            assert len(data) > 0 or name.endswith(".jsonl"), path
+            assert st.st_blocks * 512 >= st.st_size, path
+            assert (st.st_blocks > 0) == (st.st_size > 0), path
             st2 = os.stat(path)
             assert st2.st_size == st.st_size and st2.st_mtime == st.st_mtime
 

@@ -139,7 +139,7 @@ def test_read_only(mock, mount):
             wrong[what] = name(got)
     assert wrong == {}, "expected EROFS: %s" % wrong
     # nothing changed
-    assert sorted(os.listdir(acc)) == ["info.json", "sub-accounts"]
+    assert sorted(os.listdir(acc)) == ["info.json", "sub-accounts", "transactions"]
 
 
 def test_persistent_garbage_gives_eio(mock, mount):

@@ -133,4 +133,5 @@ def test_root_layout(mock, mount):
     mnt = mount(mock)
     assert os.listdir(mnt) == ["accounts"]
     assert sorted(os.listdir(os.path.join(mnt, "accounts", "19"))) == ["info.json",
-                                                                        "sub-accounts"]
+                                                                        "sub-accounts",
+                                                                        "transactions"]

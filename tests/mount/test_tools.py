@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from conftest import LIST_PATH, expected_files, walk_files
+from conftest import LIST_PATH, expected_files, transaction_files, walk_files
 
 
 def read(path):
@@ -17,12 +17,18 @@ def read(path):
 
 
 def test_grep_finds_account_number(mock, mount):
+    """The account's number is in its info.json and in its own transactions,
+    nowhere else."""
     mnt = mount(mock)
     r = subprocess.run(["grep", "-rl", "0071000888888", mnt], capture_output=True, text=True,
-                       timeout=60)
+                       timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stderr == ""
-    assert r.stdout.splitlines() == [os.path.join(mnt, "accounts", "19", "info.json")]
+    found = r.stdout.splitlines()
+    account = os.path.join(mnt, "accounts", "19")
+    assert os.path.join(account, "info.json") in found
+    assert all(f == os.path.join(account, "info.json") or
+               f.startswith(os.path.join(account, "transactions") + os.sep) for f in found), found
 
 
 def test_grep_request_economy(mock, mount):
@@ -30,8 +36,8 @@ def test_grep_request_economy(mock, mount):
     sub-account list per account: nothing is fetched twice, nothing per file."""
     mnt = mount(mock)
     before = mock.log_len()
-    r = subprocess.run(["grep", "-r", "-c", "created_at", mnt], capture_output=True,
-                       text=True, timeout=60)
+    r = subprocess.run(["grep", "-r", "-c", "--exclude-dir=transactions", "created_at", mnt],
+                       capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     new = mock.requests_since(before)
     counts = Counter(e["path"] for e in new)
@@ -62,6 +68,10 @@ def test_tar_archive_equals_mock(mock, mount, tmp_path):
         got = read(out / rel)
         assert got == read(os.path.join(mnt, rel)), rel
         assert json.loads(got) == obj, rel
+    months = transaction_files(out)
+    assert months == transaction_files(mnt) and months
+    for rel in months:
+        assert read(out / rel) == read(os.path.join(mnt, rel)), rel
 
 
 def test_cp_r_equals_mount(mock, mount, tmp_path):
@@ -77,6 +87,8 @@ def test_cp_r_equals_mount(mock, mount, tmp_path):
         data = read(dest / rel[len("accounts/"):])
         assert json.loads(data) == obj
         assert data == read(os.path.join(mnt, rel))
+    for rel in transaction_files(dest):
+        assert read(dest / rel) == read(os.path.join(mnt, "accounts", rel)), rel
 
 
 @pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed")
@@ -90,3 +102,5 @@ def test_rsync_equals_mount(mock, mount, tmp_path):
     assert ["accounts/" + p for p in walk_files(dest)] == sorted(want)
     for rel, obj in want.items():
         assert json.loads(read(dest / rel[len("accounts/"):])) == obj
+    months = transaction_files(dest)
+    assert ["accounts/" + p for p in months] == transaction_files(mnt) and months

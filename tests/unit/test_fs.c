@@ -4,10 +4,12 @@
 #include "check.h"
 #include "fake_http.h"
 #include "fs.h"
+#include "months.h"
 #include "objects.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 
 static const char list_page[] =
 	"{\"status\":\"success\",\"data\":[{\"id\":19,\"label\":\"Cty Demo\"},{\"id\":21}],"
@@ -44,7 +46,8 @@ static void world_init(struct world *w)
 	sepay_api_init(&w->api, &ac);
 	struct cache_config cc = { .ttl_ms = 60000, .fetch = objects_fetch, .fetch_ctx = &w->api };
 	w->cache = cache_new(&cc);
-	struct fs_config fc = { .uid = 1234, .gid = 5678, .file_mode = 0444, .dir_mode = 0555 };
+	struct fs_config fc = { .uid = 1234, .gid = 5678, .file_mode = 0444, .dir_mode = 0555,
+				.history_months = 24, .forbidden_ms = 60000 };
 	CHECK_INT(fs_init(&w->fs, &fc, w->cache), 0);
 }
 
@@ -180,7 +183,8 @@ static void test_tree(void)
 
 	/* The account directory lists info.json with its attributes now. */
 	CHECK_INT(read_dir(&w, acct, 64, &dir), 0);
-	CHECK_INT(dir.count, 4);
+	CHECK_INT(dir.count, 5);
+	CHECK_STR(dir.entries[4].name, "transactions");
 	CHECK_STR(dir.entries[2].name, "info.json");
 	CHECK(dir.entries[2].has_attr);
 	CHECK_INT(dir.entries[2].st.st_size, strlen(info_19_text));
@@ -309,8 +313,72 @@ static void test_cookies_survive_refresh(void)
 	world_free(&w);
 }
 
+/* transactions/: a month a file from created_at to now, asking nothing to
+ * list; a month is one request, ordered lines; a 403 makes the folder EPERM. */
+static void test_transactions(void)
+{
+	struct world w;
+	world_init(&w);
+	int32_t now = month_of_time(time(NULL));
+	int32_t start = month_add(now, -2);
+	char body[512], path[256];
+	snprintf(body, sizeof(body), "{\"data\":[{\"id\":19,\"created_at\":\"%04d-%02d-15 10:00:00\"}]}",
+		 (int)(start / 100), (int)(start % 100));
+	fake_http_set(w.http, "/bank-accounts?page=1&limit=100", 200, body);
+	struct stat st;
+	uint64_t accounts = lookup_ok(&w, INODE_ROOT, "accounts", &st);
+	struct dir_out dir;
+	CHECK_INT(read_dir(&w, accounts, 64, &dir), 0);
+	uint64_t acct = lookup_ok(&w, accounts, "19", &st);
+	uint64_t tx = lookup_ok(&w, acct, "transactions", &st);
+	unsigned before = fake_http_count(w.http, NULL);
+	CHECK_INT(read_dir(&w, tx, 2, &dir), 0);
+	CHECK_INT(dir.count, 5); /* . .. and three months */
+	char name[NAME_MAX_ID_FILE];
+	name_format_month_file(name, start);
+	CHECK_STR(dir.entries[2].name, name);
+	name_format_month_file(name, now);
+	CHECK_STR(dir.entries[4].name, name);
+	CHECK_INT(fake_http_count(w.http, NULL), before);
+	CHECK_INT(fs_lookup(&w.fs, tx, "1999-01.jsonl", &st), ENOENT);
+	CHECK_INT(fs_lookup(&w.fs, tx, "2025-13.jsonl", &st), ENOENT);
+
+	/* A month: all pages, ordered by date then id, one compact line each. */
+	snprintf(path, sizeof(path), "/transactions?bank_account_id=19&from_date=%04d-%02d-01&"
+		 "to_date=%04d-%02d-%02d&page=1&limit=100", (int)(now / 100), (int)(now % 100),
+		 (int)(now / 100), (int)(now % 100), month_last_day(now));
+	fake_http_set(w.http, path, 200,
+		      "{\"data\":[{\"id\":7,\"transaction_date\":\"2025-01-02 00:00:00\",\"amount_in\":5.00},"
+		      "{\"id\":3,\"transaction_date\":\"2025-01-02 00:00:00\",\"code\":null},"
+		      "{\"id\":9,\"transaction_date\":\"2025-01-01 09:00:00\",\"note\":\"Thanh toán\"},"
+		      "{\"id\":3,\"transaction_date\":\"2025-01-02 00:00:00\",\"code\":null}]}");
+	uint64_t month = lookup_ok(&w, tx, name, &st);
+	struct blob *b;
+	CHECK_INT(fs_read(&w.fs, month, &b), 0);
+	CHECK_STR(b->bytes,
+		  "{\"id\":9,\"transaction_date\":\"2025-01-01 09:00:00\",\"note\":\"Thanh toán\"}\n"
+		  "{\"id\":3,\"transaction_date\":\"2025-01-02 00:00:00\",\"code\":null}\n"
+		  "{\"id\":7,\"transaction_date\":\"2025-01-02 00:00:00\",\"amount_in\":5.0}\n");
+	CHECK_INT(st.st_size, b->v.len);
+	blob_unref(b);
+
+	/* No transaction:read: a month is EPERM, then the folder too. */
+	name_format_month_file(name, start);
+	fake_http_set(w.http, "x", 0, NULL);
+	snprintf(path, sizeof(path), "/transactions?bank_account_id=19&from_date=%04d-%02d-01&"
+		 "to_date=%04d-%02d-%02d&page=1&limit=100", (int)(start / 100), (int)(start % 100),
+		 (int)(start / 100), (int)(start % 100), month_last_day(start));
+	fake_http_set(w.http, path, 403, "{\"error\":\"forbidden\"}");
+	CHECK_INT(fs_lookup(&w.fs, tx, name, &st), EPERM);
+	CHECK_INT(read_dir(&w, tx, 64, &dir), EPERM);
+	CHECK_INT(fs_lookup(&w.fs, acct, "transactions", &st), EPERM);
+	lookup_ok(&w, acct, "info.json", &st);
+	world_free(&w);
+}
+
 int main(void)
 {
+	test_transactions();
 	test_versions();
 	test_cookies_survive_refresh();
 	test_impossible_names_cost_nothing();

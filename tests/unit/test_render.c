@@ -1,6 +1,7 @@
 /* test_render.c - API objects as the JSON text users read. */
 #include "check.h"
 #include "render.h"
+#include "strbuf.h"
 
 #include <stdlib.h>
 
@@ -64,6 +65,15 @@ int main(void)
 		     "{\n  \"s\": \"a\\\"b\\\\c\\n\\t\\u0001/é\"\n}\n");
 	check_render("{\"big\":9223372036854775807,\"neg\":-42}",
 		     "{\n  \"big\": 9223372036854775807,\n  \"neg\": -42\n}\n");
+
+	/* JSON Lines: compact, same strings and numbers, a newline. */
+	json_t *v = json_loads("{\"id\":1,\"s\":\"Thanh toán \\\"x\\\"\",\"a\":[1,{\"b\":0.10}],\"n\":null}", 0, NULL);
+	struct strbuf sb;
+	strbuf_init(&sb, 0);
+	CHECK(render_json_line(&sb, v));
+	CHECK_STR(sb.data, "{\"id\":1,\"s\":\"Thanh toán \\\"x\\\"\",\"a\":[1,{\"b\":0.1}],\"n\":null}\n");
+	strbuf_release(&sb);
+	json_decref(v);
 
 	check_real(1777283273.00, "1777283273.0");
 	check_real(0.1, "0.1");
