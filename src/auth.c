@@ -3,7 +3,6 @@
 
 #include "log.h"
 #include "secretfile.h"
-#include "strbuf.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -159,22 +158,6 @@ uint64_t auth_refreshes(struct auth *a)
 	return n;
 }
 
-static void form_field(struct strbuf *sb, const char *name, const char *value)
-{
-	char *escaped = curl_easy_escape(NULL, value, 0);
-	if (!escaped) {
-		sb->failed = true;
-		return;
-	}
-	if (sb->len)
-		strbuf_putc(sb, '&');
-	strbuf_puts(sb, name);
-	strbuf_putc(sb, '=');
-	strbuf_puts(sb, escaped);
-	explicit_bzero(escaped, strlen(escaped));
-	curl_free(escaped);
-}
-
 /* Keeps the credentials file in step: a rotated refresh token lost would
  * mean logging in again at the next mount. */
 static void save_credentials(struct auth *a)
@@ -211,14 +194,11 @@ static void save_credentials(struct auth *a)
  * refreshing thread, without the lock held. */
 static int refresh_now(struct auth *a, char **access, int64_t *expires_at, char **rotated)
 {
-	struct strbuf form;
-	strbuf_init(&form, 0);
-	form_field(&form, "grant_type", "refresh_token");
-	form_field(&form, "refresh_token", a->refresh_token);
-	form_field(&form, "client_id", a->client_id);
-	form_field(&form, "client_secret", a->client_secret);
+	static const char *const names[] = { "grant_type", "refresh_token", "client_id",
+					     "client_secret" };
+	const char *values[] = { "refresh_token", a->refresh_token, a->client_id, a->client_secret };
 	size_t form_len = 0;
-	char *body = strbuf_take(&form, &form_len);
+	char *body = http_form_encode(names, values, 4, &form_len);
 	if (!body)
 		return ENOMEM;
 	struct http_response resp;

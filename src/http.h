@@ -32,6 +32,12 @@ struct http_transport {
 
 void http_response_release(struct http_response *resp);
 
+/* "name=value&..." of n (at most 8) fields, URL-encoded, in a buffer sized
+ * once: forms carry secrets, and a buffer grown by realloc would leave
+ * copies of them behind.  Scrub and free it.  NULL when out of memory. */
+char *http_form_encode(const char *const *names, const char *const *values, size_t n,
+		       size_t *len);
+
 struct http_curl_config {
 	const char *base_url;  /* e.g. https://my.sepay.vn/api/v1, no trailing slash */
 	const char *cafile;    /* CA certificates to trust instead of the system's; may be NULL */

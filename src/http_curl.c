@@ -308,6 +308,35 @@ bool http_url_allowed(const char *url, const char **why)
 	return ok;
 }
 
+char *http_form_encode(const char *const *names, const char *const *values, size_t n,
+		       size_t *len)
+{
+	char *escaped[8] = { 0 };
+	size_t total = 0;
+	bool ok = n <= 8;
+	for (size_t i = 0; ok && i < n; i++) {
+		escaped[i] = curl_easy_escape(NULL, values[i], 0);
+		ok = escaped[i] != NULL;
+		if (ok)
+			total += strlen(names[i]) + 1 + strlen(escaped[i]) + 1;
+	}
+	char *body = ok ? malloc(total + 1) : NULL;
+	size_t at = 0;
+	if (body) {
+		for (size_t i = 0; i < n; i++)
+			at += (size_t)sprintf(body + at, "%s%s=%s", i ? "&" : "", names[i],
+					      escaped[i]);
+		*len = at;
+	}
+	for (size_t i = 0; i < n && i < 8; i++) {
+		if (escaped[i]) {
+			explicit_bzero(escaped[i], strlen(escaped[i]));
+			curl_free(escaped[i]);
+		}
+	}
+	return body;
+}
+
 void http_response_release(struct http_response *resp)
 {
 	free(resp->body);

@@ -928,37 +928,6 @@ static pid_t open_browser(const char *url)
 	return pid;
 }
 
-/* A form of n fields, escaped, in a buffer sized once (no realloc leaves a
- * copy of the secret behind).  NULL when out of memory. */
-static char *form_body(const char *const *names, const char *const *values, size_t n,
-		       size_t *len)
-{
-	char *escaped[8] = { 0 };
-	size_t total = 0;
-	bool ok = n <= 8;
-	for (size_t i = 0; ok && i < n; i++) {
-		escaped[i] = curl_easy_escape(NULL, values[i], 0);
-		ok = escaped[i] != NULL;
-		if (ok)
-			total += strlen(names[i]) + 1 + strlen(escaped[i]) + 1;
-	}
-	char *body = ok ? malloc(total + 1) : NULL;
-	size_t at = 0;
-	if (body) {
-		for (size_t i = 0; i < n; i++)
-			at += (size_t)sprintf(body + at, "%s%s=%s", i ? "&" : "", names[i],
-					      escaped[i]);
-		*len = at;
-	}
-	for (size_t i = 0; i < n && i < 8; i++) {
-		if (escaped[i]) {
-			explicit_bzero(escaped[i], strlen(escaped[i]));
-			curl_free(escaped[i]);
-		}
-	}
-	return body;
-}
-
 struct outcome {
 	int status;          /* the browser page's HTTP status */
 	char title[64];
@@ -994,7 +963,7 @@ static json_t *exchange_code(const struct options *o, const char *secret, const 
 					     "client_secret" };
 	const char *values[] = { "authorization_code", code, redirect_uri, o->client_id, secret };
 	size_t form_len = 0;
-	char *form = form_body(names, values, 5, &form_len);
+	char *form = http_form_encode(names, values, 5, &form_len);
 	if (!form) {
 		http->destroy(http);
 		fprintf(stderr, "sepayfs-login: out of memory\n");

@@ -194,7 +194,9 @@ int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json
 		}
 		uint64_t now = now_ms();
 		if (now >= deadline) {
-			rc = last.err == EAGAIN ? EAGAIN : ETIMEDOUT;
+			/* The last failure says what went wrong: a 5xx stays EIO,
+			 * only a timeout is ETIMEDOUT. */
+			rc = last.err ? last.err : ETIMEDOUT;
 			break;
 		}
 		char *token;

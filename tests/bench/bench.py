@@ -44,13 +44,14 @@ NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class Mock:
-    def __init__(self, workdir, accounts, latency_ms):
+    def __init__(self, workdir, accounts, latency_ms, extra_args=()):
         port_file = os.path.join(workdir, "mock.%d.port" % accounts)
         self.proc = subprocess.Popen(
             [PYTHON, MOCK, "--port", "0", "--port-file", port_file, "--accounts", str(accounts),
              "--max-sub-accounts", "4", "--max-page-size", str(PAGE), "--token", TOKEN,
-             "--latency-ms", str(latency_ms)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             "--latency-ms", str(latency_ms)] + list(extra_args),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")})
         deadline = time.monotonic() + 60
         while not (os.path.exists(port_file) and open(port_file).read().strip()):
             if self.proc.poll() is not None or time.monotonic() > deadline:

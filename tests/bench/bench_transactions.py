@@ -55,20 +55,8 @@ class Mock(bench.Mock):
     """bench.py's mock, with every account created history_months ago."""
 
     def __init__(self, workdir, accounts, latency_ms, history_months):
-        port_file = os.path.join(workdir, "mock.tx.port")
-        self.proc = subprocess.Popen(
-            [bench.PYTHON, bench.MOCK, "--port", "0", "--port-file", port_file,
-             "--accounts", str(accounts), "--max-sub-accounts", "4",
-             "--max-page-size", str(PAGE), "--token", TOKEN,
-             "--latency-ms", str(latency_ms), "--history-months", str(history_months)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=no_proxy_env())
-        deadline = time.monotonic() + 60
-        while not (os.path.exists(port_file) and open(port_file).read().strip()):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("bench: the mock API did not start")
-            time.sleep(0.05)
-        self.root = "http://127.0.0.1:%s" % open(port_file).read().strip()
-        self.url = self.root + "/api/v1"
+        super().__init__(workdir, accounts, latency_ms,
+                         ["--history-months", str(history_months)])
         # Build every account and its transactions now (the mock makes them
         # on first use), so the runs measure sepayfs and curl.
         self.accounts = self.control("GET", "/_mock/data")["accounts"]
