@@ -39,12 +39,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	struct fuse_adapter *a = userdata;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
-	/* ls -l asks every file for its ACLs.  With POSIX ACLs on, the kernel
-	 * asks us once per inode and remembers "none"; without, each ls -l
-	 * costs two round trips per entry.  (It implies default_permissions:
-	 * the kernel checks the modes, which say read-only anyway.) */
-	if (conn->capable & FUSE_CAP_POSIX_ACL)
-		conn->want |= FUSE_CAP_POSIX_ACL;
+	/* Not FUSE_CAP_POSIX_ACL: it would let the kernel remember that files
+	 * have no ACL (saving ls -l two getxattr round trips per entry), but
+	 * measured, it made every open several times slower (see
+	 * docs/performance.md). */
 	a->no_open = conn->capable & FUSE_CAP_NO_OPEN_SUPPORT;
 	a->no_opendir = conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT;
 }

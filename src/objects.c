@@ -202,7 +202,8 @@ static int fetch_month(struct sepay_api *api, const char *path, struct timespec 
 	struct strbuf text;
 	strbuf_init(&text, 0);
 	if (rc == 0) {
-		qsort(tb.items, tb.count, sizeof(*tb.items), tx_cmp);
+		if (tb.count) /* an empty month has no array at all */
+			qsort(tb.items, tb.count, sizeof(*tb.items), tx_cmp);
 		for (size_t i = 0; i < tb.count && rc == 0; i++) {
 			bool repeat = false;
 			for (size_t j = i; j-- > 0 && !strcmp(tb.items[j].date, tb.items[i].date);)

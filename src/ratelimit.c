@@ -7,6 +7,10 @@
 #define FIRST_BACKOFF_NS 50000000ull
 /* Never slower than one request every 5 s, whatever the server says. */
 #define MAX_INTERVAL_NS 5000000000ull
+/* Recovery is by time, not by successes: a slowed-down client has few
+ * successes, and counting them would keep it slow long after the server
+ * calmed down. */
+#define QUIET_NS 1000000000ull
 
 void rate_limit_init(struct rate_limit *rl, double per_second)
 {
@@ -15,6 +19,7 @@ void rate_limit_init(struct rate_limit *rl, double per_second)
 	rl->interval_ns = rl->base_ns;
 	rl->next_ns = 0;
 	rl->widened_ns = 0;
+	rl->calm_ns = 0;
 }
 
 void rate_limit_destroy(struct rate_limit *rl)
@@ -61,20 +66,19 @@ void rate_limit_slow_down(struct rate_limit *rl, uint64_t now_ns, uint64_t retry
 		uint64_t window = retry_after_ns > rl->interval_ns ? retry_after_ns : rl->interval_ns;
 		rl->widened_ns = now_ns + window;
 	}
+	rl->calm_ns = now_ns + retry_after_ns;
 	if (rl->next_ns < now_ns + retry_after_ns)
 		rl->next_ns = now_ns + retry_after_ns;
 	pthread_mutex_unlock(&rl->lock);
 }
 
-void rate_limit_speed_up(struct rate_limit *rl)
+void rate_limit_speed_up(struct rate_limit *rl, uint64_t now_ns)
 {
 	pthread_mutex_lock(&rl->lock);
-	if (rl->interval_ns > rl->base_ns) {
-		/* Narrow slowly: a 429 halves the rate, and it takes ~45
-		 * successes to undo that, so the pace settles just under what
-		 * the server allows instead of oscillating around it. */
-		uint64_t narrower = rl->interval_ns - rl->interval_ns / 64;
+	if (rl->interval_ns > rl->base_ns && now_ns >= rl->calm_ns + QUIET_NS) {
+		uint64_t narrower = rl->interval_ns / 2;
 		rl->interval_ns = narrower > rl->base_ns + 1000000 ? narrower : rl->base_ns;
+		rl->calm_ns = now_ns;
 	}
 	pthread_mutex_unlock(&rl->lock);
 }

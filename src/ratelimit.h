@@ -19,6 +19,7 @@ struct rate_limit {
 	uint64_t interval_ns; /* the spacing now: base_ns, or wider after 429s */
 	uint64_t next_ns;     /* the earliest free slot, CLOCK_MONOTONIC */
 	uint64_t widened_ns;  /* until when the last 429 already widened the spacing */
+	uint64_t calm_ns;     /* when the spacing last widened or narrowed */
 };
 
 void rate_limit_init(struct rate_limit *rl, double per_second);
@@ -31,8 +32,9 @@ bool rate_limit_wait(struct rate_limit *rl, uint64_t deadline_ns);
 /* The server said 429: no request before now_ns + retry_after_ns, and
  * wider spacing from now on. */
 void rate_limit_slow_down(struct rate_limit *rl, uint64_t now_ns, uint64_t retry_after_ns);
-/* A request went through: narrow the spacing back toward the base. */
-void rate_limit_speed_up(struct rate_limit *rl);
+/* A request went through at now_ns: after a quiet second, narrow the
+ * spacing back toward the base. */
+void rate_limit_speed_up(struct rate_limit *rl, uint64_t now_ns);
 uint64_t rate_limit_monotonic_ns(void);
 
 #endif

@@ -273,7 +273,7 @@ int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json
 		}
 		http_response_release(&resp);
 		if (rc == 0) {
-			rate_limit_speed_up(&api->rate);
+			rate_limit_speed_up(&api->rate, rate_limit_monotonic_ns());
 			return 0;
 		}
 failed:

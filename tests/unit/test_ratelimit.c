@@ -30,8 +30,16 @@ int main(void)
 	CHECK_INT(rl.interval_ns, 50 * ms);
 	rate_limit_slow_down(&rl, 1100 * ms, 0);
 	CHECK_INT(rl.interval_ns, 100 * ms);
-	for (int i = 0; i < 400; i++)
-		rate_limit_speed_up(&rl);
+	/* Successes within a second of the last 429 change nothing; each quiet
+	 * second after it halves the spacing, down to no limit. */
+	rate_limit_speed_up(&rl, 1900 * ms);
+	CHECK_INT(rl.interval_ns, 100 * ms);
+	rate_limit_speed_up(&rl, 2100 * ms);
+	CHECK_INT(rl.interval_ns, 50 * ms);
+	rate_limit_speed_up(&rl, 2500 * ms);
+	CHECK_INT(rl.interval_ns, 50 * ms);
+	for (uint64_t t = 3200; t < 20000; t += 1100)
+		rate_limit_speed_up(&rl, t * ms);
 	CHECK_INT(rl.interval_ns, 0);
 	/* A slot past the deadline is refused without waiting. */
 	rate_limit_slow_down(&rl, rate_limit_monotonic_ns(), 60000 * ms);
@@ -42,8 +50,8 @@ int main(void)
 	rate_limit_init(&rl, 4);
 	rate_limit_slow_down(&rl, 0, 0);
 	CHECK_INT(rl.interval_ns, 500 * ms);
-	for (int i = 0; i < 400; i++)
-		rate_limit_speed_up(&rl);
+	for (uint64_t t = 1100; t < 10000; t += 1100)
+		rate_limit_speed_up(&rl, t * ms);
 	CHECK_INT(rl.interval_ns, 250 * ms);
 	rate_limit_destroy(&rl);
 	return check_report("ratelimit");
