@@ -29,7 +29,6 @@ struct readahead {
 	size_t head, len;
 	pthread_t *threads;
 	unsigned n_threads;
-	uint64_t queued;
 
 	/* The walk: the listing it runs over, the position of the last visit
 	 * in each order, and how far ahead each order was already queued. */
@@ -159,7 +158,6 @@ static void enqueue(struct readahead *ra, int kind, int64_t id, int64_t b)
 		return;
 	ra->queue[(ra->head + ra->len) % QUEUE_SLOTS] = (struct obj_key){ kind, id, b };
 	ra->len++;
-	ra->queued++;
 }
 
 /* The newest months first: they are what a reader looks at first. */
@@ -232,12 +230,4 @@ void readahead_visit(struct readahead *ra, int64_t account_id, int want)
 	if (queued_any)
 		pthread_cond_broadcast(&ra->wake);
 	pthread_mutex_unlock(&ra->lock);
-}
-
-uint64_t readahead_queued(struct readahead *ra)
-{
-	pthread_mutex_lock(&ra->lock);
-	uint64_t n = ra->queued;
-	pthread_mutex_unlock(&ra->lock);
-	return n;
 }

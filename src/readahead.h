@@ -33,6 +33,5 @@ void readahead_visit(struct readahead *ra, int64_t account_id, int want);
  * months of the accounts a walk goes on to. */
 void readahead_visit_months(struct readahead *ra, int64_t account_id, int32_t since, int32_t now);
 
-uint64_t readahead_queued(struct readahead *ra);
 
 #endif

@@ -420,6 +420,20 @@ def mount(request, tmp_path):
 
 # ---------------------------------------------------------------- helpers for tests
 
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def errno_of(fn, *args):
+    try:
+        fn(*args)
+    except OSError as exc:
+        return exc.errno
+    return 0
+
+
+
 def list_requests(entries):
     """The account-list requests among log entries."""
     return [e for e in entries if e["path"] == LIST_PATH]

@@ -1,7 +1,6 @@
 """The admin's workstation: mount(8) and fstab options, signals, extended
 attributes, ownership and modes, logging."""
 
-import json
 import os
 import signal
 import stat
@@ -10,12 +9,7 @@ import time
 
 import pytest
 
-from conftest import SEPAYFS_BIN
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
+from conftest import SEPAYFS_BIN, read
 
 
 def token_file(tmp_path, mock):

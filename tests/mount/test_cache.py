@@ -4,10 +4,7 @@ import json
 import os
 import time
 
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
+from conftest import read
 
 
 def test_second_ls_within_ttl_sends_nothing(mock, mount):

@@ -6,12 +6,7 @@ import stat
 
 import pytest
 
-from conftest import expected_files, walk_files
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
+from conftest import expected_files, read, walk_files
 
 
 def pairs(raw):

@@ -7,18 +7,7 @@ import time
 
 import pytest
 
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def errno_of(fn, *args):
-    try:
-        fn(*args)
-    except OSError as exc:
-        return exc.errno
-    return 0
+from conftest import errno_of, read
 
 
 def name(code):

@@ -13,20 +13,7 @@ import time
 
 import pytest
 
-from conftest import SEPAY_MOCK
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def errno_of(fn, *args):
-    try:
-        fn(*args)
-    except OSError as exc:
-        return exc.errno
-    return 0
+from conftest import SEPAY_MOCK, errno_of, read
 
 
 def detail(mock, acc_id):

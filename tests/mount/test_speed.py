@@ -11,12 +11,7 @@ from collections import Counter
 
 import pytest
 
-from conftest import LIST_PATH, SEPAYFS_BIN
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
+from conftest import LIST_PATH, SEPAYFS_BIN, read
 
 
 def detail_path(acc_id):

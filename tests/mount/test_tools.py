@@ -8,12 +8,7 @@ from collections import Counter
 
 import pytest
 
-from conftest import LIST_PATH, expected_files, transaction_files, walk_files
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
+from conftest import LIST_PATH, expected_files, read, transaction_files, walk_files
 
 
 def test_grep_finds_account_number(mock, mount):

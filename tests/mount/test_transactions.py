@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlencode
 
 import pytest
 
-from conftest import LIST_PATH
+from conftest import LIST_PATH, read
 
 TX_PATH = "/api/v1/transactions"
 VN_OFFSET_S = 7 * 3600
@@ -38,11 +38,6 @@ JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 # ---------------------------------------------------------------- helpers
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
 
 def vn_month_now():
     t = time.gmtime(time.time() + VN_OFFSET_S)
