@@ -27,13 +27,20 @@ void rate_limit_destroy(struct rate_limit *rl)
 	pthread_mutex_destroy(&rl->lock);
 }
 
-uint64_t rate_limit_reserve(struct rate_limit *rl, uint64_t now_ns)
+bool rate_limit_reserve(struct rate_limit *rl, uint64_t now_ns, uint64_t deadline_ns,
+			uint64_t *start_ns)
 {
 	pthread_mutex_lock(&rl->lock);
 	uint64_t start = rl->next_ns > now_ns ? rl->next_ns : now_ns;
-	rl->next_ns = start + rl->interval_ns;
+	/* A request that gives up must not hold a slot: under demand above
+	 * the rate, abandoned slots would push every later one past its
+	 * deadline, and the client would fail all requests, not some. */
+	bool fits = start <= now_ns || start <= deadline_ns;
+	if (fits)
+		rl->next_ns = start + rl->interval_ns;
 	pthread_mutex_unlock(&rl->lock);
-	return start;
+	*start_ns = start;
+	return fits;
 }
 
 uint64_t rate_limit_monotonic_ns(void)
@@ -45,12 +52,11 @@ uint64_t rate_limit_monotonic_ns(void)
 
 bool rate_limit_wait(struct rate_limit *rl, uint64_t deadline_ns)
 {
-	uint64_t now = rate_limit_monotonic_ns();
-	uint64_t start = rate_limit_reserve(rl, now);
+	uint64_t now = rate_limit_monotonic_ns(), start;
+	if (!rate_limit_reserve(rl, now, deadline_ns, &start))
+		return false;
 	if (start <= now)
 		return true;
-	if (start > deadline_ns)
-		return false;
 	struct timespec at = { (time_t)(start / 1000000000u), (long)(start % 1000000000u) };
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) != 0)
 		; /* EINTR: keep waiting for the slot */

@@ -24,8 +24,10 @@ struct rate_limit {
 
 void rate_limit_init(struct rate_limit *rl, double per_second);
 void rate_limit_destroy(struct rate_limit *rl);
-/* Reserves a slot at or after now_ns and returns when it starts. */
-uint64_t rate_limit_reserve(struct rate_limit *rl, uint64_t now_ns);
+/* Reserves the next slot at or after now_ns and sets *start_ns to when it
+ * starts; false, reserving nothing, when that is after deadline_ns. */
+bool rate_limit_reserve(struct rate_limit *rl, uint64_t now_ns, uint64_t deadline_ns,
+			uint64_t *start_ns);
 /* Waits for a slot; false (without waiting) when the slot would come
  * after deadline_ns. */
 bool rate_limit_wait(struct rate_limit *rl, uint64_t deadline_ns);

@@ -2,21 +2,29 @@
 #include "check.h"
 #include "ratelimit.h"
 
+/* The slot a request with no deadline gets. */
+static uint64_t reserve(struct rate_limit *rl, uint64_t now_ns)
+{
+	uint64_t start = 0;
+	CHECK(rate_limit_reserve(rl, now_ns, UINT64_MAX, &start));
+	return start;
+}
+
 int main(void)
 {
 	struct rate_limit rl;
 	rate_limit_init(&rl, 4); /* 250 ms apart */
 	uint64_t ms = 1000000;
-	CHECK_INT(rate_limit_reserve(&rl, 1000 * ms), 1000 * ms);
-	CHECK_INT(rate_limit_reserve(&rl, 1000 * ms), 1250 * ms); /* a burst is spread */
-	CHECK_INT(rate_limit_reserve(&rl, 1100 * ms), 1500 * ms);
-	CHECK_INT(rate_limit_reserve(&rl, 3000 * ms), 3000 * ms); /* idle time is not saved up */
-	CHECK_INT(rate_limit_reserve(&rl, 3000 * ms), 3250 * ms);
+	CHECK_INT(reserve(&rl, 1000 * ms), 1000 * ms);
+	CHECK_INT(reserve(&rl, 1000 * ms), 1250 * ms); /* a burst is spread */
+	CHECK_INT(reserve(&rl, 1100 * ms), 1500 * ms);
+	CHECK_INT(reserve(&rl, 3000 * ms), 3000 * ms); /* idle time is not saved up */
+	CHECK_INT(reserve(&rl, 3000 * ms), 3250 * ms);
 	rate_limit_destroy(&rl);
 
 	rate_limit_init(&rl, 0);
-	CHECK_INT(rate_limit_reserve(&rl, 5 * ms), 5 * ms);
-	CHECK_INT(rate_limit_reserve(&rl, 5 * ms), 5 * ms);
+	CHECK_INT(reserve(&rl, 5 * ms), 5 * ms);
+	CHECK_INT(reserve(&rl, 5 * ms), 5 * ms);
 	CHECK(rate_limit_wait(&rl, 0)); /* no limit: at once, whatever the deadline */
 	rate_limit_destroy(&rl);
 	rate_limit_init(&rl, 0);
@@ -24,8 +32,8 @@ int main(void)
 	/* A 429 with Retry-After 1 s: nothing before it, then spaced 50 ms,
 	 * wider with each further 429, back to no limit after successes. */
 	rate_limit_slow_down(&rl, 10 * ms, 1000 * ms);
-	CHECK_INT(rate_limit_reserve(&rl, 20 * ms), 1010 * ms);
-	CHECK_INT(rate_limit_reserve(&rl, 20 * ms), 1060 * ms);
+	CHECK_INT(reserve(&rl, 20 * ms), 1010 * ms);
+	CHECK_INT(reserve(&rl, 20 * ms), 1060 * ms);
 	rate_limit_slow_down(&rl, 1005 * ms, 0); /* the same burst: not wider again */
 	CHECK_INT(rl.interval_ns, 50 * ms);
 	rate_limit_slow_down(&rl, 1100 * ms, 0);
@@ -44,6 +52,20 @@ int main(void)
 	/* A slot past the deadline is refused without waiting. */
 	rate_limit_slow_down(&rl, rate_limit_monotonic_ns(), 60000 * ms);
 	CHECK(!rate_limit_wait(&rl, rate_limit_monotonic_ns() + 1000 * ms));
+	rate_limit_destroy(&rl);
+
+	/* A slot past the deadline is not taken: the next request, with a
+	 * later deadline, gets that same slot instead of one behind it. */
+	rate_limit_init(&rl, 4);
+	uint64_t start = 0;
+	CHECK_INT(reserve(&rl, 1000 * ms), 1000 * ms);
+	CHECK_INT(reserve(&rl, 1000 * ms), 1250 * ms);
+	for (int i = 0; i < 100; i++)
+		CHECK(!rate_limit_reserve(&rl, 1000 * ms, 1400 * ms, &start));
+	CHECK_INT(start, 1500 * ms);
+	CHECK(rate_limit_reserve(&rl, 1000 * ms, 1500 * ms, &start));
+	CHECK_INT(start, 1500 * ms);
+	CHECK_INT(reserve(&rl, 1000 * ms), 1750 * ms);
 	rate_limit_destroy(&rl);
 
 	/* Never narrower than the configured rate. */
