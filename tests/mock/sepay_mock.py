@@ -296,52 +296,27 @@ def as_money(value):
     return value
 
 
-def _write_json(obj, out):
-    if obj is None:
-        out.append("null")
-    elif obj is True:
-        out.append("true")
-    elif obj is False:
-        out.append("false")
-    elif isinstance(obj, str):
-        out.append(json.dumps(obj, ensure_ascii=False))
-    elif isinstance(obj, Money):
-        out.append(obj.text)
-    elif isinstance(obj, int):
-        out.append(str(obj))
-    elif isinstance(obj, float):
-        out.append(json.dumps(obj))
-    elif isinstance(obj, Decimal):
-        out.append(str(obj))
-    elif isinstance(obj, dict):
-        out.append("{")
-        first = True
-        for key, value in obj.items():
-            if not first:
-                out.append(",")
-            first = False
-            out.append(json.dumps(str(key), ensure_ascii=False))
-            out.append(":")
-            _write_json(value, out)
-        out.append("}")
-    elif isinstance(obj, (list, tuple)):
-        out.append("[")
-        first = True
-        for value in obj:
-            if not first:
-                out.append(",")
-            first = False
-            _write_json(value, out)
-        out.append("]")
-    else:
-        raise TypeError("cannot write %r as JSON" % (obj,))
+# Money and Decimal leave json.dumps as marked strings and are unquoted
+# after: the C encoder does the rest, several times faster than a Python
+# walk, so the mock's page rendering does not dominate what a benchmark of
+# its clients measures.
+_BARE_MARK = "\x00sepay-mock-bare:"
+_BARE_RE = re.compile(r'"\\u0000sepay-mock-bare:([^"\\]*)\\u0000"')
+
+
+def _bare_number(obj):
+    if isinstance(obj, Money):
+        return _BARE_MARK + obj.text + "\x00"
+    if isinstance(obj, Decimal):
+        return _BARE_MARK + str(obj) + "\x00"
+    raise TypeError("cannot write %r as JSON" % (obj,))
 
 
 def to_json_bytes(obj):
-    """Compact JSON, raw UTF-8, Money with two decimals."""
-    out = []
-    _write_json(obj, out)
-    return "".join(out).encode("utf-8", "surrogatepass")
+    """Compact JSON, raw UTF-8, Money with two decimals.  Keys are strings:
+    every object here was generated or arrived as JSON."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_bare_number)
+    return _BARE_RE.sub(r"\1", text).encode("utf-8", "surrogatepass")
 
 
 def money_fields(obj):
