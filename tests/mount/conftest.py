@@ -26,6 +26,7 @@ Fixtures:
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -88,7 +89,7 @@ class Mock:
 
     def __init__(self, workdir, accounts=20, seed=1, token="demo-token", max_page_size=50,
                  default_page_size=20, latency_ms=0, client_id="demo-client",
-                 client_secret="demo-secret", refresh_token="demo-refresh"):
+                 client_secret="demo-secret", refresh_token="demo-refresh", port=0):
         self.token = token
         self.client_id = client_id
         self.client_secret = client_secret
@@ -97,7 +98,7 @@ class Mock:
         self.workdir.mkdir(parents=True, exist_ok=True)
         port_file = self.workdir / "mock.port"
         self.stderr_path = self.workdir / "mock.stderr"
-        cmd = [sys.executable, SEPAY_MOCK, "--host", "127.0.0.1", "--port", "0",
+        cmd = [sys.executable, SEPAY_MOCK, "--host", "127.0.0.1", "--port", str(port),
                "--port-file", str(port_file), "--accounts", str(accounts),
                "--seed", str(seed), "--token", token,
                "--max-page-size", str(max_page_size),
@@ -163,6 +164,20 @@ class Mock:
 
     def log_len(self):
         return self._call("GET", "/_mock/requests")["total"]
+
+    def wait_quiet(self, settle=0.5, limit=60.0):
+        """Waits until no request is in progress and none arrived for settle
+        seconds (background read-ahead has run out), at most limit seconds."""
+        deadline = time.monotonic() + limit
+        seen, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            log = self.requests()
+            if len(log) != seen or any(e["status"] == 0 for e in log):
+                seen, since = len(log), time.monotonic()
+            elif time.monotonic() - since >= settle:
+                return
+            time.sleep(0.05)
+        raise AssertionError("the mock still gets requests after %.0f s" % limit)
 
     def reset(self):
         return self._call("POST", "/_mock/reset")
@@ -234,6 +249,26 @@ def free_closed_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def port_outside_ephemeral_range():
+    """A free loopback port the kernel never picks for an outgoing
+    connection: a server restarted on it finds it still free, even after
+    clients spent a while failing to connect to it."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+    rnd = random.Random()
+    for _ in range(200):
+        port = rnd.randrange(max(1024, low - 8000), low)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free port below %d" % low)
 
 
 class Daemon:

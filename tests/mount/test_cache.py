@@ -71,14 +71,17 @@ def test_refresh_changes_size(mock, mount):
 
 
 def test_listing_refresh_after_ttl(mock, mount):
-    mnt = mount(mock, cache_ttl=1)
+    mnt = mount(mock, cache_ttl=3)
     acc = os.path.join(mnt, "accounts")
+    start = time.monotonic()
     ids = sorted(int(n) for n in os.listdir(acc))
     mock.add_account({"id": 20, "label": "Tài khoản mới", "accumulated": 0})
     mock.delete_account(ids[-1])
-    # within the TTL nothing changes
-    assert sorted(int(n) for n in os.listdir(acc)) == ids
-    time.sleep(2.2)
+    # within the TTL nothing changes (a machine stalled past it proves nothing)
+    within = sorted(int(n) for n in os.listdir(acc))
+    if time.monotonic() - start < 3:
+        assert within == ids
+    time.sleep(3.5)
     now = sorted(int(n) for n in os.listdir(acc))
     assert now == mock.account_ids()
     assert 20 in now and ids[-1] not in now

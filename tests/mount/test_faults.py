@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import SEPAY_MOCK, errno_of, read
+from conftest import SEPAY_MOCK, Mock, errno_of, port_outside_ephemeral_range, read
 
 
 def detail(mock, acc_id):
@@ -52,9 +52,17 @@ def test_rate_limit_honours_retry_after(mock, mount, header):
     assert new[1]["t"] - new[0]["t"] >= 0.9, "retried before Retry-After: %s" % new
 
 
-def test_server_gone_and_back(mock, mount):
+def test_server_gone_and_back(tmp_path, mount):
     """The server goes away: reads fail within the deadline, no thread stays
     stuck; it comes back on the same port: the mount recovers by itself."""
+    mock = Mock(tmp_path / "mock", port=port_outside_ephemeral_range())
+    try:
+        server_gone_and_back(tmp_path, mock, mount)
+    finally:
+        mock.stop()
+
+
+def server_gone_and_back(tmp_path, mock, mount):
     mnt = mount(mock, expect_quiet=False, extra_opts=["timeout=2"])
     ids = mock.account_ids()
     os.listdir(os.path.join(mnt, "accounts"))
@@ -77,20 +85,29 @@ def test_server_gone_and_back(mock, mount):
         assert got in (errno.EIO, errno.ETIMEDOUT), (acc_id, errno.errorcode.get(got))
         assert took < 8, "account %d took %.1f s with a 2 s deadline" % (acc_id, took)
 
+    port_file = tmp_path / "back.port"
     back = subprocess.Popen([sys.executable, SEPAY_MOCK, "--port", str(mock.port),
-                             "--accounts", "20", "--token", mock.token, "--max-page-size", "50",
-                             "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--port-file", str(port_file), "--accounts", "20",
+                             "--token", mock.token, "--max-page-size", "50", "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 10
+        while not port_file.exists() and back.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert back.poll() is None, "the mock did not restart: %s" % back.stderr.read()
+        recovered = None
         while time.monotonic() < deadline:
-            if errno_of(read, os.path.join(mnt, "accounts", str(ids[0]), "info.json")) == 0:
+            recovered = errno_of(read, os.path.join(mnt, "accounts", str(ids[0]), "info.json"))
+            if recovered == 0:
                 break
             time.sleep(0.2)
+        assert recovered == 0, "no recovery in 10 s: %s" % errno.errorcode.get(recovered)
         data = read(os.path.join(mnt, "accounts", str(ids[1]), "info.json"))
         assert json.loads(data) == detail(mock, ids[1])
     finally:
         back.terminate()
         back.wait(10)
+        back.stderr.close()
 
 
 def test_stale_if_error_serves_last_good_content(mock, mount):

@@ -145,7 +145,7 @@ def test_negative_answer_is_cached(mock, mount):
 
 @pytest.mark.mock_opts(accounts=12)
 def test_max_rate_spaces_requests(mock, mount):
-    """-o max_rate=5: requests at least 0.2 s apart, however many readers."""
+    """-o max_rate=5: requests paced 0.2 s apart, however many readers."""
     mnt = mount(mock, extra_opts=["max_rate=5"])
     ids = mock.account_ids()
     os.listdir(os.path.join(mnt, "accounts"))
@@ -159,8 +159,13 @@ def test_max_rate_spaces_requests(mock, mount):
         t.join(30)
     times = sorted(e["t"] for e in mock.requests_since(before))
     assert len(times) >= 6
-    gaps = [b - a for a, b in zip(times, times[1:])]
-    assert min(gaps) >= 0.15, "requests closer than the rate allows: %s" % gaps
+    # Slots are 0.2 s apart; a request that reaches the mock late (a slow
+    # wake-up, a new connection) shortens the gap after it, not the pace:
+    # any k + 1 requests span k slots, less one such delay.
+    for i in range(len(times)):
+        for j in range(i + 1, len(times)):
+            assert times[j] - times[i] >= 0.2 * (j - i) - 0.25, \
+                "requests %d-%d closer than the rate allows: %s" % (i, j, times)
 
 
 def daemon_rss_kib(mount, mnt):

@@ -147,7 +147,7 @@ def test_listing_is_the_months_since_created_at_without_requests(mock, mount):
     before_month = "%04d-%02d.jsonl" % ((year - 1, 12) if month == 1 else (year, month - 1))
     now_y, now_m = vn_month_now()
     next_month = "%04d-%02d.jsonl" % ((now_y + 1, 1) if now_m == 12 else (now_y, now_m + 1))
-    time.sleep(1.6)  # let read-ahead's held requests finish, then count from here
+    mock.wait_quiet()  # read-ahead's held requests and its queue run out first
     before = mock.log_len()
     for name in (before_month, next_month, "%04d-13.jsonl" % now_y, "%04d-00.jsonl" % now_y,
                  "%04d-1.jsonl" % now_y, first[:-6], first + ".bak",

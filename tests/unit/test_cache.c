@@ -267,8 +267,11 @@ static void test_flush_during_fetch(void)
 	struct slow_get g = { c, -1, NULL };
 	pthread_t t;
 	pthread_create(&t, NULL, slow_get, &g);
-	struct timespec wait = { 0, 100 * 1000000L };
-	nanosleep(&wait, NULL); /* the fetch is under way */
+	/* Flush once the fetch has started (it then takes 300 ms more). */
+	struct timespec tick = { 0, 1000000L };
+	for (int i = 0; i < 10000 && atomic_load(&src.fetches) == 0; i++)
+		nanosleep(&tick, NULL);
+	CHECK_INT(atomic_load(&src.fetches), 1);
 	cache_expire_all(c);
 	pthread_join(t, NULL);
 	CHECK_INT(g.rc, 0);

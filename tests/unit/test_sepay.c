@@ -305,7 +305,7 @@ static void test_retries(void)
 	fake_http_set(f, "/dead", 503, "");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	CHECK_INT(sepay_get_object(&api, "test", "/dead", &data), EIO);
-	CHECK(seconds_since(&t0) < 1.0);
+	CHECK(seconds_since(&t0) < 3.0); /* 10x the deadline: slack for valgrind */
 	CHECK(fake_http_count(f, "/dead") >= 2);
 	sepay_api_destroy(&api);
 	auth_free(auth);
