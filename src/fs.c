@@ -541,6 +541,7 @@ struct fs_entry *fs_known_entries(struct fs *fs, size_t *count)
 		struct fs_entry *e = &out[(*count)++];
 		struct obj_key parent = parent_of(&refs[i].key);
 		e->ino = refs[i].ino;
+		e->is_dir = is_dir_kind(refs[i].key.kind);
 		e->parent = refs[i].key.kind == NODE_ROOT ? 0 : inodes_find(fs->inodes, &parent);
 		node_name(&refs[i].key, e->name);
 	}

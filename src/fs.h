@@ -69,6 +69,7 @@ int fs_read(struct fs *fs, uint64_t ino, struct blob **out);
 struct fs_entry {
 	uint64_t parent;  /* 0 for the root */
 	uint64_t ino;
+	bool is_dir;      /* a file inode's bytes and attributes never change */
 	char name[NAME_MAX_ID_FILE];
 };
 /* Every entry the kernel may hold, to invalidate them all (malloc'ed). */

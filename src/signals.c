@@ -43,7 +43,12 @@ static void flush(const struct signal_targets *t)
 		if (e->parent && fuse_lowlevel_notify_inval_entry(t->se, e->parent, e->name,
 								  strlen(e->name)) == 0)
 			invalidated++;
-		fuse_lowlevel_notify_inval_inode(t->se, e->ino, 0, 0);
+		/* A directory's listing changes under the same inode.  A file's
+		 * new content comes as a new inode at the next lookup; the old
+		 * one keeps its pages, so a file open across the flush goes on
+		 * reading the version it opened. */
+		if (e->is_dir)
+			fuse_lowlevel_notify_inval_inode(t->se, e->ino, 0, 0);
 	}
 	free(entries);
 	log_notice("SIGHUP: dropped every cached listing and file; %zu kernel entries "

@@ -84,6 +84,28 @@ def test_sighup_makes_a_change_visible_at_once(mock, mount):
     assert "999999" in names and "999999" not in names_before
 
 
+def test_file_open_across_sighup_keeps_its_version(mock, mount):
+    """A file open across SIGHUP and a change of its content goes on
+    reading the bytes it opened, whole, while a new open sees the change."""
+    mnt = mount(mock, cache_ttl=3600, expect_quiet=False)
+    info = os.path.join(mnt, "accounts", "19", "info.json")
+    fd = os.open(info, os.O_RDONLY)
+    try:
+        opened = os.pread(fd, 1 << 20, 0)
+        mock.patch_account(19, {"label": "Nhãn đổi khi tệp đang mở"})
+        mount.daemon(mnt).proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while "SIGHUP" not in mount.stderr(mnt) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        changed = read(info)  # a new lookup: the new version, in the cache now
+        assert "Nhãn đổi khi tệp đang mở".encode() in changed
+        assert os.pread(fd, 1 << 20, 0) == opened
+        assert os.fstat(fd).st_size == len(opened)
+    finally:
+        os.close(fd)
+    assert "ESTALE" not in mount.stderr(mnt) and "changed since" not in mount.stderr(mnt)
+
+
 def test_sigusr1_writes_one_statistics_line(mock, mount):
     mnt = mount(mock, expect_quiet=False)
     read(os.path.join(mnt, "accounts", "19", "info.json"))
