@@ -210,10 +210,7 @@ static int refresh_now(struct auth *a, char **access, int64_t *expires_at, char 
 		http_response_release(&resp);
 		return rc;
 	}
-	json_t *root = resp.body ? json_loadb(resp.body, resp.len, 0, NULL) : NULL;
-	if (resp.body)
-		explicit_bzero(resp.body, resp.len);
-	http_response_release(&resp);
+	json_t *root = auth_token_answer(&resp);
 	const char *token = json_string_value(json_object_get(root, "access_token"));
 	if (resp.status == 400 || resp.status == 401) {
 		const char *code = json_string_value(json_object_get(root, "error"));
@@ -338,6 +335,15 @@ static size_t base64url_decode(const char *in, size_t n, char *out)
 		}
 	}
 	return len;
+}
+
+json_t *auth_token_answer(struct http_response *resp)
+{
+	json_t *root = resp->body ? json_loadb(resp->body, resp->len, 0, NULL) : NULL;
+	if (resp->body)
+		explicit_bzero(resp->body, resp->len);
+	http_response_release(resp);
+	return root;
 }
 
 int64_t auth_jwt_expiry(const char *token)

@@ -9,6 +9,7 @@
 
 #include "http.h"
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -36,6 +37,10 @@ int auth_current(struct auth *a, char **token, uint64_t *generation);
 int auth_after_401(struct auth *a, uint64_t generation);
 bool auth_can_refresh(const struct auth *a);
 uint64_t auth_refreshes(struct auth *a);
+
+/* A token endpoint's answer as JSON (NULL when it is none).  The body
+ * carries tokens: it is scrubbed and released either way. */
+json_t *auth_token_answer(struct http_response *resp);
 
 /* The "exp" claim of a JWT, in seconds since the epoch, or 0. */
 int64_t auth_jwt_expiry(const char *token);

@@ -983,10 +983,7 @@ static json_t *exchange_code(const struct options *o, const char *secret, const 
 			    "see the terminal.");
 		return NULL;
 	}
-	json_t *root = resp.body ? json_loadb(resp.body, resp.len, 0, NULL) : NULL;
-	if (resp.body)
-		explicit_bzero(resp.body, resp.len);
-	http_response_release(&resp);
+	json_t *root = auth_token_answer(&resp);
 	const char *access = json_string_value(json_object_get(root, "access_token"));
 	const char *refresh = json_string_value(json_object_get(root, "refresh_token"));
 	char msg[512];

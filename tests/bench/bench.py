@@ -117,39 +117,62 @@ def timed(cmd, **kw):
     return elapsed, r.stdout
 
 
+def no_proxy_env():
+    return {k: v for k, v in os.environ.items()
+            if k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")}
+
+
+def curl(args, **kw):
+    return subprocess.run(["curl", "-sf", "--no-progress-meter", "--noproxy", "*"] + args,
+                          check=True, env=no_proxy_env(), **kw)
+
+
+# The start of every curl config file: the bearer token.
+CURL_AUTH = 'header = "Authorization: Bearer %s"\n' % TOKEN
+
+
+def curl_list_pages(mock, workdir):
+    """Every listed account as curl by hand gets them: page 1, then the other
+    pages in parallel from one config file.  Returns (accounts, pages)."""
+    first = curl(["-H", "Authorization: Bearer " + TOKEN,
+                  "%s/bank-accounts?page=1&limit=%d" % (mock.url, PAGE)],
+                 stdout=subprocess.PIPE).stdout
+    page1 = json.loads(first)
+    last = page1["meta"]["pagination"]["last_page"]
+    accounts = list(page1["data"])
+    if last > 1:
+        pages_dir = os.path.join(workdir, "curl-pages")
+        os.makedirs(pages_dir, exist_ok=True)
+        cfg = os.path.join(workdir, "pages.cfg")
+        with open(cfg, "w") as f:
+            f.write(CURL_AUTH)
+            for p in range(2, last + 1):
+                f.write('url = "%s/bank-accounts?page=%d&limit=%d"\noutput = "%s/%d.json"\n'
+                        % (mock.url, p, PAGE, pages_dir, p))
+        curl(["--parallel", "--parallel-max", "8", "-K", cfg])
+        for p in range(2, last + 1):
+            with open(os.path.join(pages_dir, "%d.json" % p)) as f:
+                accounts += json.load(f)["data"]
+    return accounts, last
+
+
 def curl_by_hand(mock, workdir):
     """The best a careful admin scripts with curl: page 1, the other pages in
     parallel, then every detail and sub-account list in parallel."""
     start = time.monotonic()
-    auth = 'header = "Authorization: Bearer %s"\n' % TOKEN
-    first = subprocess.run(["curl", "-sf", "-H", "Authorization: Bearer " + TOKEN,
-                            "%s/bank-accounts?page=1&limit=%d" % (mock.url, PAGE)],
-                           stdout=subprocess.PIPE, check=True).stdout
-    page1 = json.loads(first)
-    last = page1["meta"]["pagination"]["last_page"]
-    pages_dir = os.path.join(workdir, "curl-pages")
-    os.makedirs(pages_dir, exist_ok=True)
-    cfg = os.path.join(workdir, "pages.cfg")
-    with open(cfg, "w") as f:
-        f.write(auth)
-        for p in range(2, last + 1):
-            f.write('url = "%s/bank-accounts?page=%d&limit=%d"\noutput = "%s/%d.json"\n'
-                    % (mock.url, p, PAGE, pages_dir, p))
-    subprocess.run(["curl", "-sf", "--no-progress-meter", "--parallel", "--parallel-max", "8", "-K", cfg], check=True)
+    accounts, last = curl_list_pages(mock, workdir)
     pages_seconds = time.monotonic() - start
-    ids = [a["id"] for a in page1["data"]]
-    for p in range(2, last + 1):
-        with open(os.path.join(pages_dir, "%d.json" % p)) as f:
-            ids += [a["id"] for a in json.load(f)["data"]]
+    ids = [a["id"] for a in accounts]
     out_dir = os.path.join(workdir, "curl-out")
     os.makedirs(out_dir, exist_ok=True)
+    cfg = os.path.join(workdir, "details.cfg")
     with open(cfg, "w") as f:
-        f.write(auth)
+        f.write(CURL_AUTH)
         for i in ids:
             f.write('url = "%s/bank-accounts/%d"\noutput = "%s/%d.json"\n' % (mock.url, i, out_dir, i))
             f.write('url = "%s/bank-accounts/%d/sub-accounts?page=1&limit=%d"\noutput = "%s/%d.subs.json"\n'
                     % (mock.url, i, PAGE, out_dir, i))
-    subprocess.run(["curl", "-sf", "--no-progress-meter", "--parallel", "--parallel-max", "8", "-K", cfg], check=True)
+    curl(["--parallel", "--parallel-max", "8", "-K", cfg])
     found = subprocess.run(["grep", "-rl", NUMBER, out_dir], stdout=subprocess.PIPE).stdout
     return (time.monotonic() - start, pages_seconds, 1 + (last - 1) + 2 * len(ids),
             found.count(b"\n"))

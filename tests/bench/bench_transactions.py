@@ -40,15 +40,9 @@ _spec.loader.exec_module(bench)
 
 PAGE = bench.PAGE
 LATENCY_MS = bench.LATENCY_MS
-TOKEN = bench.TOKEN
 TX_PATH = "/api/v1/transactions"
 LIST_PATH = "/api/v1/bank-accounts"
 VN_OFFSET_S = 7 * 3600
-
-
-def no_proxy_env():
-    return {k: v for k, v in os.environ.items()
-            if k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")}
 
 
 class Mock(bench.Mock):
@@ -82,40 +76,16 @@ def months_since(created_at):
     return out
 
 
-def curl(args):
-    subprocess.run(["curl", "-sf", "--no-progress-meter", "--noproxy", "*"] + args,
-                   check=True, env=no_proxy_env())
-
-
 def curl_by_hand(mock, workdir, ref):
     """The list pages (page 1, then the rest in parallel), then every month
     of every account in parallel from one config file, then grep."""
     start = time.monotonic()
-    auth = 'header = "Authorization: Bearer %s"\n' % TOKEN
-    first = subprocess.run(["curl", "-sf", "--noproxy", "*", "-H", "Authorization: Bearer " + TOKEN,
-                            "%s/bank-accounts?page=1&limit=%d" % (mock.url, PAGE)],
-                           stdout=subprocess.PIPE, check=True, env=no_proxy_env()).stdout
-    page1 = json.loads(first)
-    last = page1["meta"]["pagination"]["last_page"]
-    pages_dir = os.path.join(workdir, "curl-pages")
-    os.makedirs(pages_dir, exist_ok=True)
-    accounts = list(page1["data"])
-    if last > 1:
-        cfg = os.path.join(workdir, "pages.cfg")
-        with open(cfg, "w") as f:
-            f.write(auth)
-            for p in range(2, last + 1):
-                f.write('url = "%s/bank-accounts?page=%d&limit=%d"\noutput = "%s/%d.json"\n'
-                        % (mock.url, p, PAGE, pages_dir, p))
-        curl(["--parallel", "--parallel-max", "8", "-K", cfg])
-        for p in range(2, last + 1):
-            with open(os.path.join(pages_dir, "%d.json" % p)) as f:
-                accounts += json.load(f)["data"]
+    accounts, last = bench.curl_list_pages(mock, workdir)
     out_dir = os.path.join(workdir, "curl-months")
     cfg = os.path.join(workdir, "months.cfg")
     requests = last
     with open(cfg, "w") as f:
-        f.write(auth)
+        f.write(bench.CURL_AUTH)
         for a in accounts:
             acc_dir = os.path.join(out_dir, str(a["id"]))
             os.makedirs(acc_dir, exist_ok=True)
@@ -126,7 +96,7 @@ def curl_by_hand(mock, workdir, ref):
                                                 "page": 1, "limit": PAGE}),
                            acc_dir, from_date[:7]))
                 requests += 1
-    curl(["--parallel", "--parallel-max", "8", "-K", cfg])
+    bench.curl(["--parallel", "--parallel-max", "8", "-K", cfg])
     found = subprocess.run(["grep", "-rlF", ref, out_dir], stdout=subprocess.PIPE).stdout
     return time.monotonic() - start, requests, found.decode().splitlines()
 

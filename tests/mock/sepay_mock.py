@@ -1171,6 +1171,15 @@ class State:
             return {"transaction": self.add_transaction(add_tx)}
         return {}
 
+    def take_counted(self, name):
+        """The knob name (a dict with a "count") if it has uses left, one use
+        taken; None otherwise.  The caller holds the lock."""
+        knob = self.knobs[name]
+        if knob["count"] <= 0:
+            return None
+        self.knobs[name] = dict(knob, count=knob["count"] - 1)
+        return knob
+
     def public_knobs(self):
         k = dict(self.knobs)
         k["status_for_ids"] = {str(i): s for i, s in k["status_for_ids"].items()}
@@ -1411,11 +1420,7 @@ class Handler(BaseHTTPRequestHandler):
         if latency > 0:
             time.sleep(latency / 1000.0)
         with state.lock:
-            fail = state.knobs["refresh_fail"]
-            if fail["count"] > 0:
-                state.knobs["refresh_fail"] = dict(fail, count=fail["count"] - 1)
-            else:
-                fail = None
+            fail = state.take_counted("refresh_fail")
         if fail is not None:
             return self._oauth_error(fail["status"], fail["error"],
                                      "Injected failure of the token endpoint.")
@@ -1446,11 +1451,7 @@ class Handler(BaseHTTPRequestHandler):
                                      "are supported.")
         if grant == "authorization_code":
             with state.lock:
-                fail = state.knobs["code_exchange_fail"]
-                if fail["count"] > 0:
-                    state.knobs["code_exchange_fail"] = dict(fail, count=fail["count"] - 1)
-                else:
-                    fail = None
+                fail = state.take_counted("code_exchange_fail")
             if fail is not None:
                 return self._oauth_error(fail["status"], fail["error"],
                                          "Injected failure of the code exchange.")
@@ -1608,9 +1609,8 @@ class Handler(BaseHTTPRequestHandler):
             if len(window) >= k["rate_per_s"]:
                 return ("rate_limit", {"retry_after": 1, "header": "Retry-After"})
             window.append(now)
-        fail = k["fail_next"]
-        if fail["count"] > 0:
-            k["fail_next"] = dict(fail, count=fail["count"] - 1)
+        fail = state.take_counted("fail_next")
+        if fail is not None:
             return ("fail", fail)
         if k["truncate_next"] > 0:
             k["truncate_next"] -= 1

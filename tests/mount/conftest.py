@@ -332,10 +332,10 @@ class MountFactory:
         stderr_path = self.tmp_path / ("sepayfs%d.stderr" % self.count)
         return str(mountpoint), stderr_path
 
-    def __call__(self, mock, cache_ttl=60, page_size=None, extra_opts=None, env=None,
-                 token=None, base_url=None, expect_quiet=True, args=None):
-        """Mount and return the mountpoint.  token=None: the mock's token through
-        SEPAY_ACCESS_TOKEN; token=False: none in the environment."""
+    def _spawn(self, mock, cache_ttl, page_size, extra_opts, env, token, base_url, args,
+               expect_quiet):
+        """Starts a daemon in the foreground, its output to a file; the
+        teardown unmounts and checks it."""
         mountpoint, stderr_path = self._prepare()
         cmd = self._command(mock, cache_ttl, page_size, extra_opts, mountpoint, base_url,
                             args)
@@ -344,6 +344,15 @@ class MountFactory:
                                     env=self._env(mock, env, token))
         daemon = Daemon(proc, mountpoint, stderr_path, expect_quiet)
         self.daemons.append(daemon)
+        return daemon
+
+    def __call__(self, mock, cache_ttl=60, page_size=None, extra_opts=None, env=None,
+                 token=None, base_url=None, expect_quiet=True, args=None):
+        """Mount and return the mountpoint.  token=None: the mock's token through
+        SEPAY_ACCESS_TOKEN; token=False: none in the environment."""
+        daemon = self._spawn(mock, cache_ttl, page_size, extra_opts, env, token, base_url,
+                             args, expect_quiet)
+        proc, mountpoint = daemon.proc, daemon.mountpoint
         deadline = time.monotonic() + MOUNT_TIMEOUT
         while not os.path.ismount(mountpoint):
             if proc.poll() is not None:
@@ -368,14 +377,9 @@ class MountFactory:
                       token=None, base_url=None, args=None):
         """Run a daemon that must not mount.  Returns (exit code, stderr text,
         whether the mountpoint got mounted)."""
-        mountpoint, stderr_path = self._prepare()
-        cmd = self._command(mock, cache_ttl, page_size, extra_opts, mountpoint, base_url,
-                            args)
-        with open(stderr_path, "wb") as err:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                                    env=self._env(mock, env, token))
-        daemon = Daemon(proc, mountpoint, stderr_path, expect_quiet=False)
-        self.daemons.append(daemon)
+        daemon = self._spawn(mock, cache_ttl, page_size, extra_opts, env, token, base_url,
+                             args, expect_quiet=False)
+        proc, mountpoint = daemon.proc, daemon.mountpoint
         mounted = False
         deadline = time.monotonic() + STARTUP_FAILURE_TIMEOUT
         while proc.poll() is None and time.monotonic() < deadline:

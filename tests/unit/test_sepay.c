@@ -58,14 +58,36 @@ static void set_page(struct fake_http *f, const char *path, const char *items, i
 	free(body);
 }
 
+/* An API client of a fake server, with a fixed token. */
+struct client {
+	struct fake_http *http;
+	struct auth *auth;
+	struct sepay_api api;
+};
+
+static void client_start(struct client *c, unsigned parallel, unsigned timeout_ms)
+{
+	c->http = fake_http_new();
+	c->auth = auth_new_fixed("test-token");
+	struct sepay_api_config ac = { .http = fake_http_transport(c->http), .auth = c->auth,
+				       .page_size = 100, .parallel = parallel,
+				       .timeout_ms = timeout_ms };
+	sepay_api_init(&c->api, &ac);
+}
+
+static void client_stop(struct client *c)
+{
+	sepay_api_destroy(&c->api);
+	auth_free(c->auth);
+	fake_http_free(c->http);
+}
+
 static void test_walk(void)
 {
-	struct fake_http *f = fake_http_new();
-	struct sepay_api api;
-	struct auth *auth = auth_new_fixed("test-token");
-	struct sepay_api_config ac = { .http = fake_http_transport(f), .auth = auth,
-				       .page_size = 100, .parallel = 4, .timeout_ms = 300 };
-	sepay_api_init(&api, &ac);
+	struct client cl;
+	client_start(&cl, 4, 300);
+	struct fake_http *f = cl.http;
+	struct sepay_api *api = &cl.api;
 	struct collected c = { .lock = PTHREAD_MUTEX_INITIALIZER, .n = 0 };
 
 	/* The server gives 2 per page though 100 were asked for: pages are
@@ -73,7 +95,7 @@ static void test_walk(void)
 	set_page(f, "/bank-accounts?page=1&limit=100", "{\"id\":1},{\"id\":2}", 1, 3);
 	set_page(f, "/bank-accounts?page=2&limit=100", "{\"id\":3},{\"id\":4}", 2, 3);
 	set_page(f, "/bank-accounts?page=3&limit=100", "{\"id\":5}", 3, 3);
-	CHECK_INT(sepay_walk_pages(&api, "test", "/bank-accounts", collect, &c), 0);
+	CHECK_INT(sepay_walk_pages(api, "test", "/bank-accounts", collect, &c), 0);
 	collected_sort(&c);
 	CHECK_INT(c.n, 5);
 	CHECK_INT(c.ids[4], 5);
@@ -86,7 +108,7 @@ static void test_walk(void)
 		 "{\"id\":7},\"str\",{\"id\":-1},{\"id\":\"8\"},{\"noid\":1},{\"id\":1.5},null,{\"id\":9}",
 		 1, 1000);
 	set_page(f, "/x?page=2&limit=100", "", 2, 1000);
-	CHECK_INT(sepay_walk_pages(&api, "test", "/x", collect, &c), 0);
+	CHECK_INT(sepay_walk_pages(api, "test", "/x", collect, &c), 0);
 	CHECK_INT(c.n, 2);
 	CHECK_INT(c.ids[0], 7);
 	CHECK_INT(c.ids[1], 9);
@@ -100,14 +122,14 @@ static void test_walk(void)
 	c.n = 0;
 	set_page(f, "/y?page=1&limit=100", "{\"id\":1}", 1, 5);
 	set_page(f, "/y?page=2&limit=100", "{\"id\":1}", 1, 5);
-	CHECK_INT(sepay_walk_pages(&api, "test", "/y", collect, &c), 0);
+	CHECK_INT(sepay_walk_pages(api, "test", "/y", collect, &c), 0);
 	CHECK_INT(c.n, 1);
 	CHECK(fake_http_count(f, NULL) >= 2 && fake_http_count(f, NULL) <= 5);
 	/* But a failure before the end is the walk's. */
 	set_page(f, "/z2?page=1&limit=100", "{\"id\":1}", 1, 3);
 	set_page(f, "/z2?page=3&limit=100", "{\"id\":3}", 3, 3);
 	fake_http_set(f, "/z2?page=2&limit=100", 500, "");
-	CHECK_INT(sepay_walk_pages(&api, "test", "/z2", collect, &c), EIO);
+	CHECK_INT(sepay_walk_pages(api, "test", "/z2", collect, &c), EIO);
 
 	/* An item nested past the bound is skipped, the others kept, and the
 	 * page is not asked for again; a body nested past it is refused. */
@@ -117,7 +139,7 @@ static void test_walk(void)
 	snprintf(deep, sizeof(deep), "{\"id\":4},{\"id\":5,\"x\":%.*s%.*s}", 40,
 		 "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", 40, "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
 	set_page(f, "/deep?page=1&limit=100", deep, 1, 1);
-	CHECK_INT(sepay_walk_pages(&api, "test", "/deep", collect, &c), 0);
+	CHECK_INT(sepay_walk_pages(api, "test", "/deep", collect, &c), 0);
 	CHECK_INT(c.n, 1);
 	CHECK_INT(c.ids[0], 4);
 	CHECK_INT(fake_http_count(f, NULL), 1);
@@ -126,33 +148,29 @@ static void test_walk(void)
 	fake_http_reset_counts(f);
 	c.n = 0;
 	fake_http_set(f, "/z?page=1&limit=100", 200, "{\"data\":[{\"id\":3}]}");
-	CHECK_INT(sepay_walk_pages(&api, "test", "/z", collect, &c), 0);
+	CHECK_INT(sepay_walk_pages(api, "test", "/z", collect, &c), 0);
 	CHECK_INT(c.n, 1);
 	CHECK_INT(fake_http_count(f, NULL), 1);
 
 	/* Errors in the middle of a walk are the walk's error. */
 	set_page(f, "/e?page=1&limit=100", "{\"id\":1}", 1, 2);
 	fake_http_set(f, "/e?page=2&limit=100", 503, "oops");
-	CHECK_INT(sepay_walk_pages(&api, "test", "/e", collect, &c), EIO);
+	CHECK_INT(sepay_walk_pages(api, "test", "/e", collect, &c), EIO);
 	fake_http_set(f, "/bad?page=1&limit=100", 200, "{\"data\":{\"id\":1}}");
-	CHECK_INT(sepay_walk_pages(&api, "test", "/bad", collect, &c), EIO);
+	CHECK_INT(sepay_walk_pages(api, "test", "/bad", collect, &c), EIO);
 	fake_http_set(f, "/trunc?page=1&limit=100", 200, "{\"data\":[{\"id\":1},");
-	CHECK_INT(sepay_walk_pages(&api, "test", "/trunc", collect, &c), EIO);
-	sepay_api_destroy(&api);
-	auth_free(auth);
-	fake_http_free(f);
+	CHECK_INT(sepay_walk_pages(api, "test", "/trunc", collect, &c), EIO);
+	client_stop(&cl);
 }
 
 /* After page 1, the other pages go out side by side, at most `parallel`
  * at once; a page 1 already fetched (the mount's check) is used once. */
 static void test_parallel_pages(void)
 {
-	struct fake_http *f = fake_http_new();
-	struct sepay_api api;
-	struct auth *auth = auth_new_fixed("test-token");
-	struct sepay_api_config ac = { .http = fake_http_transport(f), .auth = auth,
-				       .page_size = 100, .parallel = 4, .timeout_ms = 300 };
-	sepay_api_init(&api, &ac);
+	struct client cl;
+	client_start(&cl, 4, 300);
+	struct fake_http *f = cl.http;
+	struct sepay_api *api = &cl.api;
 	char path[64], item[32];
 	for (int p = 1; p <= 12; p++) {
 		snprintf(path, sizeof(path), "/l?page=%d&limit=100", p);
@@ -161,7 +179,7 @@ static void test_parallel_pages(void)
 	}
 	fake_http_set_delay_ms(f, 30);
 	struct collected c = { .lock = PTHREAD_MUTEX_INITIALIZER, .n = 0 };
-	CHECK_INT(sepay_walk_pages(&api, "test", "/l", collect, &c), 0);
+	CHECK_INT(sepay_walk_pages(api, "test", "/l", collect, &c), 0);
 	collected_sort(&c);
 	CHECK_INT(c.n, 12);
 	CHECK_INT(c.ids[0], 1);
@@ -173,26 +191,26 @@ static void test_parallel_pages(void)
 	/* A seeded first page saves its request, once. */
 	json_t *page1 = json_loads("{\"data\":[{\"id\":1}],\"meta\":{\"pagination\":"
 				   "{\"current_page\":1,\"last_page\":12}}}", 0, NULL);
-	sepay_api_seed(&api, "/l?page=1&limit=100", page1, 60000);
+	sepay_api_seed(api, "/l?page=1&limit=100", page1, 60000);
 	json_decref(page1);
 	fake_http_reset_counts(f);
 	c.n = 0;
-	CHECK_INT(sepay_walk_pages(&api, "test", "/l", collect, &c), 0);
+	CHECK_INT(sepay_walk_pages(api, "test", "/l", collect, &c), 0);
 	CHECK_INT(c.n, 12);
 	CHECK_INT(fake_http_count(f, NULL), 11);
 	CHECK_INT(fake_http_count(f, "/l?page=1&limit=100"), 0);
 	fake_http_reset_counts(f);
 	c.n = 0;
-	CHECK_INT(sepay_walk_pages(&api, "test", "/l", collect, &c), 0);
+	CHECK_INT(sepay_walk_pages(api, "test", "/l", collect, &c), 0);
 	CHECK_INT(fake_http_count(f, NULL), 12);
 
 	/* An expired seed is not used. */
 	page1 = json_loads("{\"data\":[{\"id\":99}]}", 0, NULL);
-	sepay_api_seed(&api, "/l?page=1&limit=100", page1, 0);
+	sepay_api_seed(api, "/l?page=1&limit=100", page1, 0);
 	json_decref(page1);
 	fake_http_reset_counts(f);
 	c.n = 0;
-	CHECK_INT(sepay_walk_pages(&api, "test", "/l", collect, &c), 0);
+	CHECK_INT(sepay_walk_pages(api, "test", "/l", collect, &c), 0);
 	CHECK_INT(fake_http_count(f, "/l?page=1&limit=100"), 1);
 	collected_sort(&c);
 	CHECK_INT(c.ids[c.n - 1], 12);
@@ -201,11 +219,9 @@ static void test_parallel_pages(void)
 	set_page(f, "/l?page=7&limit=100", "", 7, 6);
 	fake_http_set_delay_ms(f, 0);
 	c.n = 0;
-	CHECK_INT(sepay_walk_pages(&api, "test", "/l", collect, &c), 0);
+	CHECK_INT(sepay_walk_pages(api, "test", "/l", collect, &c), 0);
 	CHECK(c.n >= 6 && c.n <= 11);
-	sepay_api_destroy(&api);
-	auth_free(auth);
-	fake_http_free(f);
+	client_stop(&cl);
 }
 
 static void test_errors(void)
@@ -218,30 +234,28 @@ static void test_errors(void)
 	CHECK_INT(sepay_status_errno(502), EIO);
 	CHECK_INT(sepay_status_errno(302), EIO);
 
-	struct fake_http *f = fake_http_new();
-	struct sepay_api api;
-	struct auth *auth = auth_new_fixed("test-token");
-	struct sepay_api_config ac = { .http = fake_http_transport(f), .auth = auth,
-				       .page_size = 100, .parallel = 1, .timeout_ms = 400 };
-	sepay_api_init(&api, &ac);
+	struct client cl;
+	client_start(&cl, 1, 400);
+	struct fake_http *f = cl.http;
+	struct sepay_api *api = &cl.api;
 	json_t *data;
 	fake_http_set(f, "/ok", 200, "{\"status\":\"success\",\"data\":{\"id\":19,\"label\":null}}");
-	CHECK_INT(sepay_get_object(&api, "test", "/ok", &data), 0);
+	CHECK_INT(sepay_get_object(api, "test", "/ok", &data), 0);
 	CHECK(json_is_null(json_object_get(data, "label")));
 	json_decref(data);
 	fake_http_set(f, "/forbidden", 403, "{\"status\":\"error\",\"error\":\"forbidden\"}");
-	CHECK_INT(sepay_get_object(&api, "test", "/forbidden", &data), EPERM);
+	CHECK_INT(sepay_get_object(api, "test", "/forbidden", &data), EPERM);
 	fake_http_set(f, "/unauth", 401, "");
-	CHECK_INT(sepay_get_object(&api, "test", "/unauth", &data), EACCES);
-	CHECK_INT(sepay_get_object(&api, "test", "/missing", &data), ENOENT);
+	CHECK_INT(sepay_get_object(api, "test", "/unauth", &data), EACCES);
+	CHECK_INT(sepay_get_object(api, "test", "/missing", &data), ENOENT);
 	fake_http_set(f, "/html", 200, "<html>maintenance</html>");
-	CHECK_INT(sepay_get_object(&api, "test", "/html", &data), EIO);
+	CHECK_INT(sepay_get_object(api, "test", "/html", &data), EIO);
 	fake_http_set(f, "/nodata", 200, "{\"status\":\"success\"}");
-	CHECK_INT(sepay_get_object(&api, "test", "/nodata", &data), EIO);
+	CHECK_INT(sepay_get_object(api, "test", "/nodata", &data), EIO);
 	fake_http_set(f, "/array", 200, "[1,2]");
-	CHECK_INT(sepay_get_object(&api, "test", "/array", &data), EIO);
+	CHECK_INT(sepay_get_object(api, "test", "/array", &data), EIO);
 	fake_http_set(f, "/down", 0, NULL);
-	CHECK_INT(sepay_get_object(&api, "test", "/down", &data), EIO);
+	CHECK_INT(sepay_get_object(api, "test", "/down", &data), EIO);
 	/* Final answers are asked once; passing ones (html, array, down) again
 	 * and again until the deadline. */
 	CHECK_INT(fake_http_count(f, "/forbidden"), 1);
@@ -249,9 +263,7 @@ static void test_errors(void)
 	CHECK_INT(fake_http_count(f, "/nodata"), 1);
 	CHECK(fake_http_count(f, "/down") > 1);
 	CHECK(fake_http_count(f, "/html") > 1);
-	sepay_api_destroy(&api);
-	auth_free(auth);
-	fake_http_free(f);
+	client_stop(&cl);
 }
 
 static double seconds_since(const struct timespec *t0)
@@ -264,12 +276,10 @@ static double seconds_since(const struct timespec *t0)
 /* A passing failure followed by success is not the caller's failure. */
 static void test_retries(void)
 {
-	struct fake_http *f = fake_http_new();
-	struct sepay_api api;
-	struct auth *auth = auth_new_fixed("test-token");
-	struct sepay_api_config ac = { .http = fake_http_transport(f), .auth = auth,
-				       .page_size = 100, .parallel = 1, .timeout_ms = 5000 };
-	sepay_api_init(&api, &ac);
+	struct client cl;
+	client_start(&cl, 1, 5000);
+	struct fake_http *f = cl.http;
+	struct sepay_api *api = &cl.api;
 	const char *ok = "{\"status\":\"success\",\"data\":{\"id\":1}}";
 	static const struct { long status; const char *body; } faults[] = {
 		{ 503, "{}" }, { 502, "<html>bad gateway</html>" }, { 0, NULL },
@@ -281,7 +291,7 @@ static void test_retries(void)
 		fake_http_set(f, path, 200, ok);
 		fake_http_queue(f, path, faults[i].status, faults[i].body);
 		json_t *data;
-		CHECK_INT(sepay_get_object(&api, "test", path, &data), 0);
+		CHECK_INT(sepay_get_object(api, "test", path, &data), 0);
 		CHECK_INT(json_integer_value(json_object_get(data, "id")), 1);
 		json_decref(data);
 		CHECK_INT(fake_http_count(f, path), 2);
@@ -293,23 +303,22 @@ static void test_retries(void)
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	json_t *data;
-	CHECK_INT(sepay_get_object(&api, "test", "/busy", &data), 0);
+	CHECK_INT(sepay_get_object(api, "test", "/busy", &data), 0);
 	json_decref(data);
 	CHECK_INT(fake_http_count(f, "/busy"), 2);
-	CHECK(atomic_load(&api.retries) >= 6);
+	CHECK(atomic_load(&api->retries) >= 6);
 
 	/* A server that never recovers: the deadline ends it, quickly. */
+	struct sepay_api_config ac = api->cfg;
 	ac.timeout_ms = 300;
-	sepay_api_destroy(&api);
-	sepay_api_init(&api, &ac);
+	sepay_api_destroy(api);
+	sepay_api_init(api, &ac);
 	fake_http_set(f, "/dead", 503, "");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	CHECK_INT(sepay_get_object(&api, "test", "/dead", &data), EIO);
+	CHECK_INT(sepay_get_object(api, "test", "/dead", &data), EIO);
 	CHECK(seconds_since(&t0) < 3.0); /* 10x the deadline: slack for valgrind */
 	CHECK(fake_http_count(f, "/dead") >= 2);
-	sepay_api_destroy(&api);
-	auth_free(auth);
-	fake_http_free(f);
+	client_stop(&cl);
 }
 
 /* A 401 with credentials: one refresh, the new token, the request again;
