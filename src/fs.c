@@ -123,10 +123,6 @@ static int file_content(struct fs *fs, const struct obj_key *node, struct blob *
 	struct snapshot *s;
 	struct obj_key obj = object_of(node);
 	int rc = cache_get(fs->cache, &obj, &s);
-	if (rc == EPERM && node->kind == NODE_TX_MONTH)
-		/* No transaction:read scope: the whole folder says so for a while. */
-		atomic_store(&fs->tx_forbidden_until,
-			     cache_clock_monotonic_ms(NULL) + fs->cfg.forbidden_ms);
 	if (rc)
 		return rc;
 	struct blob *b = file_in(s, node);
@@ -190,9 +186,10 @@ static int32_t account_since(struct fs *fs, int64_t account, int32_t now)
 	return since;
 }
 
+/* No transaction:read scope: the whole folder says so for a while. */
 static bool tx_forbidden(struct fs *fs)
 {
-	return cache_clock_monotonic_ms(NULL) < atomic_load(&fs->tx_forbidden_until);
+	return fs->cfg.objects && objects_tx_forbidden(fs->cfg.objects);
 }
 
 /* Which node name is in parent, decided from the name alone where the name
@@ -213,9 +210,6 @@ static int child_key(struct fs *fs, const struct obj_key *parent, const char *na
 		*child = (struct obj_key){ NODE_ACCOUNT, id, 0 };
 		return account_exists(fs, id);
 	case NODE_ACCOUNT:
-		/* A walk through transactions/ alone reads ahead months only. */
-		readahead_visit(fs->readahead, parent->a,
-				strcmp(name, "transactions") == 0 ? READAHEAD_MONTHS : READAHEAD_FILES);
 		if (strcmp(name, "info.json") == 0)
 			*child = (struct obj_key){ NODE_INFO, parent->a, 0 };
 		else if (strcmp(name, "sub-accounts") == 0)
@@ -223,8 +217,13 @@ static int child_key(struct fs *fs, const struct obj_key *parent, const char *na
 		else if (strcmp(name, "transactions") == 0)
 			*child = (struct obj_key){ NODE_TX_DIR, parent->a, 0 };
 		else
-			return ENOENT;
-		return child->kind == NODE_TX_DIR && tx_forbidden(fs) ? EPERM : 0;
+			return ENOENT; /* a probe (.git, .hidden) is no step of a walk */
+		if (child->kind == NODE_TX_DIR && tx_forbidden(fs))
+			return EPERM;
+		/* A walk through transactions/ alone reads ahead months only. */
+		readahead_visit(fs->readahead, parent->a,
+				child->kind == NODE_TX_DIR ? READAHEAD_MONTHS : READAHEAD_FILES);
+		return 0;
 	case NODE_TX_DIR: {
 		int32_t month, now = month_of_time(time(NULL));
 		if (!name_parse_month_file(name, &month) || month > now)

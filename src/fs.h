@@ -9,6 +9,7 @@
 #include "cache.h"
 #include "inodes.h"
 #include "names.h"
+#include "objects.h"
 #include "readahead.h"
 #include "snapshot.h"
 
@@ -23,7 +24,8 @@ struct fs_config {
 	mode_t file_mode; /* 0444 */
 	mode_t dir_mode;  /* 0555 */
 	int history_months;     /* months of transactions when created_at is unknown */
-	uint64_t forbidden_ms;  /* how long a 403 on transactions makes transactions/ EPERM */
+	struct objects_source *objects; /* what the cache fetches through: knows a 403
+					 * on transactions */
 };
 
 struct fs {
@@ -31,7 +33,6 @@ struct fs {
 	struct cache *cache;       /* borrowed */
 	struct inode_table *inodes;
 	struct readahead *readahead; /* borrowed; NULL: none */
-	_Atomic uint64_t tx_forbidden_until; /* monotonic ms */
 	struct timespec started;   /* mtime of what has no content of its own */
 };
 

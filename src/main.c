@@ -177,7 +177,6 @@ int main(int argc, char *argv[])
 		.page_size = opts.page_size,
 		.parallel = opts.max_conns,
 		.max_rate = opts.max_rate,
-		.timeout_ms = opts.timeout * 1000,
 	};
 	/* The check before mounting answers within a few seconds: someone is
 	 * waiting at a terminal, and a wrong URL should not take the whole
@@ -194,8 +193,9 @@ int main(int argc, char *argv[])
 		.ttl_ms = (uint64_t)opts.cache_ttl * 1000,
 		.history_ttl_ms = (uint64_t)opts.history_ttl * 1000,
 	};
+	struct objects_source source = { .api = &api,
+					 .forbidden_ms = (uint64_t)opts.cache_ttl * 1000 };
 	struct cache_config cc = {
-		.ttl_ms = (uint64_t)opts.cache_ttl * 1000,
 		.ttl_for = objects_ttl_ms,
 		.ttl_ctx = &ttls,
 		.negative_ttl_ms = (uint64_t)negative_ttl_s * 1000,
@@ -203,7 +203,7 @@ int main(int argc, char *argv[])
 		.stale_if_error_ms = (uint64_t)opts.stale_if_error * 1000,
 		.describe = objects_path,
 		.fetch = objects_fetch,
-		.fetch_ctx = &api,
+		.fetch_ctx = &source,
 	};
 	struct fs_config fc = {
 		.uid = opts.has_uid ? (uid_t)opts.uid : getuid(),
@@ -211,7 +211,7 @@ int main(int argc, char *argv[])
 		.file_mode = 0444 & ~(mode_t)opts.umask,
 		.dir_mode = 0555 & ~(mode_t)opts.umask,
 		.history_months = (int)opts.history_months,
-		.forbidden_ms = (uint64_t)opts.cache_ttl * 1000,
+		.objects = &source,
 	};
 	if (!(cache = cache_new(&cc)) || fs_init(&fs, &fc, cache) != 0) {
 		fprintf(stderr, "sepayfs: out of memory\n");

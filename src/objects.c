@@ -1,6 +1,7 @@
 /* objects.c - fetch and render the objects the tree shows. */
 #include "objects.h"
 
+#include "cache.h"
 #include "months.h"
 #include "render.h"
 #include "strbuf.h"
@@ -232,9 +233,15 @@ uint64_t objects_ttl_ms(void *ctx, const struct obj_key *key)
 	return past ? t->history_ttl_ms : t->ttl_ms;
 }
 
+bool objects_tx_forbidden(struct objects_source *src)
+{
+	return cache_clock_monotonic_ms(NULL) < atomic_load(&src->tx_forbidden_until);
+}
+
 int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
 {
-	struct sepay_api *api = ctx;
+	struct objects_source *src = ctx;
+	struct sepay_api *api = src->api;
 	char path[192];
 	objects_path(key, path, sizeof(path));
 	/* Content is dated by the wall clock: it becomes the files' mtime. */
@@ -252,7 +259,12 @@ int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
 		rc = fetch_listing(api, "list sub-accounts", path, true, now, out);
 		break;
 	case OBJ_TX_MONTH:
+		if (objects_tx_forbidden(src))
+			return EPERM;
 		rc = fetch_month(api, path, now, out);
+		if (rc == EPERM)
+			atomic_store(&src->tx_forbidden_until,
+				     cache_clock_monotonic_ms(NULL) + src->forbidden_ms);
 		break;
 	}
 	if (rc == 0)

@@ -10,6 +10,10 @@
 #include "sepay.h"
 #include "snapshot.h"
 
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
 enum obj_kind {
 	OBJ_ACCOUNT_LIST = 1, /* GET /bank-accounts, all pages: ids only */
 	OBJ_ACCOUNT,          /* GET /bank-accounts/{a}: info.json */
@@ -25,7 +29,18 @@ struct objects_ttl {
 };
 uint64_t objects_ttl_ms(void *ctx, const struct obj_key *key); /* ctx: struct objects_ttl */
 
-/* A cache_fetch_fn; ctx is a struct sepay_api. */
+/* What objects_fetch asks through, and what it learnt: a 403 on one month
+ * of transactions means the token lacks transaction:read, so for
+ * forbidden_ms every month is EPERM without a request, whoever asks (a
+ * reader or read-ahead). */
+struct objects_source {
+	struct sepay_api *api;
+	uint64_t forbidden_ms;
+	_Atomic uint64_t tx_forbidden_until; /* monotonic ms */
+};
+bool objects_tx_forbidden(struct objects_source *src);
+
+/* A cache_fetch_fn; ctx is a struct objects_source. */
 int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out);
 
 /* The API path a key is fetched from ("/bank-accounts/19"), for logs and xattrs. */

@@ -273,6 +273,23 @@ def test_forbidden_transactions_are_eperm_rest_of_tree_works(mock, mount):
     assert len(os.listdir(os.path.join(mnt, "accounts"))) == 5
 
 
+@pytest.mark.mock_opts(accounts=12, knobs={"status_for_transactions": 403})
+def test_forbidden_transactions_stop_asking(mock, mount):
+    """Without transaction:read, a grep -r of the whole tree finds the
+    account files; once one month has answered 403, neither readers nor
+    read-ahead ask for another (only those already in flight may)."""
+    mnt = mount(mock, expect_quiet=False)
+    acc = mock.data()["accounts"][0]
+    r = subprocess.run(["grep", "-rlF", acc["account_number"], mnt], capture_output=True,
+                       text=True, timeout=120)
+    assert os.path.join(mnt, "accounts", str(acc["id"]), "info.json") in r.stdout.splitlines()
+    mock.wait_quiet()
+    asked = tx_requests(mock.requests())
+    assert asked and all(e["status"] == 403 for e in asked)
+    # Read-ahead keeps at most max_conns (8) fetches in flight.
+    assert len(asked) <= 8, "%d requests for transactions after a 403" % len(asked)
+
+
 @pytest.mark.mock_opts(accounts=6)
 def test_tar_of_the_whole_tree(mock, mount, tmp_path):
     """tar of everything exits 0 without a word, and holds every month file

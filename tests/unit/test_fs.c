@@ -28,6 +28,7 @@ struct world {
 	struct fake_http *http;
 	struct auth *auth;
 	struct sepay_api api;
+	struct objects_source source;
 	struct cache *cache;
 	struct fs fs;
 };
@@ -44,10 +45,12 @@ static void world_init(struct world *w)
 	struct sepay_api_config ac = { .http = fake_http_transport(w->http), .auth = w->auth,
 				       .page_size = 100, .parallel = 4, .timeout_ms = 300 };
 	sepay_api_init(&w->api, &ac);
-	struct cache_config cc = { .ttl_ms = 60000, .fetch = objects_fetch, .fetch_ctx = &w->api };
+	w->source = (struct objects_source){ .api = &w->api, .forbidden_ms = 60000 };
+	struct cache_config cc = { .ttl_ms = 60000, .fetch = objects_fetch,
+				   .fetch_ctx = &w->source };
 	w->cache = cache_new(&cc);
 	struct fs_config fc = { .uid = 1234, .gid = 5678, .file_mode = 0444, .dir_mode = 0555,
-				.history_months = 24, .forbidden_ms = 60000 };
+				.history_months = 24, .objects = &w->source };
 	CHECK_INT(fs_init(&w->fs, &fc, w->cache), 0);
 }
 
@@ -370,6 +373,15 @@ static void test_transactions(void)
 		 (int)(start / 100), (int)(start % 100), month_last_day(start));
 	fake_http_set(w.http, path, 403, "{\"error\":\"forbidden\"}");
 	CHECK_INT(fs_lookup(&w.fs, tx, name, &st), EPERM);
+	/* Another month of the same folder, or of any account, asks nothing. */
+	int32_t next = month_add(start, 1);
+	name_format_month_file(name, next);
+	snprintf(path, sizeof(path), "/transactions?bank_account_id=19&from_date=%04d-%02d-01&"
+		 "to_date=%04d-%02d-%02d&page=1&limit=100", (int)(next / 100), (int)(next % 100),
+		 (int)(next / 100), (int)(next % 100), month_last_day(next));
+	fake_http_set(w.http, path, 403, "{\"error\":\"forbidden\"}");
+	CHECK_INT(fs_lookup(&w.fs, tx, name, &st), EPERM);
+	CHECK_INT(fake_http_count(w.http, path), 0);
 	CHECK_INT(read_dir(&w, tx, 64, &dir), EPERM);
 	CHECK_INT(fs_lookup(&w.fs, acct, "transactions", &st), EPERM);
 	lookup_ok(&w, acct, "info.json", &st);
