@@ -38,14 +38,6 @@ struct auth {
 	char *refresh_token;
 };
 
-static void scrub_free(char *secret)
-{
-	if (secret) {
-		explicit_bzero(secret, strlen(secret));
-		free(secret);
-	}
-}
-
 static int64_t wall_now(void)
 {
 	return (int64_t)time(NULL);
@@ -65,9 +57,9 @@ void auth_free(struct auth *a)
 {
 	if (!a)
 		return;
-	scrub_free(a->access_token);
-	scrub_free(a->client_secret);
-	scrub_free(a->refresh_token);
+	secret_free(a->access_token);
+	secret_free(a->client_secret);
+	secret_free(a->refresh_token);
 	free(a->client_id);
 	free(a->token_url);
 	free(a->credentials_path);
@@ -256,13 +248,13 @@ static int refresh_locked(struct auth *a)
 	int rc = refresh_now(a, &access, &expires_at, &rotated);
 	pthread_mutex_lock(&a->lock);
 	if (rc == 0) {
-		scrub_free(a->access_token);
+		secret_free(a->access_token);
 		a->access_token = access;
 		a->expires_at = expires_at;
 		a->generation++;
 		a->refreshes++;
 		if (rotated) {
-			scrub_free(a->refresh_token);
+			secret_free(a->refresh_token);
 			a->refresh_token = rotated;
 		}
 		/* Saved under the lock: the one refresh at a time writes it. */

@@ -224,11 +224,16 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
+	/* ls -l asks every entry for ACLs and a security label: answer those
+	 * without building the attributes. */
+	if (strcmp(name, FS_XATTR_SOURCE) != 0 && strcmp(name, FS_XATTR_FETCHED) != 0) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
 	char source[128], fetched[32];
 	int rc = fs_xattrs(adapter(req)->fs, ino, source, fetched);
 	const char *value = strcmp(name, FS_XATTR_SOURCE) == 0 ? source
-			    : strcmp(name, FS_XATTR_FETCHED) == 0 && fetched[0] ? fetched
-			    : NULL;
+			    : fetched[0] ? fetched : NULL;
 	if (rc || !value) {
 		fuse_reply_err(req, rc && rc != ENODATA ? rc : ENODATA);
 		return;

@@ -10,7 +10,6 @@ static atomic_int current_level = LOG_LEVEL_WARN;
 static atomic_bool use_syslog;
 
 void log_set_level(enum log_level level) { atomic_store(&current_level, (int)level); }
-enum log_level log_get_level(void) { return (enum log_level)atomic_load(&current_level); }
 
 void log_to_syslog(void)
 {

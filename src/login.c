@@ -76,14 +76,6 @@
 
 /* ---------------------------------------------------------------- scrubbing */
 
-static void scrub_free(char *secret)
-{
-	if (secret) {
-		explicit_bzero(secret, strlen(secret));
-		free(secret);
-	}
-}
-
 /* jansson copies every string it parses or is given (tokens, the secret);
  * this allocator remembers each block's size and scrubs it before freeing. */
 union block_head {
@@ -876,32 +868,22 @@ static bool random_state(char *out, size_t cap)
 	return true;
 }
 
-/* name=escaped(value), appended with '&' when not the first. */
-static void query_param(struct strbuf *sb, const char *name, const char *value)
-{
-	char *escaped = curl_easy_escape(NULL, value, 0);
-	if (!escaped) {
-		sb->failed = true;
-		return;
-	}
-	if (sb->len && sb->data[sb->len - 1] != '?')
-		strbuf_putc(sb, '&');
-	strbuf_printf(sb, "%s=%s", name, escaped);
-	curl_free(escaped);
-}
-
 static char *authorize_url(const struct options *o, const char *redirect_uri,
 			   const char *state)
 {
+	static const char *const names[] = { "response_type", "client_id", "redirect_uri",
+					      "scope", "state" };
+	const char *const values[] = { "code", o->client_id, redirect_uri, o->scope, state };
+	size_t len;
+	char *query = http_form_encode(names, values, 5, &len);
+	if (!query)
+		return NULL;
 	struct strbuf sb;
 	strbuf_init(&sb, 0);
 	strbuf_puts(&sb, o->authorize_url);
 	strbuf_putc(&sb, strchr(o->authorize_url, '?') ? '&' : '?');
-	query_param(&sb, "response_type", "code");
-	query_param(&sb, "client_id", o->client_id);
-	query_param(&sb, "redirect_uri", redirect_uri);
-	query_param(&sb, "scope", o->scope);
-	query_param(&sb, "state", state);
+	strbuf_puts(&sb, query);
+	free(query);
 	return strbuf_take(&sb, NULL);
 }
 
@@ -1203,7 +1185,7 @@ out:
 	if (browser > 0)
 		waitpid(browser, NULL, WNOHANG);
 	free(url);
-	scrub_free(secret);
+	secret_free(secret);
 	explicit_bzero(state, sizeof(state));
 	curl_global_cleanup();
 	return status;

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "objects.h"
 #include "options.h"
+#include "secretfile.h"
 #include "sepay.h"
 #include "signals.h"
 
@@ -273,10 +274,7 @@ out_curl:
 		http->destroy(http);
 	curl_global_cleanup();
 out:
-	if (token) {
-		explicit_bzero(token, strlen(token));
-		free(token);
-	}
+	secret_free(token);
 	free(cmd.mountpoint);
 	options_release(&opts);
 	fuse_opt_free_args(&args);

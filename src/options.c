@@ -318,10 +318,7 @@ char *options_load_token(const struct sepayfs_options *opts)
 		fprintf(stderr, "sepayfs: %s: %s\n", source,
 			token ? "the token has spaces or control characters inside it"
 			      : "the token is empty");
-		if (token) {
-			explicit_bzero(token, strlen(token));
-			free(token);
-		}
+		secret_free(token);
 		return NULL;
 	}
 	return token;

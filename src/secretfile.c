@@ -83,3 +83,11 @@ int secret_file_write(const char *path, const char *bytes, size_t len)
 		unlink(tmp);
 	return rc;
 }
+
+void secret_free(char *secret)
+{
+	if (secret) {
+		explicit_bzero(secret, strlen(secret));
+		free(secret);
+	}
+}

@@ -12,6 +12,9 @@
  * after printing why to stderr.  what names the file in messages. */
 char *secret_file_read(const char *path, const char *what, size_t max, size_t *len);
 
+/* Overwrites a NUL-terminated secret, then frees it; NULL is fine. */
+void secret_free(char *secret);
+
 /* Replaces path with bytes: a private temporary file in the same
  * directory, synced, then renamed over it.  0 or an errno. */
 int secret_file_write(const char *path, const char *bytes, size_t len);

@@ -1,9 +1,9 @@
 /* sepay.c - SePay API envelopes, pagination and errors. */
 #include "sepay.h"
 
-#include "log.h"
-
 #include "cache.h"
+#include "log.h"
+#include "secretfile.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -129,11 +129,6 @@ static size_t json_depth(json_t *v, size_t limit)
 	return deepest + 1;
 }
 
-static uint64_t now_ms(void)
-{
-	return rate_limit_monotonic_ns() / 1000000u;
-}
-
 /* A wait drawn uniformly below bound_ms, from a per-thread generator. */
 static uint64_t jitter_ms(uint64_t bound_ms)
 {
@@ -178,7 +173,7 @@ static int parse_body(const struct http_response *resp, json_t **root, struct at
 int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json_t **root)
 {
 	*root = NULL;
-	uint64_t start = now_ms(), deadline = start + api->cfg.timeout_ms;
+	uint64_t start = cache_clock_monotonic_ms(NULL), deadline = start + api->cfg.timeout_ms;
 	uint64_t backoff = RETRY_FIRST_MS;
 	unsigned attempts = 0;
 	bool refreshed = false;
@@ -192,7 +187,7 @@ int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json
 				 "before the deadline");
 			break;
 		}
-		uint64_t now = now_ms();
+		uint64_t now = cache_clock_monotonic_ms(NULL);
 		if (now >= deadline) {
 			/* The last failure says what went wrong: a 5xx stays EIO,
 			 * only a timeout is ETIMEDOUT. */
@@ -214,8 +209,7 @@ int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json
 					(long)(left < ATTEMPT_TIMEOUT_MS ? left : ATTEMPT_TIMEOUT_MS),
 					&resp);
 		atomic_fetch_sub(&api->in_flight, 1);
-		explicit_bzero(token, strlen(token));
-		free(token);
+		secret_free(token);
 		last.status = resp.status;
 		last.detail[0] = '\0';
 		if (rc) {
@@ -282,12 +276,12 @@ failed:
 			break;
 		uint64_t wait = jitter_ms(backoff);
 		backoff = backoff * 2 < RETRY_MAX_MS ? backoff * 2 : RETRY_MAX_MS;
-		if (now_ms() + wait >= deadline)
+		if (cache_clock_monotonic_ms(NULL) + wait >= deadline)
 			break; /* no time left for another attempt */
 		atomic_fetch_add(&api->retries, 1);
 		sleep_ms(wait);
 	}
-	double elapsed = (double)(now_ms() - start) / 1000.0;
+	double elapsed = (double)(cache_clock_monotonic_ms(NULL) - start) / 1000.0;
 	if (last.status)
 		log_error("%s: GET %s: HTTP %ld%s%s, %u attempt%s in %.1f s (%s)", op, path,
 			  last.status, last.detail[0] ? " " : "", last.detail, attempts,

@@ -427,6 +427,16 @@ def test_refused_code(mock, login):
     assert_no_secrets([lg.stdout, lg.stderr, body], [code, mock.client_secret])
 
 
+def test_authorize_url_with_a_query_of_its_own(mock, login):
+    """An --authorize-url that has a query already is extended, not broken."""
+    lg = login(mock, args=["--authorize-url", mock.root + AUTHORIZE_PATH + "?prompt=login"])
+    url = lg.url()
+    assert "&&" not in url and "?&" not in url, url
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query, strict_parsing=True)
+    assert query["prompt"] == ["login"] and query["response_type"] == ["code"]
+    assert query["redirect_uri"] == [lg.redirect_uri]
+
+
 def test_timeout(mock, login):
     lg = login(mock, timeout=2)
     lg.url()  # printed, never visited
