@@ -8,6 +8,7 @@
 #include "http.h"
 
 #include "log.h"
+#include "retry_after.h"
 #include "strbuf.h"
 
 #include <curl/curl.h>
@@ -38,7 +39,7 @@ struct curl_transport {
 
 struct transfer {
 	struct strbuf body;
-	double retry_after;
+	struct retry_hints hints;
 };
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ctx)
@@ -68,20 +69,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ctx)
 {
 	struct transfer *tr = ctx;
 	size_t n = size * nmemb;
-	static const char *const names[] = { "retry-after:", "x-sepay-userapi-retry-after:" };
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		size_t k = strlen(names[i]);
-		if (n > k && strncasecmp(line, names[i], k) == 0) {
-			char value[32];
-			size_t vlen = n - k < sizeof(value) - 1 ? n - k : sizeof(value) - 1;
-			memcpy(value, line + k, vlen);
-			value[vlen] = '\0';
-			char *end;
-			double secs = strtod(value, &end);
-			if (end != value && secs >= 0)
-				tr->retry_after = secs;
-		}
-	}
+	retry_hints_header(&tr->hints, line, n);
 	return n;
 }
 
@@ -145,7 +133,8 @@ static void pool_give_back(struct curl_transport *t, CURL *h)
 static int perform(struct curl_transport *t, CURL *h, const char *url, long timeout_ms,
 		   struct http_response *resp)
 {
-	struct transfer tr = { .retry_after = -1 };
+	struct transfer tr;
+	retry_hints_init(&tr.hints, time(NULL));
 	strbuf_init(&tr.body, t->max_body);
 	char curl_error[CURL_ERROR_SIZE] = "";
 	curl_easy_setopt(h, CURLOPT_URL, url);
@@ -159,7 +148,7 @@ static int perform(struct curl_transport *t, CURL *h, const char *url, long time
 	int rc = 0;
 	if (cc == CURLE_OK) {
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-		resp->retry_after = tr.retry_after;
+		resp->retry_after = retry_hints_seconds(&tr.hints);
 		resp->body = strbuf_take(&tr.body, &resp->len);
 		if (!resp->body) {
 			rc = ENOMEM;
