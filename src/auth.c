@@ -17,6 +17,12 @@
 /* Refresh this long before expiry (a quarter of the lifetime for short
  * tokens), so no request goes out with a token about to die in flight. */
 #define REFRESH_AHEAD_S 60
+/* A lifetime the server gives is believed up to this (ten years): past it,
+ * a number is garbage, and adding it to the clock could overflow. */
+#define MAX_LIFETIME_S (10LL * 366 * 24 * 3600)
+/* A token answer that says nothing of its lifetime lives an hour, as
+ * SePay's access tokens do. */
+#define DEFAULT_LIFETIME_S 3600
 /* The token endpoint gets one try per refresh, bounded like a request. */
 #define TOKEN_REQUEST_TIMEOUT_MS 15000
 
@@ -215,12 +221,9 @@ static int refresh_now(struct auth *a, char **access, int64_t *expires_at, char 
 			  a->token_url, resp.status, strerror(EIO));
 		rc = EIO;
 	} else {
-		json_t *expires_in = json_object_get(root, "expires_in");
 		const char *new_refresh = json_string_value(json_object_get(root, "refresh_token"));
 		*access = strdup(token);
-		*expires_at = json_is_integer(expires_in) && json_integer_value(expires_in) > 0
-				      ? wall_now() + json_integer_value(expires_in)
-				      : auth_jwt_expiry(token);
+		*expires_at = auth_expires_at(json_object_get(root, "expires_in"), token, wall_now());
 		*rotated = new_refresh && *new_refresh && strcmp(new_refresh, a->refresh_token)
 				   ? strdup(new_refresh) : NULL;
 		rc = *access ? 0 : ENOMEM;
@@ -304,6 +307,27 @@ int auth_after_401(struct auth *a, uint64_t generation)
 	return rc;
 }
 
+/* A positive number of seconds up to max: a JSON integer, a finite real
+ * (its whole seconds), or a string of digits, as token endpoints send it. */
+static bool seconds_value(const json_t *v, int64_t max, int64_t *out)
+{
+	double d;
+	if (json_is_integer(v)) {
+		d = (double)json_integer_value(v);
+	} else if (json_is_real(v)) {
+		d = json_real_value(v);
+	} else {
+		const char *s = json_string_value(v);
+		if (!s || !*s || strlen(s) > 18 || strspn(s, "0123456789") != strlen(s))
+			return false;
+		d = strtod(s, NULL);
+	}
+	if (!(d >= 1 && d <= (double)max))
+		return false;
+	*out = (int64_t)d;
+	return true;
+}
+
 /* base64url without padding, as JWTs use it. */
 static size_t base64url_decode(const char *in, size_t n, char *out)
 {
@@ -347,10 +371,19 @@ int64_t auth_jwt_expiry(const char *token)
 	char payload[8192];
 	size_t n = base64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), payload);
 	json_t *claims = n ? json_loadb(payload, n, 0, NULL) : NULL;
-	json_t *exp = json_object_get(claims, "exp");
-	int64_t expiry = json_is_integer(exp) ? json_integer_value(exp)
-			 : json_is_real(exp) ? (int64_t)json_real_value(exp) : 0;
+	int64_t expiry = 0;
+	if (!seconds_value(json_object_get(claims, "exp"), INT64_MAX / 2, &expiry))
+		expiry = 0;
 	json_decref(claims);
 	explicit_bzero(payload, sizeof(payload));
-	return expiry > 0 ? expiry : 0;
+	return expiry;
+}
+
+int64_t auth_expires_at(const json_t *expires_in, const char *token, int64_t now)
+{
+	int64_t lifetime;
+	if (seconds_value(expires_in, MAX_LIFETIME_S, &lifetime))
+		return now + lifetime;
+	int64_t exp = auth_jwt_expiry(token);
+	return exp ? exp : now + DEFAULT_LIFETIME_S;
 }

@@ -45,4 +45,9 @@ json_t *auth_token_answer(struct http_response *resp);
 /* The "exp" claim of a JWT, in seconds since the epoch, or 0. */
 int64_t auth_jwt_expiry(const char *token);
 
+/* When a token from a token answer expires, in seconds since the epoch:
+ * now + expires_in (an integer, a real or a digit string), else the JWT's
+ * exp, else an hour from now. */
+int64_t auth_expires_at(const json_t *expires_in, const char *token, int64_t now);
+
 #endif
