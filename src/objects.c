@@ -2,6 +2,7 @@
 #include "objects.h"
 
 #include "cache.h"
+#include "log.h"
 #include "months.h"
 #include "render.h"
 #include "strbuf.h"
@@ -27,10 +28,14 @@ void objects_path(const struct obj_key *key, char *buf, size_t size)
 		snprintf(buf, size, "/bank-accounts/%" PRId64 "/sub-accounts", key->a);
 		break;
 	case OBJ_TX_MONTH: {
-		int32_t m = (int32_t)key->b;
+		/* Up to the 1st of the next month: whether SePay's to_date takes
+		 * that whole day, stops at its midnight or leaves it out, the
+		 * month's last day is in the answer.  What falls outside the
+		 * month is dropped when the answer is read. */
+		int32_t m = (int32_t)key->b, next = month_add(m, 1);
 		snprintf(buf, size, "/transactions?bank_account_id=%" PRId64
-			 "&from_date=%04d-%02d-01&to_date=%04d-%02d-%02d", key->a, (int)(m / 100),
-			 (int)(m % 100), (int)(m / 100), (int)(m % 100), month_last_day(m));
+			 "&from_date=%04d-%02d-01&to_date=%04d-%02d-01", key->a, (int)(m / 100),
+			 (int)(m % 100), (int)(next / 100), (int)(next % 100));
 		break;
 	}
 	default:
@@ -155,20 +160,42 @@ static int fetch_detail(struct sepay_api *api, const char *path, struct timespec
 struct tx_item {
 	const char *date;
 	int64_t id;
+	int64_t page;   /* where it arrived: the first of a repeated id is kept */
+	size_t seq;
 	json_t *item;
 };
 
 struct tx_build {
+	int64_t account;
+	int32_t month;
+	const char *path;
 	pthread_mutex_t lock;
 	struct tx_item *items;
 	size_t count, capacity;
 };
 
+/* Keeps the items of the month and account asked for: the range asked
+ * reaches into the next month, and a server may answer with more. */
 static int add_tx(void *ctx, int64_t page_no, int64_t id, json_t *item)
 {
-	(void)page_no;
 	struct tx_build *tb = ctx;
 	const char *date = json_string_value(json_object_get(item, "transaction_date"));
+	int64_t account;
+	if (sepay_parse_id(json_object_get(item, "bank_account_id"), &account) &&
+	    account != tb->account) {
+		log_warn("list transactions: GET %s (page %" PRId64 "): dropped transaction %"
+			 PRId64 " of account %" PRId64 ", not of the account asked for", tb->path,
+			 page_no, id, account);
+		return 0;
+	}
+	int32_t month = month_of_date(date);
+	if (!month) {
+		log_warn("list transactions: GET %s (page %" PRId64 "): dropped transaction %"
+			 PRId64 ": no transaction_date of the form YYYY-MM-DD", tb->path, page_no, id);
+		return 0;
+	}
+	if (month != tb->month)
+		return 0;
 	int rc = 0;
 	pthread_mutex_lock(&tb->lock);
 	if (tb->count == tb->capacity) {
@@ -179,39 +206,65 @@ static int add_tx(void *ctx, int64_t page_no, int64_t id, json_t *item)
 			tb->capacity = cap;
 		}
 	}
-	if (tb->count < tb->capacity)
-		tb->items[tb->count++] = (struct tx_item){ date ? date : "", id, json_incref(item) };
-	else
+	if (tb->count < tb->capacity) {
+		/* Pages come side by side: the page number orders arrivals. */
+		tb->items[tb->count] = (struct tx_item){ date, id, page_no, tb->count,
+							 json_incref(item) };
+		tb->count++;
+	} else {
 		rc = ENOMEM;
+	}
 	pthread_mutex_unlock(&tb->lock);
 	return rc;
 }
 
-static int tx_cmp(const void *a, const void *b)
+static int tx_by_id(const void *a, const void *b)
+{
+	const struct tx_item *x = a, *y = b;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	if (x->page != y->page)
+		return x->page < y->page ? -1 : 1;
+	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static int tx_by_date(const void *a, const void *b)
 {
 	const struct tx_item *x = a, *y = b;
 	int c = strcmp(x->date, y->date);
 	return c ? c : (x->id > y->id) - (x->id < y->id);
 }
 
-static int fetch_month(struct sepay_api *api, const char *path, struct timespec now,
-		       struct snapshot **out)
+/* Keeps the first of each id (O(n log n): a page may hold thousands). */
+static void drop_repeats(struct tx_build *tb)
 {
-	struct tx_build tb = { .count = 0 };
+	if (!tb->count)
+		return; /* an empty month has no array at all */
+	qsort(tb->items, tb->count, sizeof(*tb->items), tx_by_id);
+	size_t kept = 0;
+	for (size_t i = 0; i < tb->count; i++) {
+		if (kept && tb->items[kept - 1].id == tb->items[i].id)
+			json_decref(tb->items[i].item);
+		else
+			tb->items[kept++] = tb->items[i];
+	}
+	tb->count = kept;
+	qsort(tb->items, tb->count, sizeof(*tb->items), tx_by_date);
+}
+
+static int fetch_month(struct sepay_api *api, const struct obj_key *key, const char *path,
+		       struct timespec now, struct snapshot **out)
+{
+	struct tx_build tb = { .account = key->a, .month = (int32_t)key->b, .path = path };
 	pthread_mutex_init(&tb.lock, NULL);
 	int rc = sepay_walk_pages(api, "list transactions", path, add_tx, &tb);
 	struct strbuf text;
 	strbuf_init(&text, 0);
 	if (rc == 0) {
-		if (tb.count) /* an empty month has no array at all */
-			qsort(tb.items, tb.count, sizeof(*tb.items), tx_cmp);
-		for (size_t i = 0; i < tb.count && rc == 0; i++) {
-			bool repeat = false;
-			for (size_t j = i; j-- > 0 && !strcmp(tb.items[j].date, tb.items[i].date);)
-				repeat |= tb.items[j].id == tb.items[i].id;
-			if (!repeat && !render_json_line(&text, tb.items[i].item))
+		drop_repeats(&tb);
+		for (size_t i = 0; i < tb.count && rc == 0; i++)
+			if (!render_json_line(&text, tb.items[i].item))
 				rc = ENOMEM;
-		}
 	}
 	for (size_t i = 0; i < tb.count; i++)
 		json_decref(tb.items[i].item);
@@ -261,7 +314,7 @@ int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
 	case OBJ_TX_MONTH:
 		if (objects_tx_forbidden(src))
 			return EPERM;
-		rc = fetch_month(api, path, now, out);
+		rc = fetch_month(api, key, path, now, out);
 		if (rc == EPERM)
 			atomic_store(&src->tx_forbidden_until,
 				     cache_clock_monotonic_ms(NULL) + src->forbidden_ms);

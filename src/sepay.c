@@ -20,6 +20,11 @@
 #define RETRY_MAX_MS 2000
 /* One attempt may take this long at most, whatever is left of the deadline. */
 #define ATTEMPT_TIMEOUT_MS 15000
+/* A 429 that names no time waits a second: SePay counts requests per second.
+ * One that names more than two minutes is not believed past them: a typo or
+ * a hostile server must not stop the mount for longer. */
+#define RETRY_AFTER_MIN_S 1.0
+#define RETRY_AFTER_MAX_S 120.0
 
 void sepay_api_init(struct sepay_api *api, const struct sepay_api_config *cfg)
 {
@@ -29,6 +34,8 @@ void sepay_api_init(struct sepay_api *api, const struct sepay_api_config *cfg)
 		api->cfg.parallel = 1;
 	if (!api->cfg.timeout_ms)
 		api->cfg.timeout_ms = 20000;
+	if (!api->cfg.max_pages || api->cfg.max_pages > SEPAY_MAX_PAGES)
+		api->cfg.max_pages = SEPAY_MAX_PAGES;
 	rate_limit_init(&api->rate, cfg->max_rate);
 	atomic_init(&api->requests, 0);
 	atomic_init(&api->retries, 0);
@@ -88,23 +95,64 @@ int sepay_status_errno(long status)
 	}
 }
 
-/* The error code an error body names ("forbidden"), or "" when it names none. */
-static void error_code_of(const struct http_response *resp, char *out, size_t size)
+bool sepay_parse_id(const json_t *v, int64_t *id)
 {
-	out[0] = '\0';
-	if (!resp->body)
-		return;
-	json_t *root = json_loadb(resp->body, resp->len, 0, NULL);
-	const char *code = json_string_value(json_object_get(root, "error"));
-	if (code) {
-		/* Only printable ASCII of it reaches the log. */
-		size_t n = 0;
-		for (; *code && n + 1 < size; code++)
-			if (*code >= 0x20 && *code < 0x7f)
-				out[n++] = *code;
-		out[n] = '\0';
+	if (json_is_integer(v)) {
+		if (json_integer_value(v) <= 0)
+			return false;
+		*id = json_integer_value(v);
+		return true;
 	}
-	json_decref(root);
+	const char *s = json_string_value(v);
+	if (!s || !*s || json_string_length(v) > 19)
+		return false;
+	int64_t n = 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || n > (INT64_MAX - (*s - '0')) / 10)
+			return false;
+		n = n * 10 + (*s - '0');
+	}
+	if (n <= 0)
+		return false;
+	*id = n;
+	return true;
+}
+
+/* Copies the printable ASCII of s (at most size - 1 bytes): text from the
+ * server reaches a log line only so. */
+static void copy_printable(char *out, size_t size, const char *s)
+{
+	size_t n = 0;
+	for (; s && *s && n + 1 < size; s++)
+		if (*s >= 0x20 && *s < 0x7f)
+			out[n++] = *s;
+	out[n] = '\0';
+}
+
+void sepay_error_code(const json_t *root, char *out, size_t size)
+{
+	const json_t *error = json_object_get(root, "error");
+	const char *code = json_string_value(json_object_get(root, "error_code"));
+	if (!code)
+		code = json_is_object(error) ? json_string_value(json_object_get(error, "code"))
+					     : json_string_value(error);
+	if (!code)
+		code = json_string_value(json_object_get(root, "message"));
+	copy_printable(out, size, code);
+}
+
+/* The HTTP status an error code stands for, when a 200 says "status":"error". */
+static long status_of_code(const char *code)
+{
+	static const struct { const char *code; long status; } codes[] = {
+		{ "unauthorized", 401 }, { "invalid_token", 401 }, { "forbidden", 403 },
+		{ "resource_not_found", 404 }, { "not_found", 404 },
+		{ "too_many_requests", 429 }, { "rate_limited", 429 },
+	};
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(code, codes[i].code) == 0)
+			return codes[i].status;
+	return 500;
 }
 
 static size_t json_depth(json_t *v, size_t limit)
@@ -148,26 +196,143 @@ static void sleep_ms(uint64_t ms)
 		;
 }
 
+/* What one attempt came to, and so what the loop does next. */
+enum outcome {
+	ANSWERED,     /* a usable body */
+	PASSING,      /* worth asking again after a backoff: 5xx, network, cut short */
+	UNAUTHORIZED, /* 401: refresh the token once, then again */
+	EMPTY_200,    /* SePay's older API refuses a token with an empty 200 */
+	SLOW_DOWN,    /* 429: wait as the server asks */
+	FINAL,        /* asking again gives the same */
+};
+
 /* Why the last attempt failed, for the one log line. */
 struct attempt {
 	long status;
 	char detail[300];
 	int err;
+	double retry_after; /* seconds the server asked for on a 429, or -1 */
+	unsigned sent;      /* requests sent so far in this call */
 };
 
-/* Parses a 2xx body: 0 and *root, or EIO with a.detail saying why. */
-static int parse_body(const struct http_response *resp, json_t **root, struct attempt *a)
+/* Classifies a response that arrived: *root on ANSWERED. */
+static enum outcome judge_response(struct http_response *resp, json_t **root,
+				   struct attempt *a)
 {
+	long status = resp->status;
+	json_t *body = NULL;
 	json_error_t jerr;
-	*root = resp->body ? json_loadb(resp->body, resp->len, 0, &jerr) : NULL;
-	if (!json_is_object(*root)) {
-		snprintf(a->detail, sizeof(a->detail), "a body that is not a JSON object%s%s",
-			 *root ? "" : ": ", *root ? "" : jerr.text);
-		json_decref(*root);
-		*root = NULL;
-		return EAGAIN; /* cut short or garbled on the way: worth asking again */
+	if (resp->body && resp->len)
+		body = json_loadb(resp->body, resp->len, 0, &jerr);
+	char code[64] = "";
+	if (json_is_object(body))
+		sepay_error_code(body, code, sizeof(code));
+	if (status >= 200 && status < 300) {
+		if (!resp->body || !resp->len) {
+			snprintf(a->detail, sizeof(a->detail), "with an empty body (SePay's older API "
+				 "refuses a token so)");
+			a->err = EACCES;
+			return EMPTY_200;
+		}
+		if (!json_is_object(body)) {
+			snprintf(a->detail, sizeof(a->detail), "a body that is not a JSON object%s%s",
+				 body ? "" : ": ", body ? "" : jerr.text);
+			json_decref(body);
+			a->err = EIO;
+			return PASSING; /* cut short or garbled on the way: worth asking again */
+		}
+		const char *said = json_string_value(json_object_get(body, "status"));
+		if (!said || strcmp(said, "error") != 0) {
+			if (json_depth(body, SEPAY_MAX_BODY_DEPTH + 1) > SEPAY_MAX_BODY_DEPTH) {
+				/* Well-formed and hostile: asking again gives the same. */
+				snprintf(a->detail, sizeof(a->detail),
+					 "JSON nested deeper than %d levels", SEPAY_MAX_BODY_DEPTH);
+				json_decref(body);
+				a->err = EIO;
+				return FINAL;
+			}
+			*root = body;
+			return ANSWERED;
+		}
+		/* A 200 that says it failed fails as the status its code names. */
+		status = status_of_code(code);
+		snprintf(a->detail, sizeof(a->detail), "\"status\":\"error\"%s%s", code[0] ? " " : "",
+			 code);
+	} else {
+		snprintf(a->detail, sizeof(a->detail), "%s", code);
 	}
-	return 0;
+	json_decref(body);
+	a->err = sepay_status_errno(status);
+	if (status == 401)
+		return UNAUTHORIZED;
+	if (status == 429) {
+		a->retry_after = resp->retry_after;
+		return SLOW_DOWN;
+	}
+	return status >= 500 ? PASSING : FINAL;
+}
+
+/* One request: waits for its slot, sends it, and judges the answer. */
+static enum outcome attempt_once(struct sepay_api *api, const char *path, uint64_t deadline,
+				 json_t **root, uint64_t *generation, struct attempt *a)
+{
+	a->retry_after = -1;
+	if (!rate_limit_wait(&api->rate, deadline * 1000000u)) {
+		a->status = 0;
+		snprintf(a->detail, sizeof(a->detail), "the request pace leaves no slot before "
+			 "the deadline");
+		a->err = a->err ? a->err : ETIMEDOUT;
+		return FINAL;
+	}
+	uint64_t now = cache_clock_monotonic_ms(NULL);
+	if (now >= deadline) {
+		/* The last failure says what went wrong: a 5xx stays EIO,
+		 * only a timeout is ETIMEDOUT. */
+		a->err = a->err ? a->err : ETIMEDOUT;
+		return FINAL;
+	}
+	char *token;
+	int rc = auth_current(api->cfg.auth, &token, generation);
+	if (rc) {
+		a->status = 0;
+		snprintf(a->detail, sizeof(a->detail), "no usable access token");
+		a->err = rc;
+		return FINAL;
+	}
+	a->sent++;
+	a->status = 0;
+	a->detail[0] = '\0';
+	atomic_fetch_add(&api->requests, 1);
+	struct http_response resp;
+	uint64_t left = deadline - now;
+	atomic_fetch_add(&api->in_flight, 1);
+	rc = api->cfg.http->get(api->cfg.http, path, token,
+				(long)(left < ATTEMPT_TIMEOUT_MS ? left : ATTEMPT_TIMEOUT_MS), &resp);
+	atomic_fetch_sub(&api->in_flight, 1);
+	secret_free(token);
+	a->status = resp.status;
+	enum outcome out;
+	if (rc) {
+		/* No answer: refused, reset, timed out, cut off. */
+		snprintf(a->detail, sizeof(a->detail), "%s", resp.error);
+		a->err = rc;
+		out = rc == ENOMEM ? FINAL : PASSING;
+	} else {
+		out = judge_response(&resp, root, a);
+	}
+	http_response_release(&resp);
+	return out;
+}
+
+/* The wait a 429 asks for: what the server said, within bounds, and a
+ * second when it names no time (SePay's limit is counted per second). */
+static uint64_t slow_down_ns(double retry_after)
+{
+	if (!(retry_after >= RETRY_AFTER_MIN_S))
+		retry_after = RETRY_AFTER_MIN_S;
+	if (retry_after > RETRY_AFTER_MAX_S)
+		retry_after = RETRY_AFTER_MAX_S;
+	return (uint64_t)(retry_after * 1e9);
 }
 
 int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json_t **root)
@@ -175,104 +340,42 @@ int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json
 	*root = NULL;
 	uint64_t start = cache_clock_monotonic_ms(NULL), deadline = start + api->cfg.timeout_ms;
 	uint64_t backoff = RETRY_FIRST_MS;
-	unsigned attempts = 0;
+	unsigned empty_answers = 0;
 	bool refreshed = false;
-	struct attempt last = { 0, "", 0 };
-	int rc;
+	struct attempt last = { .err = 0 };
 	for (;;) {
-		bool transient = false;
-		if (!rate_limit_wait(&api->rate, deadline * 1000000u)) {
-			rc = last.err ? last.err : ETIMEDOUT;
-			snprintf(last.detail, sizeof(last.detail), "the rate limit leaves no slot "
-				 "before the deadline");
-			break;
-		}
-		uint64_t now = cache_clock_monotonic_ms(NULL);
-		if (now >= deadline) {
-			/* The last failure says what went wrong: a 5xx stays EIO,
-			 * only a timeout is ETIMEDOUT. */
-			rc = last.err ? last.err : ETIMEDOUT;
-			break;
-		}
-		char *token;
-		uint64_t generation;
-		if ((rc = auth_current(api->cfg.auth, &token, &generation))) {
-			snprintf(last.detail, sizeof(last.detail), "no usable access token");
-			break;
-		}
-		attempts++;
-		atomic_fetch_add(&api->requests, 1);
-		struct http_response resp;
-		uint64_t left = deadline - now;
-		atomic_fetch_add(&api->in_flight, 1);
-		rc = api->cfg.http->get(api->cfg.http, path, token,
-					(long)(left < ATTEMPT_TIMEOUT_MS ? left : ATTEMPT_TIMEOUT_MS),
-					&resp);
-		atomic_fetch_sub(&api->in_flight, 1);
-		secret_free(token);
-		last.status = resp.status;
-		last.detail[0] = '\0';
-		if (rc) {
-			/* No answer: refused, reset, timed out, cut off. */
-			snprintf(last.detail, sizeof(last.detail), "%s", resp.error);
-			transient = rc != ENOMEM;
-		} else if (resp.status >= 200 && resp.status < 300) {
-			rc = parse_body(&resp, root, &last);
-			transient = rc == EAGAIN; /* a 200 cut short or garbled: ask again */
-			if (rc == 0 && json_depth(*root, SEPAY_MAX_BODY_DEPTH + 1) > SEPAY_MAX_BODY_DEPTH) {
-				/* Well-formed and hostile: asking again gives the same. */
-				snprintf(last.detail, sizeof(last.detail),
-					 "JSON nested deeper than %d levels", SEPAY_MAX_BODY_DEPTH);
-				json_decref(*root);
-				*root = NULL;
-				rc = EIO;
-			} else if (rc) {
-				rc = EIO;
-			}
-		} else {
-			char code[64];
-			error_code_of(&resp, code, sizeof(code));
-			snprintf(last.detail, sizeof(last.detail), "%s", code);
-			rc = sepay_status_errno(resp.status);
-			if (resp.status == 401 && !refreshed && auth_can_refresh(api->cfg.auth)) {
-				/* The token died: one refresh (shared), then again.  A
-				 * token endpoint that is down passes like any fault:
-				 * back off and try the refresh again, within the deadline. */
-				int arc = auth_after_401(api->cfg.auth, generation);
-				if (arc == 0) {
-					refreshed = true;
-					http_response_release(&resp);
-					continue;
-				}
-				rc = arc;
-				snprintf(last.detail, sizeof(last.detail), "%s, and the token refresh "
-					 "failed", code);
-				transient = arc == EIO || arc == ETIMEDOUT;
-				http_response_release(&resp);
-				goto failed;
-			}
-			if (resp.status == 429) {
-				/* Everyone waits as the server asks, and slows down. */
-				double ra = resp.retry_after >= 0 ? resp.retry_after
-								   : (double)backoff / 1000.0;
-				rate_limit_slow_down(&api->rate, rate_limit_monotonic_ns(),
-						     (uint64_t)(ra * 1e9));
-				backoff = backoff * 2 < RETRY_MAX_MS ? backoff * 2 : RETRY_MAX_MS;
-				http_response_release(&resp);
-				last.err = EAGAIN;
-				atomic_fetch_add(&api->retries, 1);
-				continue;
-			}
-			transient = resp.status >= 500;
-		}
-		http_response_release(&resp);
-		if (rc == 0) {
+		uint64_t generation = 0;
+		enum outcome out = attempt_once(api, path, deadline, root, &generation, &last);
+		if (out == ANSWERED) {
 			rate_limit_speed_up(&api->rate, rate_limit_monotonic_ns());
 			return 0;
 		}
-failed:
-		last.err = rc;
-		if (!transient)
+		if (out == EMPTY_200 && ++empty_answers == 1)
+			out = PASSING; /* once may be a glitch on the way */
+		if ((out == UNAUTHORIZED || out == EMPTY_200) && !refreshed &&
+		    auth_can_refresh(api->cfg.auth)) {
+			/* The token died: one refresh (shared), then again.  A
+			 * token endpoint that is down passes like any fault:
+			 * back off and try the refresh again, within the deadline. */
+			int arc = auth_after_401(api->cfg.auth, generation);
+			if (arc == 0) {
+				refreshed = true;
+				continue;
+			}
+			last.err = arc;
+			snprintf(last.detail + strlen(last.detail),
+				 sizeof(last.detail) - strlen(last.detail),
+				 ", and the token refresh failed");
+			out = arc == EIO || arc == ETIMEDOUT ? PASSING : FINAL;
+		}
+		if (out == SLOW_DOWN) {
+			/* Everyone waits as the server asks, and slows down. */
+			rate_limit_slow_down(&api->rate, rate_limit_monotonic_ns(),
+					     slow_down_ns(last.retry_after));
+			atomic_fetch_add(&api->retries, 1);
+			continue;
+		}
+		if (out != PASSING)
 			break;
 		uint64_t wait = jitter_ms(backoff);
 		backoff = backoff * 2 < RETRY_MAX_MS ? backoff * 2 : RETRY_MAX_MS;
@@ -281,7 +384,9 @@ failed:
 		atomic_fetch_add(&api->retries, 1);
 		sleep_ms(wait);
 	}
+	int rc = last.err ? last.err : EIO;
 	double elapsed = (double)(cache_clock_monotonic_ms(NULL) - start) / 1000.0;
+	unsigned attempts = last.sent;
 	if (last.status)
 		log_error("%s: GET %s: HTTP %ld%s%s, %u attempt%s in %.1f s (%s)", op, path,
 			  last.status, last.detail[0] ? " " : "", last.detail, attempts,
@@ -311,31 +416,73 @@ int sepay_get_object(struct sepay_api *api, const char *op, const char *path, js
 	return 0;
 }
 
+/* A page number or count: a JSON integer or a string of digits, >= 0. */
+static bool page_number(const json_t *v, int64_t *n)
+{
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		*n = json_integer_value(v);
+		return true;
+	}
+	if (json_is_string(v) && json_string_length(v) == 1 && json_string_value(v)[0] == '0') {
+		*n = 0;
+		return true;
+	}
+	return sepay_parse_id(v, n);
+}
+
+/* has_more: a JSON boolean, 0/1, or their strings. */
+static int more_flag(const json_t *v)
+{
+	if (json_is_boolean(v))
+		return json_is_true(v);
+	if (json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1))
+		return (int)json_integer_value(v);
+	const char *s = json_string_value(v);
+	if (s && (!strcmp(s, "true") || !strcmp(s, "1")))
+		return 1;
+	if (s && (!strcmp(s, "false") || !strcmp(s, "0")))
+		return 0;
+	return -1;
+}
+
 int sepay_parse_page(json_t *root, int64_t requested, struct sepay_page *page)
 {
 	page->items = json_object_get(root, "data");
 	page->current_page = requested;
-	page->last_page = requested;
+	page->last_page = 0;
+	page->has_more = -1;
 	if (!json_is_array(page->items))
 		return EIO;
-	json_t *pagination = json_object_get(json_object_get(root, "meta"), "pagination");
-	json_t *cur = json_object_get(pagination, "current_page");
-	json_t *last = json_object_get(pagination, "last_page");
-	if (json_is_integer(cur))
-		page->current_page = json_integer_value(cur);
-	if (json_is_integer(last))
-		page->last_page = json_integer_value(last);
+	/* Where SePay's APIs say it: meta.pagination (v1: last_page; v2:
+	 * has_more), or a flat meta (page_count, has_more). */
+	json_t *meta = json_object_get(root, "meta");
+	json_t *pagination = json_object_get(meta, "pagination");
+	json_t *places[] = { json_is_object(pagination) ? pagination : NULL,
+			     json_is_object(meta) ? meta : NULL };
+	bool current_known = false;
+	for (size_t i = 0; i < 2; i++) {
+		json_t *where = places[i];
+		if (!where)
+			continue;
+		int64_t n;
+		if (!page->last_page && page_number(json_object_get(where, "last_page"), &n))
+			page->last_page = n ? n : 1; /* an empty list still has its page 1 */
+		if (!page->last_page && page_number(json_object_get(where, "page_count"), &n))
+			page->last_page = n ? n : 1;
+		if (page->has_more < 0)
+			page->has_more = more_flag(json_object_get(where, "has_more"));
+		if (!current_known && page_number(json_object_get(where, "current_page"), &n) && n) {
+			page->current_page = n;
+			current_known = true;
+		}
+	}
 	return 0;
 }
 
-/* The id a listed item must carry to be shown: a positive JSON integer. */
+/* The id a listed item must carry to be shown. */
 static bool item_id(json_t *item, int64_t *id)
 {
-	json_t *v = json_object_get(item, "id");
-	if (!json_is_integer(v) || json_integer_value(v) <= 0)
-		return false;
-	*id = json_integer_value(v);
-	return true;
+	return sepay_parse_id(json_object_get(item, "id"), id);
 }
 
 struct walk {
@@ -352,42 +499,65 @@ struct walk {
 	int error;
 };
 
-/* Fetches one page and hands its items over.  *past_end: the page showed
- * the list is over (empty, or the server answered with another page). */
-static int walk_page(struct walk *w, int64_t page_no, int64_t *last_page, bool *past_end)
+/* What one page showed, beyond its items. */
+struct page_seen {
+	struct sepay_page page;
+	size_t count;          /* items in it */
+	int64_t first_id, last_id;
+};
+
+static int walk_fail(struct walk *w, const char *page_path, const char *why)
 {
-	char page_path[512];
-	*past_end = false;
-	if ((size_t)snprintf(page_path, sizeof(page_path), "%s%cpage=%" PRId64 "&limit=%u",
-			     w->path, strchr(w->path, '?') ? '&' : '?', page_no,
-			     w->api->cfg.page_size) >= sizeof(page_path))
+	log_error("%s: GET %s: %s; the listing is refused rather than shown in part (%s)",
+		  w->op, page_path, why, strerror(EIO));
+	return EIO;
+}
+
+static int walk_fail_cap(struct walk *w, const char *page_path)
+{
+	char why[96];
+	snprintf(why, sizeof(why), "the list goes on past %u pages, the cap", w->api->cfg.max_pages);
+	return walk_fail(w, page_path, why);
+}
+
+/* Fetches one page.  *root (caller decrefs) and *seen on success. */
+static int fetch_page(struct walk *w, int64_t page_no, char *page_path, size_t size,
+		      json_t **root, struct page_seen *seen)
+{
+	if ((size_t)snprintf(page_path, size, "%s%cpage=%" PRId64 "&limit=%u", w->path,
+			     strchr(w->path, '?') ? '&' : '?', page_no,
+			     w->api->cfg.page_size) >= size)
 		return ENAMETOOLONG;
-	json_t *root = page_no == 1 ? take_seed(w->api, page_path) : NULL;
-	int rc = root ? 0 : sepay_get_json(w->api, w->op, page_path, &root);
+	*root = page_no == 1 ? take_seed(w->api, page_path) : NULL;
+	int rc = *root ? 0 : sepay_get_json(w->api, w->op, page_path, root);
 	if (rc)
 		return rc;
-	struct sepay_page page;
-	if (sepay_parse_page(root, page_no, &page) != 0) {
+	if (sepay_parse_page(*root, page_no, &seen->page) != 0) {
 		log_error("%s: GET %s: response has no \"data\" list (%s)", w->op, page_path,
 			  strerror(EIO));
-		json_decref(root);
+		json_decref(*root);
+		*root = NULL;
 		return EIO;
 	}
-	*last_page = page.last_page;
-	/* A server clamping a page past the end answers with another page:
-	 * those items were seen already.  Page 1 is taken as it comes. */
-	if ((page_no > 1 && page.current_page != page_no) ||
-	    (page_no > 1 && json_array_size(page.items) == 0)) {
-		*past_end = true;
-		json_decref(root);
-		return 0;
+	seen->count = json_array_size(seen->page.items);
+	seen->first_id = seen->last_id = 0;
+	if (seen->count) {
+		item_id(json_array_get(seen->page.items, 0), &seen->first_id);
+		item_id(json_array_get(seen->page.items, seen->count - 1), &seen->last_id);
 	}
+	return 0;
+}
+
+/* Hands a page's items over, skipping those that are not items. */
+static int deliver_items(struct walk *w, int64_t page_no, const char *page_path,
+			 const struct sepay_page *page)
+{
 	size_t i;
 	json_t *item;
-	json_array_foreach(page.items, i, item) {
+	json_array_foreach(page->items, i, item) {
 		int64_t id;
 		if (!json_is_object(item) || !item_id(item, &id)) {
-			log_warn("%s: GET %s: skipped item %zu: not an object with a positive integer id",
+			log_warn("%s: GET %s: skipped item %zu: not an object with a positive id",
 				 w->op, page_path, i);
 			continue;
 		}
@@ -396,11 +566,42 @@ static int walk_page(struct walk *w, int64_t page_no, int64_t *last_page, bool *
 				 "%d levels", w->op, page_path, i, id, SEPAY_MAX_DEPTH);
 			continue;
 		}
-		if ((rc = w->on_item(w->ctx, page_no, id, item)))
-			break;
+		int rc = w->on_item(w->ctx, page_no, id, item);
+		if (rc)
+			return rc;
 	}
-	if (page.current_page != page_no)
-		*past_end = true;
+	return 0;
+}
+
+/* A page of a list whose last page is known, fetched side by side with
+ * others.  *past_end: the list ended before it (it shrank meanwhile). */
+static int numbered_page(struct walk *w, int64_t page_no, int64_t *last_page, bool *past_end)
+{
+	char page_path[512];
+	json_t *root;
+	struct page_seen seen;
+	*past_end = false;
+	int rc = fetch_page(w, page_no, page_path, sizeof(page_path), &root, &seen);
+	if (rc)
+		return rc;
+	*last_page = seen.page.last_page;
+	if (seen.page.last_page > w->api->cfg.max_pages) {
+		json_decref(root);
+		return walk_fail_cap(w, page_path);
+	}
+	bool beyond = seen.page.last_page && page_no > seen.page.last_page;
+	if (seen.page.current_page != page_no || seen.count == 0) {
+		/* A server clamping a page past the end answers with another
+		 * page, or none: those items were seen already.  Within the
+		 * end it names itself, that is a server that ignores page=. */
+		if (beyond || !seen.page.last_page)
+			*past_end = true;
+		else
+			rc = walk_fail(w, page_path, seen.count ? "the server answered another page "
+				       "than the one asked for" : "an empty page before the last one");
+	} else {
+		rc = deliver_items(w, page_no, page_path, &seen.page);
+	}
 	json_decref(root);
 	return rc;
 }
@@ -416,7 +617,7 @@ static void *walk_worker(void *arg)
 		pthread_mutex_unlock(&w->lock);
 		int64_t last = 0;
 		bool past_end;
-		int rc = walk_page(w, page_no, &last, &past_end);
+		int rc = numbered_page(w, page_no, &last, &past_end);
 		pthread_mutex_lock(&w->lock);
 		if (rc && page_no < w->error_page) {
 			w->error_page = page_no;
@@ -426,39 +627,116 @@ static void *walk_worker(void *arg)
 			w->end_page = page_no;
 		/* Accounts added meanwhile may lengthen the list. */
 		if (!past_end && last > w->last_page)
-			w->last_page = last < SEPAY_MAX_PAGES ? last : SEPAY_MAX_PAGES;
+			w->last_page = last;
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
 }
 
+/* The pages after page 1 when it named the last one: side by side, on this
+ * thread and up to parallel - 1 helpers. */
+static int walk_numbered(struct walk *w, int64_t last_page)
+{
+	w->next_page = 2;
+	w->last_page = last_page;
+	w->end_page = w->error_page = INT64_MAX;
+	pthread_mutex_init(&w->lock, NULL);
+	size_t helpers = 0;
+	pthread_t threads[SEPAY_MAX_PARALLEL];
+	while (helpers + 1 < w->api->cfg.parallel && (int64_t)helpers + 1 < last_page - 1 &&
+	       helpers < SEPAY_MAX_PARALLEL &&
+	       pthread_create(&threads[helpers], NULL, walk_worker, w) == 0)
+		helpers++;
+	walk_worker(w);
+	for (size_t i = 0; i < helpers; i++)
+		pthread_join(threads[i], NULL);
+	pthread_mutex_destroy(&w->lock);
+	/* Pages fetched side by side may fail past an end found meanwhile (a
+	 * server answering 404 there): only a failure before the end counts. */
+	return w->error_page < w->end_page ? w->error : 0;
+}
+
+/* The pages after page 1 when it did not name the last one: one after
+ * another, while has_more says so, or (when nothing says) until a page is
+ * empty or shorter than page 1.  Never a silent stop: a list that does not
+ * end within the cap, or pages that contradict each other, fail. */
+static int walk_unnumbered(struct walk *w, const struct page_seen *first)
+{
+	struct page_seen prev = *first;
+	for (int64_t page_no = 2;; page_no++) {
+		char page_path[512];
+		snprintf(page_path, sizeof(page_path), "%s (page %" PRId64 ")", w->path, page_no);
+		if (page_no > w->api->cfg.max_pages)
+			return walk_fail_cap(w, page_path);
+		bool promised = prev.page.has_more == 1 ||
+				(prev.page.last_page && page_no <= prev.page.last_page);
+		json_t *root;
+		struct page_seen seen;
+		int rc = fetch_page(w, page_no, page_path, sizeof(page_path), &root, &seen);
+		if (rc)
+			return rc;
+		const char *contradiction = NULL;
+		bool last = false;
+		if (seen.page.current_page != page_no) {
+			if (promised)
+				contradiction = "the server answered another page than the one asked for";
+			else
+				last = true, seen.count = 0; /* clamped past the end */
+		} else if (seen.count == 0) {
+			if (seen.page.has_more == 1 ||
+			    (seen.page.last_page && page_no < seen.page.last_page))
+				contradiction = "an empty page that says more follow";
+			last = true;
+		} else if (seen.first_id && seen.count == prev.count && seen.first_id == prev.first_id &&
+			   seen.last_id == prev.last_id) {
+			contradiction = "the same page twice: the server seems to ignore page=";
+		} else if (seen.page.has_more >= 0) {
+			last = seen.page.has_more == 0;
+		} else if (seen.page.last_page) {
+			last = page_no >= seen.page.last_page;
+		} else {
+			last = seen.count < first->count;
+		}
+		if (contradiction)
+			rc = walk_fail(w, page_path, contradiction);
+		else if (seen.count)
+			rc = deliver_items(w, page_no, page_path, &seen.page);
+		json_decref(root);
+		if (rc || last)
+			return rc;
+		prev = seen;
+	}
+}
+
 int sepay_walk_pages(struct sepay_api *api, const char *op, const char *path,
 		     sepay_item_fn on_item, void *ctx)
 {
-	struct walk w = { .api = api, .op = op, .path = path, .on_item = on_item, .ctx = ctx,
-			  .next_page = 2, .end_page = SEPAY_MAX_PAGES + 1,
-			  .error_page = SEPAY_MAX_PAGES + 1 };
-	int64_t last = 1;
-	bool past_end;
-	int rc = walk_page(&w, 1, &last, &past_end);
-	if (rc || past_end || last <= 1)
+	struct walk w = { .api = api, .op = op, .path = path, .on_item = on_item, .ctx = ctx };
+	char page_path[512];
+	json_t *root;
+	struct page_seen first;
+	int rc = fetch_page(&w, 1, page_path, sizeof(page_path), &root, &first);
+	if (rc)
 		return rc;
-	w.last_page = last < SEPAY_MAX_PAGES ? last : SEPAY_MAX_PAGES;
-	pthread_mutex_init(&w.lock, NULL);
-
-	/* The rest side by side: this thread and up to parallel - 1 helpers. */
-	size_t helpers = 0;
-	int64_t wanted = w.last_page - 1;
-	pthread_t threads[64];
-	while (helpers + 1 < api->cfg.parallel && (int64_t)helpers + 1 < wanted &&
-	       helpers < sizeof(threads) / sizeof(threads[0]) &&
-	       pthread_create(&threads[helpers], NULL, walk_worker, &w) == 0)
-		helpers++;
-	walk_worker(&w);
-	for (size_t i = 0; i < helpers; i++)
-		pthread_join(threads[i], NULL);
-	pthread_mutex_destroy(&w.lock);
-	/* Pages fetched side by side may fail past an end found meanwhile (a
-	 * server answering 404 there): only a failure before the end counts. */
-	return w.error_page < w.end_page ? w.error : 0;
+	int64_t last_page = first.page.last_page;
+	if (last_page > api->cfg.max_pages) {
+		json_decref(root);
+		return walk_fail_cap(&w, page_path);
+	}
+	const char *contradiction =
+		first.page.current_page != 1 ? "the server answered another page than page 1"
+		: (last_page == 1 || first.count == 0) && first.page.has_more == 1
+			? "a last or empty page that says more follow"
+		: first.count == 0 && last_page > 1 ? "an empty page before the last one"
+		: NULL;
+	if (contradiction) {
+		json_decref(root);
+		return walk_fail(&w, page_path, contradiction);
+	}
+	rc = deliver_items(&w, 1, page_path, &first.page);
+	json_decref(root);
+	if (rc || first.count == 0 || last_page == 1 ||
+	    (!last_page && first.page.has_more == 0))
+		return rc;
+	return last_page ? walk_numbered(&w, last_page) : walk_unnumbered(&w, &first);
 }

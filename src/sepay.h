@@ -14,12 +14,17 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Pages we follow at most in one listing: 10,000 pages of 100 is a million
  * accounts, far past any company, and it stops a server whose last_page
  * never ends from holding a thread forever. */
 #define SEPAY_MAX_PAGES 10000
+/* Requests in flight at most, whatever -o max_conns asks: the page walker
+ * sizes its helper threads by it. */
+#define SEPAY_MAX_PARALLEL 64
 /* An item nested deeper than this is not an account; it is skipped with a
  * log line.  A whole body nested deeper than SEPAY_MAX_BODY_DEPTH (an item
  * inside its envelope) is refused, and not asked for again. */
@@ -33,6 +38,7 @@ struct sepay_api_config {
 	unsigned parallel;           /* pages fetched side by side at most */
 	double max_rate;             /* requests a second; 0: no cap */
 	unsigned timeout_ms;         /* a request's deadline, over all its retries */
+	unsigned max_pages;          /* pages one listing may take; 0: SEPAY_MAX_PAGES */
 };
 
 struct sepay_api {
@@ -57,6 +63,15 @@ void sepay_api_destroy(struct sepay_api *api);
  * next walk of that list, if it comes within ttl_ms.  Takes a reference. */
 void sepay_api_seed(struct sepay_api *api, const char *path, json_t *root, uint64_t ttl_ms);
 
+/* An id as SePay's APIs send it: a positive JSON integer, or a string of
+ * decimal digits ("25") that fits an int64.  false for anything else. */
+bool sepay_parse_id(const json_t *v, int64_t *id);
+
+/* What an error body names, for a log line: error_code, else error (a
+ * string, or an object's code), else message; printable ASCII only, "" when
+ * none. */
+void sepay_error_code(const json_t *root, char *out, size_t size);
+
 /* The errno a user sees for an HTTP status (0 for 2xx). */
 int sepay_status_errno(long status);
 
@@ -70,23 +85,27 @@ int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json
 /* GET path and return its "data" object.  0 and *data (caller decrefs), or an errno. */
 int sepay_get_object(struct sepay_api *api, const char *op, const char *path, json_t **data);
 
-/* Calls on_item for each valid item (an object with a positive integer id)
- * of every page of a paginated list at path (without query).  Pages are
- * followed by meta.pagination, not by counting items: after page 1 says
- * how many there are, the others are fetched side by side, so on_item runs
- * on several threads at once (for different pages).  on_item returns 0 or
- * an errno that stops the walk. */
+/* Calls on_item for each valid item (an object with a positive id, see
+ * sepay_parse_id) of every page of a paginated list at path.  When page 1
+ * names the last page, the others are fetched side by side, so on_item runs
+ * on several threads at once (for different pages).  Otherwise pages are
+ * asked one after another while has_more says so, or until one is empty or
+ * shorter than page 1.  A list that does not end within SEPAY_MAX_PAGES, or
+ * whose pages contradict each other, fails with EIO and one log line: never
+ * a listing in part.  on_item returns 0 or an errno that stops the walk. */
 typedef int (*sepay_item_fn)(void *ctx, int64_t page_no, int64_t id, json_t *item);
 int sepay_walk_pages(struct sepay_api *api, const char *op, const char *path,
 		     sepay_item_fn on_item, void *ctx);
 
 /* How a page names itself: what the walker needs, parsed apart so tests
- * can reach it.  Missing fields leave the defaults (last_page = current_page
- * = the requested page). 0, or EIO when root is not a list envelope. */
+ * can reach it.  Read from meta.pagination, then a flat meta; numbers may
+ * be JSON integers or digit strings.  0, or EIO when root is not a list
+ * envelope. */
 struct sepay_page {
 	json_t *items;        /* borrowed from root */
-	int64_t current_page;
-	int64_t last_page;
+	int64_t current_page; /* the requested page when not said */
+	int64_t last_page;    /* last_page or page_count; 0: not said */
+	int has_more;         /* 1, 0, or -1: not said */
 };
 int sepay_parse_page(json_t *root, int64_t requested, struct sepay_page *page);
 

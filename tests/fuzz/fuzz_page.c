@@ -3,7 +3,7 @@
  * The input is the body of GET /bank-accounts?page=1 (or a sub-account
  * list page).  It goes through what sepay.c does with such a body
  * (json_loadb without JSON_DECODE_ANY, sepay_parse_page, the per-item
- * check of an object with a positive integer "id"), then through what
+ * check of an object with a positive "id", integer or digits), then through what
  * objects.c does with each item (render_json, blob_new, a listing built
  * with snapshot_listing_add and snapshot_listing_finish). */
 #include "fuzz_common.h"
@@ -30,16 +30,10 @@ static int arrival_order(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* The walker's test for an item it shows, restated (it is static in sepay.c). */
+/* The walker's test for an item it shows. */
 static bool listed_id(json_t *item, int64_t *id)
 {
-	if (!json_is_object(item))
-		return false;
-	json_t *v = json_object_get(item, "id");
-	if (!json_is_integer(v) || json_integer_value(v) <= 0)
-		return false;
-	*id = json_integer_value(v);
-	return true;
+	return json_is_object(item) && sepay_parse_id(json_object_get(item, "id"), id);
 }
 
 static void check_parse_page(json_t *root, int rc, const struct sepay_page *page)
@@ -49,11 +43,19 @@ static void check_parse_page(json_t *root, int rc, const struct sepay_page *page
 	if (rc)
 		return;
 	FUZZ_CHECK(page->items == data);
+	FUZZ_CHECK(page->current_page >= 1);
+	FUZZ_CHECK(page->last_page >= 0);
+	FUZZ_CHECK(page->has_more >= -1 && page->has_more <= 1);
+	/* The documented form is read as it is. */
 	json_t *pagination = json_object_get(json_object_get(root, "meta"), "pagination");
 	json_t *cur = json_object_get(pagination, "current_page");
 	json_t *last = json_object_get(pagination, "last_page");
-	FUZZ_CHECK(page->current_page == (json_is_integer(cur) ? json_integer_value(cur) : 1));
-	FUZZ_CHECK(page->last_page == (json_is_integer(last) ? json_integer_value(last) : 1));
+	if (json_is_integer(cur) && json_integer_value(cur) > 0)
+		FUZZ_CHECK(page->current_page == json_integer_value(cur));
+	if (json_is_integer(last) && json_integer_value(last) > 0)
+		FUZZ_CHECK(page->last_page == json_integer_value(last));
+	if (json_is_boolean(json_object_get(pagination, "has_more")))
+		FUZZ_CHECK(page->has_more == json_is_true(json_object_get(pagination, "has_more")));
 }
 
 /* After snapshot_listing_finish: ids strictly increasing, one entry per

@@ -22,6 +22,7 @@ struct queued {
 	char *path;
 	long status;
 	char *body;
+	double retry_after;
 };
 
 struct fake_http {
@@ -32,6 +33,7 @@ struct fake_http {
 	struct queued queue[FAKE_MAX_ROUTES];
 	size_t n_queued;
 	char *required_token;
+	long refusal_status;  /* how a wrong token is answered: 401, or 200 with an empty body */
 	char *last_form;
 	unsigned total;
 	unsigned delay_ms;
@@ -48,13 +50,15 @@ static struct route *find_route(struct fake_http *f, const char *path)
 }
 
 /* Takes the first queued answer for path, if any. */
-static bool take_queued(struct fake_http *f, const char *path, long *status, char **body)
+static bool take_queued(struct fake_http *f, const char *path, long *status, char **body,
+			double *retry_after)
 {
 	for (size_t i = 0; i < f->n_queued; i++) {
 		if (strcmp(f->queue[i].path, path) != 0)
 			continue;
 		*status = f->queue[i].status;
 		*body = f->queue[i].body;
+		*retry_after = f->queue[i].retry_after;
 		free(f->queue[i].path);
 		memmove(&f->queue[i], &f->queue[i + 1], (f->n_queued - i - 1) * sizeof(f->queue[0]));
 		f->n_queued--;
@@ -87,9 +91,10 @@ static int answer(struct fake_http *f, const char *path, const char *token,
 	char *queued_body = NULL;
 	int rc = 0;
 	if (token && f->required_token && strcmp(token, f->required_token) != 0) {
-		resp->status = 401;
-		resp->body = strdup("{\"status\":\"error\",\"error\":\"unauthorized\"}");
-	} else if (take_queued(f, path, &status, &queued_body)) {
+		resp->status = f->refusal_status ? f->refusal_status : 401;
+		resp->body = strdup(resp->status == 401
+				    ? "{\"status\":\"error\",\"error\":\"unauthorized\"}" : "");
+	} else if (take_queued(f, path, &status, &queued_body, &resp->retry_after)) {
 		resp->status = status;
 		resp->body = queued_body;
 		if (!status) {
@@ -233,7 +238,17 @@ void fake_http_queue(struct fake_http *f, const char *path, long status, const c
 	pthread_mutex_lock(&f->lock);
 	if (f->n_queued == FAKE_MAX_ROUTES)
 		abort();
-	f->queue[f->n_queued++] = (struct queued){ strdup(path), status, body ? strdup(body) : NULL };
+	f->queue[f->n_queued++] = (struct queued){ strdup(path), status, body ? strdup(body) : NULL,
+						   -1 };
+	pthread_mutex_unlock(&f->lock);
+}
+
+void fake_http_queue_retry_after(struct fake_http *f, const char *path, long status,
+				 const char *body, double retry_after)
+{
+	fake_http_queue(f, path, status, body);
+	pthread_mutex_lock(&f->lock);
+	f->queue[f->n_queued - 1].retry_after = retry_after;
 	pthread_mutex_unlock(&f->lock);
 }
 
@@ -242,6 +257,13 @@ void fake_http_require_token(struct fake_http *f, const char *token)
 	pthread_mutex_lock(&f->lock);
 	free(f->required_token);
 	f->required_token = token ? strdup(token) : NULL;
+	pthread_mutex_unlock(&f->lock);
+}
+
+void fake_http_refuse_with_empty_200(struct fake_http *f)
+{
+	pthread_mutex_lock(&f->lock);
+	f->refusal_status = 200;
 	pthread_mutex_unlock(&f->lock);
 }
 

@@ -18,8 +18,13 @@ void fake_http_set(struct fake_http *f, const char *path, long status, const cha
 /* A one-time answer for path, given before its standing answer (queue
  * several to script a sequence, e.g. 503 then the standing 200). */
 void fake_http_queue(struct fake_http *f, const char *path, long status, const char *body);
+/* The same, answered as if its headers asked to wait retry_after seconds. */
+void fake_http_queue_retry_after(struct fake_http *f, const char *path, long status,
+				 const char *body, double retry_after);
 /* Requests carrying another bearer token than this one get a 401. */
 void fake_http_require_token(struct fake_http *f, const char *token);
+/* Wrong tokens get HTTP 200 with an empty body, as SePay's older API answers. */
+void fake_http_refuse_with_empty_200(struct fake_http *f);
 /* The form body of the last post_form, or "". */
 const char *fake_http_last_form(struct fake_http *f);
 unsigned fake_http_count(struct fake_http *f, const char *path); /* NULL: all */

@@ -305,7 +305,8 @@ static void test_cookies_survive_refresh(void)
 	CHECK_STR(dir.entries[2].name, "19");
 	/* 20 appears before 21, 19 goes: the next batch resumes after 19. */
 	fake_http_set(w.http, "/bank-accounts?page=1&limit=100", 200,
-		      "{\"data\":[{\"id\":20},{\"id\":21},{\"id\":30}]}");
+		      "{\"data\":[{\"id\":20},{\"id\":21},{\"id\":30}],"
+		      "\"meta\":{\"pagination\":{\"last_page\":1}}}");
 	cache_expire_all(w.cache);
 	dir.room = 64;
 	CHECK_INT(fs_readdir(&w.fs, accounts, dir.cookies[2], collect_entry, &dir), 0);
@@ -314,6 +315,16 @@ static void test_cookies_survive_refresh(void)
 	CHECK_STR(dir.entries[4].name, "21");
 	CHECK_STR(dir.entries[5].name, "30");
 	world_free(&w);
+}
+
+/* The request for account 19's month m: up to the 1st of the next month,
+ * whatever SePay's to_date means. */
+static void month_path(char *buf, size_t size, int32_t m)
+{
+	int32_t next = month_add(m, 1);
+	snprintf(buf, size, "/transactions?bank_account_id=19&from_date=%04d-%02d-01&"
+		 "to_date=%04d-%02d-01&page=1&limit=100", (int)(m / 100), (int)(m % 100),
+		 (int)(next / 100), (int)(next % 100));
 }
 
 /* transactions/: a month a file from created_at to now, asking nothing to
@@ -325,7 +336,8 @@ static void test_transactions(void)
 	int32_t now = month_of_time(time(NULL));
 	int32_t start = month_add(now, -2);
 	char body[512], path[256];
-	snprintf(body, sizeof(body), "{\"data\":[{\"id\":19,\"created_at\":\"%04d-%02d-15 10:00:00\"}]}",
+	snprintf(body, sizeof(body), "{\"data\":[{\"id\":19,\"created_at\":\"%04d-%02d-15 10:00:00\"}],"
+		 "\"meta\":{\"pagination\":{\"last_page\":1}}}",
 		 (int)(start / 100), (int)(start % 100));
 	fake_http_set(w.http, "/bank-accounts?page=1&limit=100", 200, body);
 	struct stat st;
@@ -346,39 +358,51 @@ static void test_transactions(void)
 	CHECK_INT(fs_lookup(&w.fs, tx, "1999-01.jsonl", &st), ENOENT);
 	CHECK_INT(fs_lookup(&w.fs, tx, "2025-13.jsonl", &st), ENOENT);
 
-	/* A month: all pages, ordered by date then id, one compact line each. */
-	snprintf(path, sizeof(path), "/transactions?bank_account_id=19&from_date=%04d-%02d-01&"
-		 "to_date=%04d-%02d-%02d&page=1&limit=100", (int)(now / 100), (int)(now % 100),
-		 (int)(now / 100), (int)(now % 100), month_last_day(now));
-	fake_http_set(w.http, path, 200,
-		      "{\"data\":[{\"id\":7,\"transaction_date\":\"2025-01-02 00:00:00\",\"amount_in\":5.00},"
-		      "{\"id\":3,\"transaction_date\":\"2025-01-02 00:00:00\",\"code\":null},"
-		      "{\"id\":9,\"transaction_date\":\"2025-01-01 09:00:00\",\"note\":\"Thanh toán\"},"
-		      "{\"id\":3,\"transaction_date\":\"2025-01-02 00:00:00\",\"code\":null}]}");
+	/* A month: all pages, ordered by date then id, one compact line each;
+	 * its first and last second kept, what the range asked past its end
+	 * (the next month's 1st), another account's item and a repeated id
+	 * dropped; ids as strings stay strings. */
+	int32_t after = month_add(now, 1);
+	int y = (int)(now / 100), m = (int)(now % 100), last = month_last_day(now);
+	month_path(path, sizeof(path), now);
+	char page[1024];
+	snprintf(page, sizeof(page),
+		 "{\"data\":[{\"id\":7,\"bank_account_id\":19,\"transaction_date\":\"%04d-%02d-02 00:00:00\",\"amount_in\":5.00},"
+		 "{\"id\":3,\"transaction_date\":\"%04d-%02d-02 00:00:00\",\"code\":null},"
+		 "{\"id\":9,\"transaction_date\":\"%04d-%02d-01 00:00:00\",\"note\":\"Thanh toán\"},"
+		 "{\"id\":3,\"transaction_date\":\"%04d-%02d-02 00:00:00\",\"code\":\"second\"},"
+		 "{\"id\":\"12\",\"bank_account_id\":\"19\",\"transaction_date\":\"%04d-%02d-%02d 23:59:59\"},"
+		 "{\"id\":13,\"transaction_date\":\"%04d-%02d-01 00:00:00\"},"
+		 "{\"id\":14,\"bank_account_id\":20,\"transaction_date\":\"%04d-%02d-05 10:00:00\"},"
+		 "{\"id\":15,\"transaction_date\":null}],"
+		 "\"meta\":{\"pagination\":{\"current_page\":1,\"last_page\":1}}}",
+		 y, m, y, m, y, m, y, m, y, m, last, (int)(after / 100), (int)(after % 100), y, m);
+	fake_http_set(w.http, path, 200, page);
 	uint64_t month = lookup_ok(&w, tx, name, &st);
 	struct blob *b;
 	CHECK_INT(fs_read(&w.fs, month, &b), 0);
-	CHECK_STR(b->bytes,
-		  "{\"id\":9,\"transaction_date\":\"2025-01-01 09:00:00\",\"note\":\"Thanh toán\"}\n"
-		  "{\"id\":3,\"transaction_date\":\"2025-01-02 00:00:00\",\"code\":null}\n"
-		  "{\"id\":7,\"transaction_date\":\"2025-01-02 00:00:00\",\"amount_in\":5.0}\n");
+	char expected[1024];
+	snprintf(expected, sizeof(expected),
+		 "{\"id\":9,\"transaction_date\":\"%04d-%02d-01 00:00:00\",\"note\":\"Thanh toán\"}\n"
+		 "{\"id\":3,\"transaction_date\":\"%04d-%02d-02 00:00:00\",\"code\":null}\n"
+		 "{\"id\":7,\"bank_account_id\":19,\"transaction_date\":\"%04d-%02d-02 00:00:00\",\"amount_in\":5.0}\n"
+		 "{\"id\":\"12\",\"bank_account_id\":\"19\",\"transaction_date\":\"%04d-%02d-%02d 23:59:59\"}\n",
+		 y, m, y, m, y, m, y, m, last);
+	CHECK_STR(b->bytes, expected);
 	CHECK_INT(st.st_size, b->v.len);
+	CHECK_INT(fake_http_count(w.http, path), 1);
 	blob_unref(b);
 
 	/* No transaction:read: a month is EPERM, then the folder too. */
 	name_format_month_file(name, start);
 	fake_http_set(w.http, "x", 0, NULL);
-	snprintf(path, sizeof(path), "/transactions?bank_account_id=19&from_date=%04d-%02d-01&"
-		 "to_date=%04d-%02d-%02d&page=1&limit=100", (int)(start / 100), (int)(start % 100),
-		 (int)(start / 100), (int)(start % 100), month_last_day(start));
+	month_path(path, sizeof(path), start);
 	fake_http_set(w.http, path, 403, "{\"error\":\"forbidden\"}");
 	CHECK_INT(fs_lookup(&w.fs, tx, name, &st), EPERM);
 	/* Another month of the same folder, or of any account, asks nothing. */
 	int32_t next = month_add(start, 1);
 	name_format_month_file(name, next);
-	snprintf(path, sizeof(path), "/transactions?bank_account_id=19&from_date=%04d-%02d-01&"
-		 "to_date=%04d-%02d-%02d&page=1&limit=100", (int)(next / 100), (int)(next % 100),
-		 (int)(next / 100), (int)(next % 100), month_last_day(next));
+	month_path(path, sizeof(path), next);
 	fake_http_set(w.http, path, 403, "{\"error\":\"forbidden\"}");
 	CHECK_INT(fs_lookup(&w.fs, tx, name, &st), EPERM);
 	CHECK_INT(fake_http_count(w.http, path), 0);

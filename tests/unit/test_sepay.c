@@ -101,30 +101,45 @@ static void test_walk(void)
 	CHECK_INT(c.ids[4], 5);
 	CHECK_INT(fake_http_count(f, NULL), 3);
 
-	/* Hostile items are skipped; a page past the end (empty) stops the walk. */
+	/* Hostile items are skipped, ids as digit strings kept; a page past
+	 * the end (the list shrank meanwhile: empty, and it says so) stops the
+	 * walk. */
 	fake_http_reset_counts(f);
 	c.n = 0;
 	set_page(f, "/x?page=1&limit=100",
-		 "{\"id\":7},\"str\",{\"id\":-1},{\"id\":\"8\"},{\"noid\":1},{\"id\":1.5},null,{\"id\":9}",
+		 "{\"id\":7},\"str\",{\"id\":-1},{\"id\":\"8\"},{\"noid\":1},{\"id\":1.5},null,"
+		 "{\"id\":9},{\"id\":\"\"},{\"id\":\"0\"},{\"id\":\"-3\"},{\"id\":\"4x\"},"
+		 "{\"id\":\"99999999999999999999\"},{\"id\":\"0012\"}",
 		 1, 1000);
-	set_page(f, "/x?page=2&limit=100", "", 2, 1000);
+	set_page(f, "/x?page=2&limit=100", "", 2, 1);
 	CHECK_INT(sepay_walk_pages(api, "test", "/x", collect, &c), 0);
-	CHECK_INT(c.n, 2);
+	collected_sort(&c);
+	CHECK_INT(c.n, 4);
 	CHECK_INT(c.ids[0], 7);
-	CHECK_INT(c.ids[1], 9);
+	CHECK_INT(c.ids[1], 8);
+	CHECK_INT(c.ids[2], 9);
+	CHECK_INT(c.ids[3], 12);
 	/* Pages 2-5 may go out side by side before page 2 shows the end. */
 	CHECK(fake_http_count(f, NULL) >= 2 && fake_http_count(f, NULL) <= 5);
 
-	/* A server that answers page 2 with page 1 again (clamping) ends it;
-	 * pages 3-5, asked for side by side meanwhile, fail (404 here) past
-	 * that end, which is not the walk's failure. */
+	/* A server that answers page 2 with page 1 again (clamping: the list
+	 * shrank to one page) ends it; pages 3-5, asked for side by side
+	 * meanwhile, fail (404 here) past that end, which is not the walk's
+	 * failure. */
 	fake_http_reset_counts(f);
 	c.n = 0;
 	set_page(f, "/y?page=1&limit=100", "{\"id\":1}", 1, 5);
-	set_page(f, "/y?page=2&limit=100", "{\"id\":1}", 1, 5);
+	set_page(f, "/y?page=2&limit=100", "{\"id\":1}", 1, 1);
 	CHECK_INT(sepay_walk_pages(api, "test", "/y", collect, &c), 0);
 	CHECK_INT(c.n, 1);
 	CHECK(fake_http_count(f, NULL) >= 2 && fake_http_count(f, NULL) <= 5);
+	/* But page 1 again while it still says there are 5 is a server that
+	 * ignores page=: the listing fails rather than show one page of five;
+	 * so does an empty page before the last one it names. */
+	set_page(f, "/y?page=2&limit=100", "{\"id\":1}", 1, 5);
+	CHECK_INT(sepay_walk_pages(api, "test", "/y", collect, &c), EIO);
+	set_page(f, "/y?page=2&limit=100", "", 2, 5);
+	CHECK_INT(sepay_walk_pages(api, "test", "/y", collect, &c), EIO);
 	/* But a failure before the end is the walk's. */
 	set_page(f, "/z2?page=1&limit=100", "{\"id\":1}", 1, 3);
 	set_page(f, "/z2?page=3&limit=100", "{\"id\":3}", 3, 3);
@@ -144,13 +159,14 @@ static void test_walk(void)
 	CHECK_INT(c.ids[0], 4);
 	CHECK_INT(fake_http_count(f, NULL), 1);
 
-	/* No meta at all: one page. */
+	/* No meta at all: page 2 is asked for, and its emptiness ends the list. */
 	fake_http_reset_counts(f);
 	c.n = 0;
 	fake_http_set(f, "/z?page=1&limit=100", 200, "{\"data\":[{\"id\":3}]}");
+	fake_http_set(f, "/z?page=2&limit=100", 200, "{\"data\":[]}");
 	CHECK_INT(sepay_walk_pages(api, "test", "/z", collect, &c), 0);
 	CHECK_INT(c.n, 1);
-	CHECK_INT(fake_http_count(f, NULL), 1);
+	CHECK_INT(fake_http_count(f, NULL), 2);
 
 	/* Errors in the middle of a walk are the walk's error. */
 	set_page(f, "/e?page=1&limit=100", "{\"id\":1}", 1, 2);
@@ -376,6 +392,242 @@ static void test_refresh(void)
 	CHECK_INT(auth_jwt_expiry("opaque-token"), 0);
 }
 
+/* A walk of pages whose bodies are given in order; the number of requests
+ * it made, and its result. */
+static int walk_bodies(struct client *cl, const char *name, const char *const *bodies,
+		       size_t n, struct collected *c, unsigned *requests)
+{
+	char path[96];
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/%s?page=%zu&limit=100", name, i + 1);
+		fake_http_set(cl->http, path, 200, bodies[i]);
+	}
+	fake_http_reset_counts(cl->http);
+	c->n = 0;
+	snprintf(path, sizeof(path), "/%s", name);
+	int rc = sepay_walk_pages(&cl->api, "test", path, collect, c);
+	*requests = fake_http_count(cl->http, NULL);
+	return rc;
+}
+
+/* Every way SePay's APIs say where a list ends. */
+static void test_page_shapes(void)
+{
+	struct client cl;
+	client_start(&cl, 4, 300);
+	struct collected c = { .lock = PTHREAD_MUTEX_INITIALIZER, .n = 0 };
+	unsigned requests;
+
+	/* v2: meta.pagination.has_more, page numbers as strings. */
+	const char *has_more[] = {
+		"{\"data\":[{\"id\":1},{\"id\":2}],\"meta\":{\"pagination\":{\"current_page\":\"1\",\"has_more\":true}}}",
+		"{\"data\":[{\"id\":3},{\"id\":4}],\"meta\":{\"pagination\":{\"current_page\":\"2\",\"has_more\":true}}}",
+		"{\"data\":[{\"id\":5},{\"id\":6}],\"meta\":{\"pagination\":{\"current_page\":\"3\",\"has_more\":false}}}",
+	};
+	CHECK_INT(walk_bodies(&cl, "hm", has_more, 3, &c, &requests), 0);
+	CHECK_INT(c.n, 6);
+	CHECK_INT(requests, 3);
+
+	/* The payment gateway's flat meta: page_count (here a string) is a
+	 * last page, so the rest go side by side. */
+	const char *flat[] = {
+		"{\"data\":[{\"id\":\"1\"}],\"meta\":{\"current_page\":1,\"page_count\":\"3\",\"has_more\":1}}",
+		"{\"data\":[{\"id\":\"2\"}],\"meta\":{\"current_page\":2,\"page_count\":\"3\",\"has_more\":1}}",
+		"{\"data\":[{\"id\":\"3\"}],\"meta\":{\"current_page\":3,\"page_count\":\"3\",\"has_more\":0}}",
+	};
+	CHECK_INT(walk_bodies(&cl, "flat", flat, 3, &c, &requests), 0);
+	CHECK_INT(c.n, 3);
+	CHECK_INT(requests, 3);
+
+	/* No meta: until a page is shorter than page 1, though fewer than the
+	 * 100 asked for came every time. */
+	const char *none[] = {
+		"{\"data\":[{\"id\":1},{\"id\":2}]}",
+		"{\"data\":[{\"id\":3},{\"id\":4}]}",
+		"{\"data\":[{\"id\":5}]}",
+	};
+	CHECK_INT(walk_bodies(&cl, "none", none, 3, &c, &requests), 0);
+	CHECK_INT(c.n, 5);
+	CHECK_INT(requests, 3);
+
+	/* No meta, and the server answers any later page with the last one
+	 * again: the same page twice fails, rather than end or loop. */
+	const char *clamped[] = {
+		"{\"data\":[{\"id\":1},{\"id\":2}]}",
+		"{\"data\":[{\"id\":3},{\"id\":4}]}",
+		"{\"data\":[{\"id\":3},{\"id\":4}]}",
+	};
+	CHECK_INT(walk_bodies(&cl, "clamped", clamped, 3, &c, &requests), EIO);
+	CHECK_INT(requests, 3);
+
+	/* has_more that never ends: the cap on pages fails the listing, with
+	 * no request past it. */
+	struct sepay_api_config ac = cl.api.cfg;
+	ac.max_pages = 4;
+	sepay_api_destroy(&cl.api);
+	sepay_api_init(&cl.api, &ac);
+	const char *endless[5];
+	char bodies[5][128];
+	for (int i = 0; i < 5; i++) {
+		snprintf(bodies[i], sizeof(bodies[i]), "{\"data\":[{\"id\":%d}],\"meta\":"
+			 "{\"pagination\":{\"has_more\":true}}}", i + 1);
+		endless[i] = bodies[i];
+	}
+	CHECK_INT(walk_bodies(&cl, "endless", endless, 5, &c, &requests), EIO);
+	CHECK_INT(requests, 4);
+	/* A last_page past the cap fails at once. */
+	const char *huge[] = {
+		"{\"data\":[{\"id\":1}],\"meta\":{\"pagination\":{\"current_page\":1,\"last_page\":5}}}",
+	};
+	CHECK_INT(walk_bodies(&cl, "huge", huge, 1, &c, &requests), EIO);
+	CHECK_INT(requests, 1);
+
+	/* Pages that contradict each other. */
+	const char *empty_more[] = {
+		"{\"data\":[{\"id\":1}],\"meta\":{\"pagination\":{\"has_more\":true}}}",
+		"{\"data\":[],\"meta\":{\"pagination\":{\"has_more\":true}}}",
+	};
+	CHECK_INT(walk_bodies(&cl, "emptymore", empty_more, 2, &c, &requests), EIO);
+	const char *last_more[] = {
+		"{\"data\":[{\"id\":1}],\"meta\":{\"pagination\":{\"last_page\":1,\"has_more\":true}}}",
+	};
+	CHECK_INT(walk_bodies(&cl, "lastmore", last_more, 1, &c, &requests), EIO);
+	const char *wrong_page[] = {
+		"{\"data\":[{\"id\":1}],\"meta\":{\"pagination\":{\"current_page\":1,\"has_more\":true}}}",
+		"{\"data\":[{\"id\":1}],\"meta\":{\"pagination\":{\"current_page\":1,\"has_more\":true}}}",
+	};
+	CHECK_INT(walk_bodies(&cl, "wrongpage", wrong_page, 2, &c, &requests), EIO);
+	/* A one-page list that says so costs one request. */
+	const char *one[] = {
+		"{\"data\":[{\"id\":1}],\"meta\":{\"pagination\":{\"has_more\":false}}}",
+	};
+	CHECK_INT(walk_bodies(&cl, "one", one, 1, &c, &requests), 0);
+	CHECK_INT(requests, 1);
+	client_stop(&cl);
+
+	/* The parser alone. */
+	struct sepay_page page;
+	json_t *root = json_loads("{\"data\":[],\"meta\":{\"pagination\":{\"total\":0,"
+				  "\"current_page\":\"2\",\"last_page\":\"0\"}}}", 0, NULL);
+	CHECK_INT(sepay_parse_page(root, 2, &page), 0);
+	CHECK_INT(page.current_page, 2);
+	CHECK_INT(page.last_page, 1);
+	CHECK_INT(page.has_more, -1);
+	json_decref(root);
+	root = json_loads("{\"data\":[],\"meta\":{\"pagination\":{\"last_page\":-4,"
+			  "\"has_more\":\"yes\"}}}", 0, NULL);
+	CHECK_INT(sepay_parse_page(root, 3, &page), 0);
+	CHECK_INT(page.current_page, 3);
+	CHECK_INT(page.last_page, 0);
+	CHECK_INT(page.has_more, -1);
+	json_decref(root);
+}
+
+/* Error bodies in every form SePay's APIs use, and 200s that are failures. */
+static void test_error_bodies(void)
+{
+	static const struct { const char *body; const char *code; } forms[] = {
+		{ "{\"status\":\"error\",\"error\":\"forbidden\",\"message\":\"m\"}", "forbidden" },
+		{ "{\"status\":\"error\",\"message\":\"m\",\"error_code\":\"unauthorized\"}", "unauthorized" },
+		{ "{\"status\":\"error\",\"error\":{\"code\":\"resource_not_found\"}}", "resource_not_found" },
+		{ "{\"message\":\"No such account\\n\\u001b[31m\"}", "No such account[31m" },
+		{ "{\"status\":\"error\"}", "" },
+	};
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		json_t *root = json_loads(forms[i].body, 0, NULL);
+		char code[64];
+		sepay_error_code(root, code, sizeof(code));
+		CHECK_STR(code, forms[i].code);
+		json_decref(root);
+	}
+
+	struct client cl;
+	client_start(&cl, 1, 400);
+	struct fake_http *f = cl.http;
+	json_t *data;
+	/* A 403 is EPERM whatever its body looks like. */
+	fake_http_set(f, "/h403", 403, "<html>Forbidden</html>");
+	CHECK_INT(sepay_get_object(&cl.api, "test", "/h403", &data), EPERM);
+	fake_http_set(f, "/e404", 404, "");
+	CHECK_INT(sepay_get_object(&cl.api, "test", "/e404", &data), ENOENT);
+	/* A 200 that says "status":"error" fails as its code says, and is not
+	 * an empty list. */
+	fake_http_set(f, "/s403", 200, "{\"status\":\"error\",\"error_code\":\"forbidden\",\"data\":[]}");
+	CHECK_INT(sepay_get_object(&cl.api, "test", "/s403", &data), EPERM);
+	struct collected c = { .lock = PTHREAD_MUTEX_INITIALIZER, .n = 0 };
+	fake_http_set(f, "/slist?page=1&limit=100", 200,
+		      "{\"status\":\"error\",\"error\":{\"code\":\"resource_not_found\"},\"data\":[]}");
+	CHECK_INT(sepay_walk_pages(&cl.api, "test", "/slist", collect, &c), ENOENT);
+	CHECK_INT(c.n, 0);
+	/* One that names no code is a server fault: asked again, then EIO. */
+	fake_http_set(f, "/s500", 200, "{\"status\":\"error\",\"data\":[]}");
+	CHECK_INT(sepay_get_object(&cl.api, "test", "/s500", &data), EIO);
+	CHECK(fake_http_count(f, "/s500") >= 2);
+	/* An empty 200 is SePay's older API refusing a token: asked twice,
+	 * then EACCES when the token cannot be refreshed. */
+	fake_http_set(f, "/empty?page=1&limit=100", 200, "");
+	CHECK_INT(sepay_walk_pages(&cl.api, "test", "/empty", collect, &c), EACCES);
+	CHECK_INT(fake_http_count(f, "/empty?page=1&limit=100"), 2);
+	CHECK_INT(c.n, 0);
+	client_stop(&cl);
+}
+
+/* A 429 waits as long as the server asks, and a second when it names no
+ * time.  Only lower bounds are checked: a busy machine is slower, never
+ * faster. */
+static void test_429_waits(void)
+{
+	struct client cl;
+	client_start(&cl, 1, 10000);
+	struct fake_http *f = cl.http;
+	const char *ok = "{\"status\":\"success\",\"data\":{\"id\":1}}";
+	json_t *data;
+	struct timespec t0;
+
+	fake_http_set(f, "/quiet", 200, ok);
+	fake_http_queue(f, "/quiet", 429, "{}");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_INT(sepay_get_object(&cl.api, "test", "/quiet", &data), 0);
+	json_decref(data);
+	CHECK(seconds_since(&t0) >= 1.0);
+	CHECK_INT(fake_http_count(f, "/quiet"), 2);
+
+	fake_http_set(f, "/told", 200, ok);
+	fake_http_queue_retry_after(f, "/told", 429, "{}", 1.5);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_INT(sepay_get_object(&cl.api, "test", "/told", &data), 0);
+	json_decref(data);
+	CHECK(seconds_since(&t0) >= 1.5);
+	client_stop(&cl);
+}
+
+/* Token answers: expires_in in every form, else the JWT's exp, else an hour. */
+static void test_token_lifetime(void)
+{
+	const int64_t now = 1800000000;
+	static const struct { const char *json; int64_t expected; } forms[] = {
+		{ "3600", now + 3600 },
+		{ "3600.0", now + 3600 },
+		{ "\"3600\"", now + 3600 },
+		{ "\"36x\"", now + 3600 },               /* garbage: the default */
+		{ "0", now + 3600 },
+		{ "-5", now + 3600 },
+		{ "9223372036854775807", now + 3600 },   /* past any sane lifetime */
+		{ "1e400", now + 3600 },                 /* not even a finite number */
+		{ "null", now + 3600 },
+	};
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		json_t *v = json_loads(forms[i].json, JSON_DECODE_ANY, NULL);
+		CHECK_INT(auth_expires_at(v, "opaque", now), forms[i].expected);
+		json_decref(v);
+	}
+	/* No expires_in: the JWT's exp, {"exp":1700000000}. */
+	CHECK_INT(auth_expires_at(NULL, "x.eyJleHAiOjE3MDAwMDAwMDB9.sig", now), 1700000000);
+	/* {"exp":2e80}: out of range, so an hour. */
+	CHECK_INT(auth_jwt_expiry("x.eyJleHAiOjJlODB9.sig"), 0);
+	CHECK_INT(auth_expires_at(NULL, "x.eyJleHAiOjJlODB9.sig", now), now + 3600);
+}
+
 int main(void)
 {
 	test_retries();
@@ -383,5 +635,9 @@ int main(void)
 	test_walk();
 	test_parallel_pages();
 	test_errors();
+	test_page_shapes();
+	test_error_bodies();
+	test_429_waits();
+	test_token_lifetime();
 	return check_report("sepay");
 }
