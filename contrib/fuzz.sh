@@ -40,10 +40,12 @@ sources_of() {
 		sed -n "s/^ *'\([^']*\.c\)',\{0,1\}$/\1/p" ;;
 	render) echo "render.c strbuf.c" ;;
 	names) echo "names.c" ;;
+	retry_after) echo "retry_after.c" ;;
+	token) echo "auth.c secretfile.c log.c http_curl.c strbuf.c retry_after.c" ;;
 	esac
 }
 
-targets="page render names"
+targets="page render names retry_after token"
 
 for t in $targets; do
 	srcs=
