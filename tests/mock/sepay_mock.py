@@ -16,7 +16,12 @@ The data set depends on --seed, --accounts, --max-sub-accounts,
     - each account's transactions run from its created_at to the moment the
       mock started (none in the future, none before created_at): 0-6 a month,
       a fifth of the months empty, drawn from the seed and the account id
-      alone, made on first use.  Ids are unique across accounts and grow with
+      alone, made on first use.  About a third of the months (and the first
+      that can have one) also hold a transaction on their first second
+      ("YYYY-MM-01 00:00:00") and one on their last ("YYYY-MM-<last day>
+      23:59:59"), each only when it is neither before created_at nor after
+      the start (so the first month may have only its last second, the
+      current month only its first).  Ids are unique across accounts and grow with
       transaction_date within an account; reference_number is unique
       ("677760.250225.040003": prefix, YYMMDD, the id); amounts are money with
       two decimals, one of amount_in/amount_out 0.00; accumulated is a running
@@ -40,17 +45,21 @@ API (all need "Authorization: Bearer <token>", else 401):
     GET /api/v1/bank-accounts/{id}
     GET /api/v1/bank-accounts/{id}/sub-accounts?page=P&limit=L
     GET /api/v1/transactions?bank_account_id=ID&from_date=D&to_date=D&page=P&limit=L
-        bank_account_id is required (400 without it); from_date and to_date
-        ("YYYY-MM-DD", 400 when malformed) are optional and inclusive, compared
-        with the date part of transaction_date; other parameters are ignored.
-        Paginated like the lists, ordered by transaction_date then id; 404 for
-        an unknown account.  Items, keys in this order: id, bank_account_id,
-        bank_brand_name, account_number, transaction_date, amount_out,
-        amount_in, accumulated, transaction_content, reference_number, code,
-        sub_account.
+        Every parameter is optional.  Without bank_account_id the answer holds
+        the transactions of every listed account (hidden ones not); with it,
+        that account's (404 for an unknown account; 400 when not digits).
+        from_date and to_date ("YYYY-MM-DD", 400 when malformed) are compared
+        with transaction_date: from_date counts from its 00:00:00; what
+        to_date means is the to_date_mode knob (by default the whole day);
+        other parameters are ignored.  Paginated like the lists, ordered by
+        transaction_date then id.  Items, keys in this order: id,
+        bank_account_id, bank_brand_name, account_number, transaction_date,
+        amount_out, amount_in, accumulated, transaction_content,
+        reference_number, code, sub_account.
 Lists answer {"status": "success", "data": [...], "meta": {"pagination":
-{"total", "per_page", "current_page", "last_page"}}}; limit is capped to
-max_page_size.
+{"total", "per_page", "current_page", "last_page"}}} (other shapes: the
+pagination_style knob); limit is capped to max_page_size (--max-page-size,
+100 by default, as v2 documents).
 A bearer token is accepted when it is the --token (or the "token" knob), or an
 access token issued by /oauth/token that has not expired.
 
@@ -64,11 +73,11 @@ OAuth2 authorization endpoint (what a browser visits to log in; no auth):
     open redirect).  Redirected errors (error=..&error_description=..&state=X):
         unsupported_response_type     response_type other than code
         invalid_scope                 a scope SePay does not know (an empty or
-                                      missing scope asks for the default
-                                      "bank-account:read transaction:read")
+                                      missing scope asks for every scope:
+                                      all of KNOWN_SCOPES)
         access_denied                 the authorize_deny knob
     A code is good for one exchange, by the same client with the same
-    redirect_uri, within 10 minutes.  Logged in the request log as
+    redirect_uri, within 5 minutes (CODE_TTL_S).  Logged in the request log as
     {"method", "path": "/oauth/authorize", "query": "", "status", "t"}: the query
     (it holds the state) is never logged.
 
@@ -79,6 +88,7 @@ OAuth2 token endpoint (no bearer auth):
         200 {"access_token": "<new random token>", "token_type": "Bearer",
              "expires_in": <token_ttl_s>, "refresh_token": "<R, or a new one with
              rotate_refresh_token>", "scope": "bank-account:read transaction:read"}
+             (other shapes: the token_style knob, for both grants)
       authorization-code grant (the code from /oauth/authorize):
         grant_type=authorization_code&code=K&redirect_uri=U&client_id=C&client_secret=S
         200 {"access_token": "<new>", "token_type": "Bearer", "expires_in":
@@ -115,13 +125,33 @@ Control API (no auth, never counted in the request log):
                                        "authorization_codes": [{"code", "client_id",
                                        "redirect_uri", "scope", "used"}]}
     GET    /_mock/data                {"accounts": [...], "hidden_accounts": [...],
-                                       "sub_accounts": {"<id>": [...]}}
-    GET    /_mock/transactions?bank_account_id=ID[&from_date=D][&to_date=D]
+                                       "sub_accounts": {"<id>": [...]}}: the data
+                                       set itself (accounts as detail objects)
+    GET    /_mock/data?styled=1       the data set as the API sends it under the
+                                      shape knobs in force (value_style,
+                                      detail_style, sub_style, field_noise):
+                                      {"accounts": [list items, in list order],
+                                       "hidden_accounts": [list items],
+                                       "sub_accounts": {"<id>": [sub-account items]},
+                                       "details": {"<id>": detail answer's data}}
+                                      (list items lack the detail-only fields,
+                                      last_transaction; "details" and
+                                      "sub_accounts" cover hidden accounts too)
+    GET    /_mock/transactions[?bank_account_id=ID][&from_date=D][&to_date=D][&styled=1]
                                       {"total": n, "data": [...]}: every transaction
-                                       of the account in that range (inclusive,
-                                       open without a date), in the API's order,
-                                       money as JSON numbers with two decimals;
-                                       404 for an unknown account
+                                       of the account (without the id: of every
+                                       listed account) in that range (whole days,
+                                       inclusive, whatever to_date_mode says; open
+                                       without a date), in the API's order, money
+                                       as JSON numbers with two decimals; with
+                                       styled=1 each item as the API sends it
+                                       (value_style, field_noise); never the
+                                       foreign_tx_items item; 404 for an unknown
+                                       account
+    GET    /_mock/foreign_items       {"total": n, "items": [{"bank_account_id"
+                                       (the account asked for), "from_date",
+                                       "to_date", "page", "id", "foreign_account_id"}]}:
+                                       the foreign_tx_items items sent (the last 1000)
     GET    /_mock/config              the knobs in force
     POST   /_mock/config              merge knobs (below); each given knob replaces its value
     POST   /_mock/accounts            add an account (needs "id"; optional "sub_accounts")
@@ -158,14 +188,90 @@ Knobs for POST /_mock/config (all optional; /_mock/reset restores the command li
     drop_next: n                  close the connection without any answer
     truncate_next: n              200, full Content-Length, half the body, close
     garbage_next: n               200 with a body that is not JSON
-    rate_limit: {"next": n, "retry_after": secs, "header": "Retry-After" or
-                 "x-sepay-userapi-retry-after"}   429 with that header
+    empty_200_next: n             200 with an empty body (Content-Length: 0)
+    status_error_200_next: n      200 with {"status": "error", "error_code":
+                                  "server_error", "message": ...} (any error_style)
+    rate_limit: {"next": n, "retry_after": secs, "header": style}
+                                  the next n API requests get 429 asking for a
+                                  wait of secs (null: names no time) in one of
+                                  the 429 header styles:
+        "Retry-After"                   Retry-After: <secs> (the default)
+        "Retry-After-date"              Retry-After: <HTTP date, now + secs rounded up>
+        "x-sepay-userapi-retry-after"   x-sepay-userapi-retry-after: <secs>
+        "X-RateLimit"                   no Retry-After; X-RateLimit-Limit: <rate_per_s,
+                                        or 3 when off>, X-RateLimit-Remaining: 0,
+                                        X-RateLimit-Reset: <unix time, now + secs
+                                        rounded up>
+        "none"                          no time header at all
     rate_per_s: R                 a real rate limit: API requests beyond R in any
-                                  1-second window get 429 with Retry-After: 1 (0: off)
+                                  1-second window get 429 asking for 1 s (0: off)
+    rate_limit_header_style: style   the header style of rate_per_s's 429s
+                                  ("Retry-After")
     hide_from_list: [ids]         reachable by detail/sub-accounts, not listed
     after_list_page: {"page": p, "add": [accounts], "delete": [ids]}
                                   once, right after list page p is rendered: lets a
                                   test change the data between two page requests
+  Shapes (SePay's other APIs; shared/sepay-api.md "Value and pagination shapes").
+  The first of each list is the default, the documented v1 shape:
+    value_style: "documented" | "legacy" | "v2"
+        documented: integer ids, money as JSON numbers with two decimals,
+                    booleans; legacy: ids and bank_account_id as digit strings
+                    ("25"), money as strings ("2525493.00"), flags as "1"/"0",
+                    a null label as ""; v2: integer ids, money as JSON integers
+                    (the cents cut off, towards zero), flags as 1/0.  For list
+                    items, detail, sub-accounts and transactions alike.
+    detail_style: "documented" | "flat"
+        flat: no bank object; bank_short_name, bank_full_name, bank_bin,
+        bank_code in its place (list items and detail)
+    sub_style: "documented" | "v2"
+        v2: sub-accounts also carry va (their account_number),
+        sub_holder_name (the account's holder), official, static (flags from
+        the id), bank_account_id and updated_at
+    field_noise: bool (false)     on every object of an answer, about one field
+                                  in six (never id, nor a transaction's
+                                  transaction_date and bank_account_id) is
+                                  missing, null or of another JSON type (label
+                                  12345, created_at null or missing, bank a
+                                  string, active "yes", transaction_content an
+                                  array, a string's length for a string, ...),
+                                  drawn from the seed, the kind of object, its
+                                  id and the field's name: the same object has
+                                  the same noise in every answer
+    pagination_style: "documented" | "has_more" | "flat" | "none"
+        documented: meta.pagination {total, per_page, current_page, last_page};
+        has_more: meta.pagination {current_page, per_page, has_more};
+        flat: meta {current_page, per_page, page_count, has_more};
+        none: no meta at all.  For all three paginated lists.
+    page_numbers_as_strings: bool (false)  every number in meta a digit string
+    endless_pages: bool (false)   every page from the last on serves the list's
+                                  last per_page items (a full page when there
+                                  are that many) and has_more is always true: a
+                                  list that never ends for a client that waits
+                                  for a short or empty page
+    to_date_mode: "inclusive" | "midnight" | "exclusive"   what /transactions'
+                                  to_date=D means: the whole day D; up to
+                                  "D 00:00:00" (that second included); before
+                                  day D
+    foreign_tx_items: bool (false)   every /transactions answer for an account
+                                  also holds one item of another account (the
+                                  first in range of the next account in list
+                                  order that has one, at its place by date but
+                                  on the first page; counted in the meta), so
+                                  a client can be tested to drop it; the items
+                                  sent are listed by GET /_mock/foreign_items
+  Errors (API answers, not /oauth/token):
+    error_style: "documented" | "error_code" | "error_object" | "message" |
+                 "empty" | "html"     the body of every non-2xx API answer:
+        documented   {"status": "error", "error": code, "message": ...}
+        error_code   {"status": "error", "message": ..., "error_code": code} (v2)
+        error_object {"status": "error", "error": {"code": code, "message": ...}}
+        message      {"message": ...}
+        empty        an empty body
+        html         an HTML page (text/html)
+    empty_200_for_bad_token: bool (false)
+                                  a missing, refused or expired bearer token gets
+                                  200 with an empty body (Content-Length: 0), as
+                                  the legacy userapi does, instead of 401
   OAuth2 (/oauth/token):
     token_ttl_s: int (3600)       lifetime of access tokens issued from now on, and
                                   their expires_in (>= 1)
@@ -178,6 +284,16 @@ Knobs for POST /_mock/config (all optional; /_mock/reset restores the command li
                                   invalid_client (401) or server_error (others);
                                   an integer n is short for {"count": n}
     refresh_latency_ms: int (0)   delay before answering each token request
+    token_style: "documented" | "expires_real" | "expires_string" | "no_expires" |
+                 "minimal"        the token answers (both grants):
+        documented      access_token, token_type, expires_in (an integer),
+                        refresh_token, scope
+        expires_real    expires_in as a real (3600.0)
+        expires_string  expires_in as a string ("3600")
+        no_expires      no expires_in; the access token is a JWT
+                        (header.payload.signature, base64url) whose payload's
+                        "exp" is the expiry (unix time, now + token_ttl_s)
+        minimal         only access_token and expires_in
     expire_tokens_now: true       an action, not stored: every access token valid
                                   now (the issued ones and the --token/"token" one)
                                   gets 401 from now on; a "token" given in the same
@@ -192,25 +308,36 @@ Knobs for POST /_mock/config (all optional; /_mock/reset restores the command li
     authorize_wrong_state: bool (false)
                                   redirect with a valid code but a state other than
                                   the one given (what a CSRF attempt looks like)
-Error bodies: {"status": "error", "error": code, "message": ...} with code
-unauthorized (401), forbidden (403), resource_not_found (404), too_many_requests
-(429), bad_request (400), server_error (anything else).
+Error bodies: {"status": "error", "error": code, "message": ...} (other shapes:
+error_style) with code unauthorized (401), forbidden (403), resource_not_found
+(404), too_many_requests (429), bad_request (400), method_not_allowed (405),
+server_error (anything else).  A knob with a value not described here is
+refused: 400 {"ok": false, "error": "<what is wrong>"}, and nothing changes.
 
 The API faults below (and latency_ms) do not apply to /oauth/token or
 /oauth/authorize.
 Faults are checked in this order for every API request: latency_ms (a delay),
-drop_next, rate_limit, fail_next, truncate_next, garbage_next, then the bearer
-token, status_for_paths, the route (for /transactions: status_for_transactions,
-then the query), and status_for_ids.
+drop_next, rate_limit, rate_per_s, fail_next, truncate_next, garbage_next,
+empty_200_next, status_error_200_next, then the bearer token (401, or the
+empty 200 of empty_200_for_bad_token), status_for_paths, the route (for
+/transactions: status_for_transactions, then the query), and status_for_ids.
+Shapes (value_style, detail_style, sub_style, field_noise, pagination_style)
+are applied last, to the answer's objects, as GET /_mock/data?styled=1 shows
+them.
 """
 
 import argparse
+import base64
 import bisect
 import calendar
 import collections
+import email.utils
+import hashlib
+import hmac
 import html
 import ipaddress
 import json
+import math
 import os
 import random
 import re
@@ -222,6 +349,7 @@ import tempfile
 import threading
 import time
 import unicodedata
+import zlib
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -232,8 +360,10 @@ AUTHORIZE_PATH = "/oauth/authorize"
 TOKEN_SCOPE = "bank-account:read transaction:read"
 KNOWN_SCOPES = ("bank-account:read", "transaction:read", "webhook:read", "webhook:write",
                 "webhook:delete", "profile", "company")
+# An authorize request without a scope gets every scope SePay knows.
+ALL_SCOPES = " ".join(KNOWN_SCOPES)
 # An authorization code is good for one exchange within this many seconds.
-CODE_TTL_S = 600
+CODE_TTL_S = 300
 MAX_FORM_BYTES = 64 * 1024
 
 # Fields that only the detail answer carries, not the list items.
@@ -411,6 +541,10 @@ def _bank_object(bank):
 # --history-months says exactly how many.
 CREATED_MONTHS_BACK = (6, 30)
 MAX_HISTORY_MONTHS = 150
+# foreign_tx_items looks this many accounts on for another account's item.
+FOREIGN_SCAN = 64
+# ... and GET /_mock/foreign_items shows the last this many it sent.
+FOREIGN_SENT_KEPT = 1000
 
 VN_OFFSET_S = 7 * 3600  # SePay's dates are Vietnam time (UTC+7), no zone
 
@@ -545,6 +679,9 @@ TX_ID_BASE = 40_000
 TX_IDS_PER_ACCOUNT = 1_000
 # Transactions in one month: 0-6, a fifth of the months empty.
 TX_PER_MONTH = (0, 0, 1, 1, 2, 2, 3, 4, 5, 6)
+# The share of months that also get a transaction on their first second
+# (YYYY-MM-01 00:00:00) and one on their last (YYYY-MM-<last> 23:59:59).
+MONTH_EDGE_SHARE = 1 / 3
 TX_KEYS = ("id", "bank_account_id", "bank_brand_name", "account_number", "transaction_date",
            "amount_out", "amount_in", "accumulated", "transaction_content",
            "reference_number", "code", "sub_account")
@@ -642,6 +779,10 @@ def make_transactions(seed, index, account, sub_numbers, until_vn):
     last_month = month_index(last.tm_year, last.tm_mon)
     first_month = max(first_month, last_month - MAX_HISTORY_MONTHS)
     stamps = []
+    # Month edges come from a generator of their own, so the rest of the
+    # data set does not depend on them.
+    edge_r = random.Random("sepay-mock month edges %d %d" % (seed, acc_id)).random
+    edges = 0
     for k in range(first_month, last_month + 1):
         year, month = month_of_index(k)
         start = calendar.timegm((year, month, 1, 0, 0, 0, 0, 0, 0))
@@ -649,7 +790,17 @@ def make_transactions(seed, index, account, sub_numbers, until_vn):
         lo, hi = max(start, created), min(end, until_vn + 1)
         count = rng.choice(TX_PER_MONTH)
         if hi > lo:
-            stamps.extend(sorted(lo + int(r() * (hi - lo)) for _ in range(count)))
+            month_stamps = [lo + int(r() * (hi - lo)) for _ in range(count)]
+            # The month's first and last second, in about a third of the
+            # months (and in the first month that can have one, so that
+            # every history of two months or more has some).
+            if edge_r() < MONTH_EDGE_SHARE or edges == 0:
+                for edge in (start, end - 1):
+                    if created <= edge <= until_vn:
+                        month_stamps.append(edge)
+                        edges += 1
+            stamps.extend(sorted(month_stamps))
+    del stamps[TX_IDS_PER_ACCOUNT:]  # the account's id range
     balance = rng.int(0, 20_000) * 100_000 * 100  # up to 2 billion VND, in cents
     out = []
     for seq, when in enumerate(stamps):
@@ -692,14 +843,31 @@ def make_transactions(seed, index, account, sub_numbers, until_vn):
     return out
 
 
-def transactions_between(items, from_date, to_date):
-    """The items whose transaction_date's date part is within [from_date,
-    to_date] (either may be None: open)."""
+TO_DATE_MODES = ("inclusive", "midnight", "exclusive")
+
+
+def transactions_between(items, from_date, to_date, to_date_mode="inclusive"):
+    """The items whose transaction_date is within the range (from_date or
+    to_date None: open).  from_date counts from its 00:00:00; to_date_mode
+    says what to_date means: "inclusive" the whole day, "midnight" up to
+    its 00:00:00 (that second included), "exclusive" up to the day before."""
     out = []
+    to_stamp = None if to_date is None else to_date + " 00:00:00"
     for t in items:
-        day = str(t.get("transaction_date", ""))[:10]
-        if (from_date is None or day >= from_date) and (to_date is None or day <= to_date):
-            out.append(t)
+        stamp = str(t.get("transaction_date", ""))
+        day = stamp[:10]
+        if from_date is not None and day < from_date:
+            continue
+        if to_date is not None:
+            if to_date_mode == "inclusive":
+                if day > to_date:
+                    continue
+            elif to_date_mode == "midnight":
+                if stamp > to_stamp:
+                    continue
+            elif day >= to_date:
+                continue
+        out.append(t)
     return out
 
 
@@ -707,6 +875,263 @@ def _tx_order(t):
     tx_id = t.get("id")
     return (str(t.get("transaction_date", "")),
             tx_id if isinstance(tx_id, int) and not isinstance(tx_id, bool) else 0)
+
+
+# ---------------------------------------------------------------- shapes
+
+# What the shape knobs may say (see the docstring).
+VALUE_STYLES = ("documented", "legacy", "v2")
+PAGINATION_STYLES = ("documented", "has_more", "flat", "none")
+ERROR_STYLES = ("documented", "error_code", "error_object", "message", "empty", "html")
+RATE_LIMIT_HEADER_STYLES = ("Retry-After", "Retry-After-date", "x-sepay-userapi-retry-after",
+                            "X-RateLimit", "none")
+DETAIL_STYLES = ("documented", "flat")
+SUB_STYLES = ("documented", "v2")
+TOKEN_STYLES = ("documented", "expires_real", "expires_string", "no_expires", "minimal")
+
+# Fields holding an id: strings of digits in the legacy style.
+ID_KEYS = ("id", "bank_account_id")
+# detail_style "flat": the bank object's fields as flat ones (SePay's other APIs).
+FLAT_BANK_KEYS = (("bank_short_name", "short_name"), ("bank_full_name", "full_name"),
+                  ("bank_bin", "bin"), ("bank_code", "code"))
+# field_noise: one field in NOISE_ONE_IN gets noise; id never does, nor what a
+# client needs to place a transaction.
+NOISE_ONE_IN = 6
+NOISE_PROTECTED = {"account": ("id",), "sub_account": ("id",),
+                   "transaction": ("id", "transaction_date", "bank_account_id")}
+_DROP = object()
+
+
+def _noise_drop(value):
+    return _DROP
+
+
+def _noise_null(value):
+    return None
+
+
+def _noise_other_type(value):
+    """The value as another JSON type."""
+    if isinstance(value, bool):
+        return "yes"
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, Money):
+        return value.text
+    if isinstance(value, (int, float, Decimal)):
+        return str(value)
+    if value is None:
+        return 0
+    if isinstance(value, dict):
+        return to_json_bytes(value).decode("utf-8")
+    return {}
+
+
+def _noise_bank_name(value):
+    return value.get("short_name") if isinstance(value, dict) else "Vietcombank"
+
+
+NOISE_GENERIC = (_noise_drop, _noise_null, _noise_other_type)
+NOISE_VARIANTS = {
+    "label": (_noise_drop, _noise_null, lambda v: 12345),
+    "created_at": (_noise_drop, _noise_null),
+    "bank": (_noise_drop, _noise_null, _noise_bank_name),
+    "active": (lambda v: "yes", _noise_null, _noise_drop),
+    "transaction_content": (lambda v: [v], _noise_null, _noise_drop),
+}
+
+
+class Styler:
+    """What the API sends for the data set's objects under the shape knobs
+    (value_style, detail_style, sub_style, field_noise): applied to every
+    object where an answer is made, and by the control API's styled=1 views,
+    so both show the same bytes.  Never changes the objects it is given."""
+
+    def __init__(self, knobs, seed, until_vn):
+        self.values = knobs["value_style"]
+        self.detail = knobs["detail_style"]
+        self.sub_style = knobs["sub_style"]
+        self.noise = knobs["field_noise"]
+        self.seed = seed
+        self.until_vn = until_vn
+        self.plain = (self.values == "documented" and self.detail == "documented"
+                      and self.sub_style == "documented" and not self.noise)
+
+    def account(self, detail, list_item=False):
+        """An account's detail answer, or (list_item) its item in the list."""
+        obj = detail
+        if not self.plain:
+            obj = {}
+            for key, value in detail.items():
+                if key == "bank" and self.detail == "flat":
+                    bank = value if isinstance(value, dict) else {}
+                    for flat, inner in FLAT_BANK_KEYS:
+                        obj[flat] = bank.get(inner)
+                else:
+                    obj[key] = value
+            obj = self._noisy("account", self._values(obj))
+        if list_item:
+            return {k: v for k, v in obj.items() if k not in DETAIL_ONLY_KEYS}
+        return obj
+
+    def sub(self, item, parent):
+        """A sub-account item of the account parent (its detail object)."""
+        if self.plain:
+            return item
+        obj = dict(item)
+        if self.sub_style == "v2":
+            for key, value in self._v2_sub_fields(item, parent).items():
+                obj.setdefault(key, value)
+        return self._noisy("sub_account", self._values(obj))
+
+    def tx(self, item):
+        if self.plain:
+            return item
+        return self._noisy("transaction", self._values(item))
+
+    def _v2_sub_fields(self, item, parent):
+        """What SePay's v2 adds to a virtual account, drawn from its id."""
+        sub_id = item.get("id") if isinstance(item.get("id"), int) else 0
+        created = parse_stamp(item.get("created_at"))
+        updated = None
+        if created is not None:
+            updated = format_stamp(min(created + (sub_id * 7919) % (90 * 86400),
+                                       max(created, self.until_vn)))
+        return {"va": item.get("account_number"),
+                "sub_holder_name": parent.get("account_holder_name"),
+                "official": sub_id % 3 == 0,
+                "static": sub_id % 2 == 1,
+                "bank_account_id": parent.get("id"),
+                "updated_at": updated}
+
+    def _values(self, obj):
+        """value_style: ids, money and flags as the chosen API writes them."""
+        if self.values == "documented":
+            return obj
+        legacy = self.values == "legacy"
+        out = {}
+        for key, value in obj.items():
+            if isinstance(value, bool):
+                value = ("1" if value else "0") if legacy else int(value)
+            elif key in ID_KEYS and isinstance(value, int):
+                value = str(value) if legacy else value
+            elif key in MONEY_KEYS and isinstance(value, (Money, int, float, Decimal)):
+                money = as_money(value)
+                if isinstance(money, Money):
+                    # v2: whole dong, the cents cut off (towards zero)
+                    value = money.text if legacy else int(Decimal(money.text))
+            elif key == "label" and value is None and legacy:
+                value = ""
+            out[key] = value
+        return out
+
+    def _noisy(self, kind, obj):
+        """field_noise: some fields missing, null or of another type, drawn
+        from the seed, the kind of object, its id and the field's name."""
+        if not self.noise:
+            return obj
+        protected = NOISE_PROTECTED[kind]
+        obj_id = obj.get("id")
+        out = {}
+        for key, value in obj.items():
+            if key not in protected:
+                h = zlib.crc32(("%d|%s|%s|%s" % (self.seed, kind, obj_id, key))
+                               .encode("utf-8"))
+                if h % NOISE_ONE_IN == 0:
+                    variants = NOISE_VARIANTS.get(key, NOISE_GENERIC)
+                    value = variants[(h // NOISE_ONE_IN) % len(variants)](value)
+                    if value is _DROP:
+                        continue
+            out[key] = value
+        return out
+
+
+def envelope(knobs, data, total, per_page, page, last_page):
+    """A list answer under pagination_style, page_numbers_as_strings and
+    endless_pages (which says has_more on every page)."""
+    body = {"status": "success", "data": data}
+    style = knobs["pagination_style"]
+    if style == "none":
+        return body
+    num = str if knobs["page_numbers_as_strings"] else int
+    has_more = knobs["endless_pages"] or page < last_page
+    if style == "documented":
+        body["meta"] = {"pagination": {"total": num(total), "per_page": num(per_page),
+                                       "current_page": num(page),
+                                       "last_page": num(last_page)}}
+    elif style == "has_more":
+        body["meta"] = {"pagination": {"current_page": num(page), "per_page": num(per_page),
+                                       "has_more": has_more}}
+    else:
+        body["meta"] = {"current_page": num(page), "per_page": num(per_page),
+                        "page_count": num(last_page), "has_more": has_more}
+    return body
+
+
+class ApiError(dict):
+    """An API error body in the documented shape, restyled by error_style
+    where it is sent (Handler._send)."""
+
+    def __init__(self, status, code, message):
+        super().__init__(status="error", error=code, message=message)
+        self.http_status = status
+
+
+def styled_error(style, err):
+    """(body bytes, content type) of an ApiError under error_style."""
+    code, message = err["error"], err["message"]
+    if style == "documented":
+        body = dict(err)
+    elif style == "error_code":
+        body = {"status": "error", "message": message, "error_code": code}
+    elif style == "error_object":
+        body = {"status": "error", "error": {"code": code, "message": message}}
+    elif style == "message":
+        body = {"message": message}
+    elif style == "empty":
+        return b"", "application/json; charset=utf-8"
+    else:
+        title = "%d %s" % (err.http_status, code.replace("_", " ").title())
+        page = ("<!DOCTYPE html>\n<html><head><title>%s</title></head>\n<body><h1>%s</h1>"
+                "<p>%s</p></body></html>\n" % (title, title, html.escape(message)))
+        return page.encode("utf-8"), "text/html; charset=utf-8"
+    return to_json_bytes(body), "application/json; charset=utf-8"
+
+
+def rate_limit_headers(style, seconds, limit):
+    """The headers of a 429 that asks for a wait of seconds (None: names no
+    time) in the style of rate_limit.header / rate_limit_header_style."""
+    if seconds is None or style == "none":
+        return {}
+    if style == "Retry-After":
+        return {"Retry-After": str(seconds)}
+    if style == "x-sepay-userapi-retry-after":
+        return {"x-sepay-userapi-retry-after": str(seconds)}
+    # Whole seconds, rounded up: never sooner than the wait asked for.
+    until = math.ceil(time.time() + seconds)
+    if style == "Retry-After-date":
+        return {"Retry-After": email.utils.formatdate(until, usegmt=True)}
+    return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(until)}
+
+
+def _b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+JWT_KEY = secrets.token_bytes(32)
+
+
+def jwt_access_token(client_id, expires_epoch):
+    """A JWT-shaped access token (header.payload.signature, base64url) whose
+    payload's "exp" is expires_epoch (token_style "no_expires")."""
+    header = {"alg": "HS256", "typ": "JWT"}
+    payload = {"iss": "https://my.sepay.vn", "sub": client_id, "iat": int(time.time()),
+               "exp": expires_epoch, "jti": secrets.token_hex(12)}
+    signing = "%s.%s" % (_b64url(json.dumps(header, separators=(",", ":")).encode()),
+                         _b64url(json.dumps(payload, separators=(",", ":")).encode()))
+    signature = hmac.new(JWT_KEY, signing.encode("ascii"), hashlib.sha256).digest()
+    return signing + "." + _b64url(signature)
 
 
 # ---------------------------------------------------------------- state
@@ -749,6 +1174,25 @@ def _refresh_fail_knob(value, name="refresh_fail"):
             "status": status, "error": error}
 
 
+def _choice_knob(value, name, choices):
+    if not isinstance(value, str) or value not in choices:
+        raise BadInput("%s must be one of: %s" % (name, ", ".join(choices)))
+    return value
+
+
+# Knobs that name a style, and the styles each may name.
+CHOICE_KNOBS = {
+    "value_style": VALUE_STYLES,
+    "pagination_style": PAGINATION_STYLES,
+    "error_style": ERROR_STYLES,
+    "rate_limit_header_style": RATE_LIMIT_HEADER_STYLES,
+    "to_date_mode": TO_DATE_MODES,
+    "detail_style": DETAIL_STYLES,
+    "sub_style": SUB_STYLES,
+    "token_style": TOKEN_STYLES,
+}
+
+
 def _id_of(text):
     try:
         value = int(text)
@@ -784,8 +1228,23 @@ class State:
             "drop_next": 0,
             "truncate_next": 0,
             "garbage_next": 0,
+            "empty_200_next": 0,
+            "status_error_200_next": 0,
             "rate_limit": {"next": 0, "retry_after": 1, "header": "Retry-After"},
             "rate_per_s": 0,
+            "rate_limit_header_style": "Retry-After",
+            "value_style": "documented",
+            "pagination_style": "documented",
+            "page_numbers_as_strings": False,
+            "endless_pages": False,
+            "error_style": "documented",
+            "empty_200_for_bad_token": False,
+            "to_date_mode": "inclusive",
+            "foreign_tx_items": False,
+            "detail_style": "documented",
+            "sub_style": "documented",
+            "field_noise": False,
+            "token_style": "documented",
             "hide_from_list": [],
             "after_list_page": None,
             "token_ttl_s": 3600,
@@ -796,6 +1255,10 @@ class State:
             "authorize_wrong_state": False,
             "code_exchange_fail": {"count": 0, "status": 400, "error": "invalid_grant"},
         }
+
+    def styler(self):
+        """The Styler of the shape knobs in force."""
+        return Styler(self.knobs, self.args.seed, self.started_vn)
 
     def reset(self):
         self.rate_window = collections.deque()
@@ -828,6 +1291,8 @@ class State:
             # Authorization codes issued by /oauth/authorize, in order:
             # code -> {"client_id", "redirect_uri", "scope", "used", "expires"}.
             self.codes = {}
+            # foreign_tx_items: the items of other accounts sent, in order.
+            self.foreign_sent = []
 
     # -- everything below must be called with the lock held
     def token_valid(self, given):
@@ -845,11 +1310,35 @@ class State:
             return False
         return True
 
+    def new_access_token(self):
+        """(a new valid access token, its lifetime): a JWT whose "exp" tells
+        the expiry with token_style "no_expires", an opaque string otherwise."""
+        ttl = self.knobs["token_ttl_s"]
+        if self.knobs["token_style"] == "no_expires":
+            access = jwt_access_token(self.args.client_id, int(time.time()) + ttl)
+        else:
+            access = "mock-at-" + secrets.token_urlsafe(24)
+        self.access[access] = time.monotonic() + ttl
+        return access, ttl
+
+    def token_answer(self, access, refresh, ttl, scope):
+        """A token endpoint's success body under token_style."""
+        style = self.knobs["token_style"]
+        if style == "minimal":
+            return {"access_token": access, "expires_in": ttl}
+        answer = {"access_token": access, "token_type": "Bearer", "expires_in": ttl,
+                  "refresh_token": refresh, "scope": scope}
+        if style == "expires_real":
+            answer["expires_in"] = float(ttl)
+        elif style == "expires_string":
+            answer["expires_in"] = str(ttl)
+        elif style == "no_expires":
+            del answer["expires_in"]
+        return answer
+
     def issue_tokens(self, old_refresh):
         """A token answer for a valid refresh token (rotating it if asked)."""
-        ttl = self.knobs["token_ttl_s"]
-        access = "mock-at-" + secrets.token_urlsafe(24)
-        self.access[access] = time.monotonic() + ttl
+        access, ttl = self.new_access_token()
         refresh = old_refresh
         if self.knobs["rotate_refresh_token"]:
             refresh = "mock-rt-" + secrets.token_urlsafe(24)
@@ -858,8 +1347,7 @@ class State:
             self.refresh_all.append(refresh)
         self.issued.append({"access_token": access, "refresh_token": refresh,
                             "expires_in": ttl})
-        return {"access_token": access, "token_type": "Bearer", "expires_in": ttl,
-                "refresh_token": refresh, "scope": TOKEN_SCOPE}
+        return self.token_answer(access, refresh, ttl, TOKEN_SCOPE)
 
     def issue_code(self, client_id, redirect_uri, scope):
         """A new one-time authorization code for /oauth/authorize."""
@@ -878,16 +1366,13 @@ class State:
                 or info["client_id"] != client_id or info["redirect_uri"] != redirect_uri:
             return None
         info["used"] = True
-        ttl = self.knobs["token_ttl_s"]
-        access = "mock-at-" + secrets.token_urlsafe(24)
+        access, ttl = self.new_access_token()
         refresh = "mock-rt-" + secrets.token_urlsafe(24)
-        self.access[access] = time.monotonic() + ttl
         self.refresh_valid.add(refresh)
         self.refresh_all.append(refresh)
         self.issued.append({"access_token": access, "refresh_token": refresh,
                             "expires_in": ttl})
-        return {"access_token": access, "token_type": "Bearer", "expires_in": ttl,
-                "refresh_token": refresh, "scope": info["scope"]}
+        return self.token_answer(access, refresh, ttl, info["scope"])
 
     def tokens_view(self):
         now = time.monotonic()
@@ -947,6 +1432,29 @@ class State:
                                           self.started_vn)
             self.tx[acc_id] = items
         return items
+
+    def all_transactions(self):
+        """Every listed account's transactions, ordered by transaction_date
+        then id (what /transactions answers without bank_account_id)."""
+        out = []
+        for acc_id in self.listed_ids():
+            out.extend(self.transactions(acc_id) or ())
+        out.sort(key=_tx_order)
+        return out
+
+    def foreign_transaction(self, acc_id, from_date, to_date, to_date_mode):
+        """foreign_tx_items: the first transaction within the range of the
+        first account after acc_id (in list order, wrapping round, at most
+        FOREIGN_SCAN accounts) that has one; None if none has."""
+        listed = self.listed_ids()
+        pos = bisect.bisect_right(listed, acc_id)
+        others = [i for i in (listed[pos:] + listed[:pos])[:FOREIGN_SCAN] if i != acc_id]
+        for other in others:
+            found = transactions_between(self.transactions(other) or (), from_date, to_date,
+                                         to_date_mode)
+            if found:
+                return found[0]
+        return None
 
     def add_transaction(self, fields):
         """Add a transaction dated now (Vietnam time) to an account: fields
@@ -1064,13 +1572,23 @@ class State:
                     item.update(money_fields(fields))
         return True
 
-    def data_view(self):
+    def data_view(self, styled=False):
         listed = self.listed_ids()
         listed_set = set(listed)
+        hidden = [i for i in self.order if i not in listed_set]
+        if not styled:
+            return {
+                "accounts": [self.account(i) for i in listed],
+                "hidden_accounts": [self.account(i) for i in hidden],
+                "sub_accounts": {str(i): self.sub_items(i) for i in self.order},
+            }
+        st = self.styler()
         return {
-            "accounts": [self.account(i) for i in listed],
-            "hidden_accounts": [self.account(i) for i in self.order if i not in listed_set],
-            "sub_accounts": {str(i): self.sub_items(i) for i in self.order},
+            "accounts": [st.account(self.account(i), list_item=True) for i in listed],
+            "hidden_accounts": [st.account(self.account(i), list_item=True) for i in hidden],
+            "sub_accounts": {str(i): [st.sub(s, self.account(i)) for s in self.sub_items(i)]
+                             for i in self.order},
+            "details": {str(i): st.account(self.account(i)) for i in self.order},
         }
 
     def set_config(self, conf):
@@ -1081,8 +1599,13 @@ class State:
         add_tx = None
         for key, value in conf.items():
             if key in ("latency_ms", "drop_next", "truncate_next", "garbage_next",
-                       "refresh_latency_ms"):
+                       "empty_200_next", "status_error_200_next", "refresh_latency_ms"):
                 new[key] = _int_knob(value, key)
+            elif key in CHOICE_KNOBS:
+                new[key] = _choice_knob(value, key, CHOICE_KNOBS[key])
+            elif key in ("page_numbers_as_strings", "endless_pages", "empty_200_for_bad_token",
+                         "foreign_tx_items", "field_noise"):
+                new[key] = _bool_knob(value, key)
             elif key == "token_ttl_s":
                 new[key] = _int_knob(value, key, 1)
             elif key in ("rotate_refresh_token", "authorize_deny", "authorize_wrong_state"):
@@ -1124,9 +1647,8 @@ class State:
                 if not isinstance(value, dict):
                     raise BadInput("rate_limit must be {\"next\": n, \"retry_after\": s, "
                                    "\"header\": name}")
-                header = value.get("header", "Retry-After")
-                if not isinstance(header, str) or not re.fullmatch(r"[A-Za-z0-9-]+", header):
-                    raise BadInput("rate_limit.header must be a header name")
+                header = _choice_knob(value.get("header", "Retry-After"), "rate_limit.header",
+                                      RATE_LIMIT_HEADER_STYLES)
                 retry = value.get("retry_after", 1)
                 if retry is not None:
                     retry = _int_knob(retry, "rate_limit.retry_after")
@@ -1189,10 +1711,19 @@ class State:
 # ---------------------------------------------------------------- HTTP
 
 def error_body(status, message=None):
+    """An API error body (an ApiError: error_style applies where it is sent)."""
     code = ERROR_CODES.get(status, "server_error")
     if message is None:
         message = ERROR_MESSAGES.get(status, "The server could not handle the request.")
-    return {"status": "error", "error": code, "message": message}
+    return ApiError(status, code, message)
+
+
+def _styled_flag(query):
+    """The control views' styled=0/1 parameter."""
+    text = (query.get("styled") or ["0"])[0].strip()
+    if text not in ("0", "1", "true", "false", ""):
+        raise BadInput("styled must be 0 or 1")
+    return text in ("1", "true")
 
 
 def parse_positive(query, name, default):
@@ -1206,12 +1737,15 @@ def parse_positive(query, name, default):
 
 
 def transactions_query(query):
-    """(bank_account_id, from_date, to_date) of a transactions query; the
-    dates "YYYY-MM-DD" or None.  BadInput when the id is missing or a value
-    is malformed."""
+    """(bank_account_id, from_date, to_date) of a transactions query; the id
+    None when not given (every account), the dates "YYYY-MM-DD" or None.
+    BadInput when a value is malformed."""
     values = query.get("bank_account_id")
-    if not values or not re.fullmatch(r"[0-9]+", values[0].strip()):
-        raise BadInput("bank_account_id is required (a positive integer)")
+    acc_id = None
+    if values and values[0].strip():
+        if not re.fullmatch(r"[0-9]+", values[0].strip()):
+            raise BadInput("bank_account_id must be a positive integer")
+        acc_id = int(values[0])
     dates = []
     for name in ("from_date", "to_date"):
         text = (query.get(name) or [""])[0].strip()
@@ -1219,7 +1753,7 @@ def transactions_query(query):
                      or parse_stamp(text) is None):
             raise BadInput("%s must be a date YYYY-MM-DD" % name)
         dates.append(text or None)
-    return int(values[0]), dates[0], dates[1]
+    return acc_id, dates[0], dates[1]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -1253,7 +1787,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, status, body, content_type="application/json; charset=utf-8",
               headers=None, truncate=False):
-        if not isinstance(body, bytes):
+        if isinstance(body, ApiError):
+            body, content_type = styled_error(getattr(self, "error_style", "documented"), body)
+        elif not isinstance(body, bytes):
             body = to_json_bytes(body)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -1313,8 +1849,13 @@ class Handler(BaseHTTPRequestHandler):
                 state.reset()
                 reply = {"ok": True}
             elif path == "/_mock/data" and method == "GET":
+                styled = _styled_flag(parse_qs(parts.query, keep_blank_values=True))
                 with state.lock:
-                    reply = to_json_bytes(state.data_view())
+                    reply = to_json_bytes(state.data_view(styled))
+            elif path == "/_mock/foreign_items" and method == "GET":
+                with state.lock:
+                    items = [dict(i) for i in state.foreign_sent]
+                reply = {"total": len(items), "items": items}
             elif path == "/_mock/config" and method == "GET":
                 with state.lock:
                     reply = state.public_knobs()
@@ -1324,12 +1865,19 @@ class Handler(BaseHTTPRequestHandler):
                     reply = to_json_bytes(dict({"ok": True}, **done))
             elif path == "/_mock/transactions" and method == "GET":
                 query = parse_qs(parts.query, keep_blank_values=True)
+                styled = _styled_flag(query)
                 acc_id, from_date, to_date = transactions_query(query)
                 with state.lock:
-                    items = state.transactions(acc_id)
+                    if acc_id is None:
+                        items = state.all_transactions()
+                    else:
+                        items = state.transactions(acc_id)
                     if items is None:
                         return self._send(404, {"ok": False, "error": "no such account"})
                     found = transactions_between(items, from_date, to_date)
+                    if styled:
+                        st = state.styler()
+                        found = [st.tx(t) for t in found]
                     reply = to_json_bytes({"total": len(found), "data": found})
             elif path == "/_mock/accounts" and method == "POST":
                 with state.lock:
@@ -1549,7 +2097,7 @@ class Handler(BaseHTTPRequestHandler):
         if q.get("response_type") != "code":
             return back([("error", "unsupported_response_type"),
                          ("error_description", "Only response_type=code is supported.")])
-        scopes = q.get("scope", "").split() or TOKEN_SCOPE.split()
+        scopes = q.get("scope", "").split() or list(KNOWN_SCOPES)
         unknown = [x for x in scopes if x not in KNOWN_SCOPES]
         if unknown:
             return back([("error", "invalid_scope"),
@@ -1607,7 +2155,8 @@ class Handler(BaseHTTPRequestHandler):
             while window and now - window[0] >= 1.0:
                 window.popleft()
             if len(window) >= k["rate_per_s"]:
-                return ("rate_limit", {"retry_after": 1, "header": "Retry-After"})
+                return ("rate_limit", {"retry_after": 1,
+                                       "header": k["rate_limit_header_style"]})
             window.append(now)
         fail = state.take_counted("fail_next")
         if fail is not None:
@@ -1618,6 +2167,12 @@ class Handler(BaseHTTPRequestHandler):
         if k["garbage_next"] > 0:
             k["garbage_next"] -= 1
             return ("garbage",)
+        if k["empty_200_next"] > 0:
+            k["empty_200_next"] -= 1
+            return ("empty_200",)
+        if k["status_error_200_next"] > 0:
+            k["status_error_200_next"] -= 1
+            return ("status_error_200",)
         return None
 
     def _api_answer(self, state, parts):
@@ -1627,6 +2182,9 @@ class Handler(BaseHTTPRequestHandler):
             fault = self._fault(state)
             authorized = scheme.lower() == "bearer" and state.token_valid(given.strip())
             path_status = state.knobs["status_for_paths"].get(parts.path)
+            self.error_style = state.knobs["error_style"]
+            empty_for_bad_token = state.knobs["empty_200_for_bad_token"]
+            rate_limit = state.knobs["rate_per_s"] or 3
         truncate = False
         if fault is not None:
             kind = fault[0]
@@ -1639,9 +2197,7 @@ class Handler(BaseHTTPRequestHandler):
                 return 0
             if kind == "rate_limit":
                 rl = fault[1]
-                headers = {}
-                if rl.get("retry_after") is not None:
-                    headers[rl["header"]] = str(rl["retry_after"])
+                headers = rate_limit_headers(rl["header"], rl.get("retry_after"), rate_limit)
                 return self._send(429, error_body(429), headers=headers)
             if kind == "fail":
                 fail = fault[1]
@@ -1652,12 +2208,20 @@ class Handler(BaseHTTPRequestHandler):
             if kind == "garbage":
                 return self._send(200, b"<html><body>502 Bad Gateway (not JSON)</body></html>\n",
                                   content_type="text/html; charset=utf-8")
+            if kind == "empty_200":
+                return self._send(200, b"")
+            if kind == "status_error_200":
+                return self._send(200, {"status": "error", "error_code": "server_error",
+                                        "message": "The server could not handle the "
+                                                   "request."})
             truncate = True
 
         if self.command not in ("GET", "HEAD"):
             return self._send(405, error_body(405, "Only GET is supported."),
                               truncate=truncate)
         if not authorized:
+            if empty_for_bad_token:  # the legacy userapi's way
+                return self._send(200, b"", truncate=truncate)
             return self._send(401, error_body(401), truncate=truncate)
         if path_status is not None:
             return self._send(path_status, error_body(path_status), truncate=truncate)
@@ -1685,30 +2249,27 @@ class Handler(BaseHTTPRequestHandler):
 
     @staticmethod
     def _page(state, query, items_count):
-        """(page, per_page, last_page, start, end) for a list request."""
+        """(page, per_page, last_page, start, end) for a list request.  With
+        endless_pages every page from the last on is the last per_page items."""
         page = parse_positive(query, "page", 1)
         limit = parse_positive(query, "limit", state.knobs["default_page_size"])
         per_page = min(limit, state.knobs["max_page_size"])
         last_page = max(1, -(-items_count // per_page))
+        if state.knobs["endless_pages"] and page >= last_page:
+            return page, per_page, last_page, max(0, items_count - per_page), items_count
         start = min((page - 1) * per_page, items_count)
         end = min(start + per_page, items_count)
         return page, per_page, last_page, start, end
-
-    @staticmethod
-    def _envelope(data, total, per_page, page, last_page):
-        return {"status": "success", "data": data,
-                "meta": {"pagination": {"total": total, "per_page": per_page,
-                                        "current_page": page, "last_page": last_page}}}
 
     def _list_accounts(self, state, query):
         with state.lock:
             listed = state.listed_ids()
             page, per_page, last_page, start, end = self._page(state, query, len(listed))
-            data = []
-            for acc_id in listed[start:end]:
-                detail = state.account(acc_id)
-                data.append({k: v for k, v in detail.items() if k not in DETAIL_ONLY_KEYS})
-            body = to_json_bytes(self._envelope(data, len(listed), per_page, page, last_page))
+            st = state.styler()
+            data = [st.account(state.account(acc_id), list_item=True)
+                    for acc_id in listed[start:end]]
+            body = to_json_bytes(envelope(state.knobs, data, len(listed), per_page, page,
+                                          last_page))
             hook = state.knobs["after_list_page"]
             if hook is not None and int(hook.get("page", 1)) == page:
                 state.knobs["after_list_page"] = None
@@ -1727,16 +2288,39 @@ class Handler(BaseHTTPRequestHandler):
             return forced, error_body(forced)
         acc_id, from_date, to_date = transactions_query(query)
         with state.lock:
-            forced = state.knobs["status_for_ids"].get(acc_id)
-            if forced is not None:
-                return forced, error_body(forced)
-            items = state.transactions(acc_id)
-            if items is None:
-                return 404, error_body(404, "The bank account does not exist.")
-            found = transactions_between(items, from_date, to_date)
+            knobs = state.knobs
+            if acc_id is None:
+                items = state.all_transactions()
+            else:
+                forced = knobs["status_for_ids"].get(acc_id)
+                if forced is not None:
+                    return forced, error_body(forced)
+                items = state.transactions(acc_id)
+                if items is None:
+                    return 404, error_body(404, "The bank account does not exist.")
+            found = transactions_between(items, from_date, to_date, knobs["to_date_mode"])
             page, per_page, last_page, start, end = self._page(state, query, len(found))
-            return 200, to_json_bytes(self._envelope(found[start:end], len(found),
-                                                     per_page, page, last_page))
+            foreign = None
+            if acc_id is not None and knobs["foreign_tx_items"]:
+                foreign = state.foreign_transaction(acc_id, from_date, to_date,
+                                                    knobs["to_date_mode"])
+            if foreign is not None:
+                # In the answer's order, but on its first page.
+                keys = [_tx_order(t) for t in found]
+                at = min(bisect.bisect_right(keys, _tx_order(foreign)), per_page - 1)
+                found = found[:at] + [foreign] + found[at:]
+                page, per_page, last_page, start, end = self._page(state, query, len(found))
+                if start <= at < end:
+                    if len(state.foreign_sent) >= FOREIGN_SENT_KEPT:
+                        del state.foreign_sent[0]
+                    state.foreign_sent.append({
+                        "bank_account_id": acc_id, "from_date": from_date,
+                        "to_date": to_date, "page": page, "id": foreign.get("id"),
+                        "foreign_account_id": foreign.get("bank_account_id")})
+            st = state.styler()
+            data = [st.tx(t) for t in found[start:end]]
+            return 200, to_json_bytes(envelope(knobs, data, len(found), per_page, page,
+                                               last_page))
 
     def _one_account(self, state, id_text, sub_accounts, query):
         if not re.fullmatch(r"[0-9]+", id_text):
@@ -1749,12 +2333,14 @@ class Handler(BaseHTTPRequestHandler):
             account = state.account(acc_id)
             if account is None:
                 return 404, error_body(404, "The bank account does not exist.")
+            st = state.styler()
             if not sub_accounts:
-                return 200, to_json_bytes({"status": "success", "data": account})
+                return 200, to_json_bytes({"status": "success", "data": st.account(account)})
             items = state.sub_items(acc_id)
             page, per_page, last_page, start, end = self._page(state, query, len(items))
-            return 200, to_json_bytes(self._envelope(items[start:end], len(items),
-                                                     per_page, page, last_page))
+            data = [st.sub(s, account) for s in items[start:end]]
+            return 200, to_json_bytes(envelope(state.knobs, data, len(items), per_page, page,
+                                               last_page))
 
 
 class Server(ThreadingHTTPServer):
@@ -1828,7 +2414,8 @@ def main(argv=None):
                    help="OAuth2 client secret for /oauth/token (demo-secret)")
     p.add_argument("--refresh-token", default="demo-refresh",
                    help="the refresh token valid at start (demo-refresh)")
-    p.add_argument("--max-page-size", type=int, default=50, help="largest page served (50)")
+    p.add_argument("--max-page-size", type=int, default=100,
+                   help="largest page served (100)")
     p.add_argument("--default-page-size", type=int, default=20,
                    help="page size without limit= (20)")
     p.add_argument("--latency-ms", type=int, default=0, help="delay per API request (0)")

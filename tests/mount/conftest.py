@@ -12,8 +12,8 @@ Run:
 
 Fixtures:
     mock   - a fresh mock server per test.  Mark a test with
-             @pytest.mark.mock_opts(accounts=120, max_page_size=50, ...) for other
-             command-line options, or @pytest.mark.mock_opts(knobs={...}) for
+             @pytest.mark.mock_opts(accounts=120, max_page_size=50, history_months=3,
+             ...) for other command-line options, or @pytest.mark.mock_opts(knobs={...}) for
              control knobs set before anything is mounted.  mock.token_url is the
              mock's OAuth2 token endpoint, mock.tokens() its token state.
     mount  - a factory: mount(mock, cache_ttl=60, page_size=None, extra_opts=[],
@@ -67,7 +67,7 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "mock_opts(**kw): options for the mock server (accounts, seed, "
         "max_page_size, default_page_size, latency_ms, token, client_id, "
-        "client_secret, refresh_token, knobs={...})")
+        "client_secret, refresh_token, history_months, knobs={...})")
 
 
 def _clean_env(extra=None):
@@ -89,7 +89,8 @@ class Mock:
 
     def __init__(self, workdir, accounts=20, seed=1, token="demo-token", max_page_size=50,
                  default_page_size=20, latency_ms=0, client_id="demo-client",
-                 client_secret="demo-secret", refresh_token="demo-refresh", port=0):
+                 client_secret="demo-secret", refresh_token="demo-refresh", port=0,
+                 history_months=None):
         self.token = token
         self.client_id = client_id
         self.client_secret = client_secret
@@ -106,6 +107,8 @@ class Mock:
                "--latency-ms", str(latency_ms), "--client-id", client_id,
                "--client-secret", client_secret, "--refresh-token", refresh_token,
                "--quiet"]
+        if history_months is not None:
+            cmd += ["--history-months", str(history_months)]
         self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._stderr,
                                      env=_clean_env())

@@ -33,6 +33,9 @@ LOGIN_BIN = os.environ.get("SEPAYFS_LOGIN_BIN") or str(REPO / "build" / "src" / 
 TOKEN_PATH = "/oauth/token"
 AUTHORIZE_PATH = "/oauth/authorize"
 DEFAULT_SCOPE = "bank-account:read transaction:read"
+# What an authorize request without a scope gets: every scope SePay knows.
+ALL_SCOPES = ("bank-account:read transaction:read webhook:read webhook:write "
+              "webhook:delete profile company")
 CRED_KEYS = ["client_id", "client_secret", "refresh_token", "access_token", "token_url"]
 
 # Bounds: generous for a loaded CI machine, small enough to fail a hang.
@@ -587,7 +590,7 @@ def test_mock_code_is_one_time_and_bound_to_redirect_uri(mock, login):
     status, body = exchange(fresh["code"], "http://127.0.0.1:9/other")
     assert (status, body["error"]) == (400, "invalid_grant")
     status, body = exchange(fresh["code"], "http://127.0.0.1:9/callback")
-    assert status == 200 and body["refresh_token"] and body["scope"] == DEFAULT_SCOPE
+    assert status == 200 and body["refresh_token"] and body["scope"] == ALL_SCOPES
 
     # A client id the mock does not know gets a page, not a redirect.
     bad = dict(q, client_id="someone-else")

@@ -2,9 +2,11 @@
 
 A transactions folder holds one file per calendar month, from the month of the
 account's created_at to the current month in Vietnam time (UTC+7).  A file is
-GET /transactions?bank_account_id=<id>&from_date=YYYY-MM-01&to_date=YYYY-MM-<last>
-(every page) as JSON lines: one compact object per transaction, keys in the
-API's order, ordered by transaction_date then id.  Past months are cached for
+GET /transactions?bank_account_id=<id>&from_date=YYYY-MM-01&to_date=<the 1st of the
+next month> (every page; whatever to_date means, the month's last day is in the
+answer), kept to the transactions dated in the month, as JSON lines: one compact
+object per transaction, keys in the API's order, ordered by transaction_date then
+id.  Past months are cached for
 -o history_ttl, the current month for -o cache_ttl; a 403 on /transactions
 (no transaction:read scope) makes the months and then the folder EPERM while
 the rest of the tree keeps working.
@@ -62,14 +64,22 @@ def month_range(name):
             "%04d-%02d-%02d" % (year, month, calendar.monthrange(year, month)[1]))
 
 
+def asked_range(name):
+    """(from_date, to_date) sepayfs asks for a month file: its 1st up to the
+    1st of the next month."""
+    year, month = int(name[0:4]), int(name[5:7])
+    nyear, nmonth = (year + 1, 1) if month == 12 else (year, month + 1)
+    return ("%04d-%02d-01" % (year, month), "%04d-%02d-01" % (nyear, nmonth))
+
+
 def current_month_name():
     return "%04d-%02d.jsonl" % vn_month_now()
 
 
-def control_items(mock, acc_id, name):
-    """The mock's transactions of that month, each a list of (key, value)
-    pairs (key order counts)."""
-    from_date, to_date = month_range(name)
+def control_items(mock, acc_id, name, dates=None):
+    """The mock's transactions of that month (or of the range dates), each a
+    list of (key, value) pairs (key order counts)."""
+    from_date, to_date = dates or month_range(name)
     query = urlencode({"bank_account_id": acc_id, "from_date": from_date, "to_date": to_date})
     with NO_PROXY.open(mock.root + "/_mock/transactions?" + query, timeout=30) as resp:
         top = json.loads(resp.read().decode("utf-8"), object_pairs_hook=list)
@@ -161,8 +171,8 @@ def test_listing_is_the_months_since_created_at_without_requests(mock, mount):
 def test_month_files_are_the_api_months_as_json_lines(mock, mount):
     """Every month file of every account equals the API's month, line by
     line, in order, with the keys in the API's order; empty months are empty
-    files; each month is asked for once, page by page (pages of 4 here), with
-    the month's first and last day."""
+    files; each month is asked for once, page by page (pages of 4 here), from
+    its 1st to the next month's 1st."""
     mnt = mount(mock)
     accounts = mock.data()["accounts"]
     os.listdir(os.path.join(mnt, "accounts"))
@@ -185,11 +195,11 @@ def test_month_files_are_the_api_months_as_json_lines(mock, mount):
         q = tx_query(e)
         pages[(int(q["bank_account_id"]), q["from_date"], q["to_date"])].append(
             int(q.get("page", "1")))
-    expected_keys = {(a["id"],) + month_range(n) for a in accounts
+    expected_keys = {(a["id"],) + asked_range(n) for a in accounts
                      for n in month_names(a["created_at"])}
     assert set(pages) == expected_keys
     for key, got in pages.items():
-        total = len(control_items(mock, key[0], key[1][:7] + ".jsonl"))
+        total = len(control_items(mock, key[0], None, dates=key[1:]))
         last = max(1, -(-total // 4))
         assert sorted(got) == list(range(1, last + 1)), (key, got)
 
