@@ -41,11 +41,12 @@ sources_of() {
 	render) echo "render.c strbuf.c" ;;
 	names) echo "names.c" ;;
 	retry_after) echo "retry_after.c" ;;
+	cache_entry) echo "diskformat.c snapshot.c strbuf.c" ;;
 	token) echo "auth.c secretfile.c log.c http_curl.c strbuf.c retry_after.c" ;;
 	esac
 }
 
-targets="page render names retry_after token"
+targets="page render names retry_after token cache_entry"
 
 for t in $targets; do
 	srcs=

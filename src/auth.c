@@ -362,21 +362,102 @@ json_t *auth_token_answer(struct http_response *resp)
 	return root;
 }
 
-int64_t auth_jwt_expiry(const char *token)
+/* The claims of a JWT, or NULL when the token is not one. */
+static json_t *jwt_claims(const char *token)
 {
 	const char *dot1 = strchr(token, '.');
 	const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
 	if (!dot2 || dot2 - dot1 - 1 > 8192)
-		return 0;
+		return NULL;
 	char payload[8192];
 	size_t n = base64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), payload);
 	json_t *claims = n ? json_loadb(payload, n, 0, NULL) : NULL;
+	explicit_bzero(payload, sizeof(payload));
+	if (!json_is_object(claims)) {
+		json_decref(claims);
+		return NULL;
+	}
+	return claims;
+}
+
+int64_t auth_jwt_expiry(const char *token)
+{
+	json_t *claims = jwt_claims(token);
 	int64_t expiry = 0;
 	if (!seconds_value(json_object_get(claims, "exp"), INT64_MAX / 2, &expiry))
 		expiry = 0;
 	json_decref(claims);
-	explicit_bzero(payload, sizeof(payload));
 	return expiry;
+}
+
+/* A claim as text: a string, or an integer (user ids often are). */
+static void claim_text(json_t *claims, const char *name, char *out, size_t size)
+{
+	json_t *v = json_object_get(claims, name);
+	if (json_is_string(v))
+		snprintf(out, size, "%s", json_string_value(v));
+	else if (json_is_integer(v))
+		snprintf(out, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else
+		out[0] = '\0';
+}
+
+/* FNV-1a, to name an opaque token without keeping it. */
+static uint64_t text_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+void auth_identity(struct auth *a, char *out, size_t size)
+{
+	pthread_mutex_lock(&a->lock);
+	json_t *claims = a->access_token ? jwt_claims(a->access_token) : NULL;
+	char iss[128], sub[128];
+	claim_text(claims, "iss", iss, sizeof(iss));
+	claim_text(claims, "sub", sub, sizeof(sub));
+	if (sub[0])
+		snprintf(out, size, "jwt:%s|%s", iss, sub);
+	else if (a->client_id)
+		snprintf(out, size, "client:%s", a->client_id);
+	else
+		snprintf(out, size, "token:%016llx",
+			 (unsigned long long)text_hash(a->access_token ? a->access_token : ""));
+	json_decref(claims);
+	pthread_mutex_unlock(&a->lock);
+}
+
+bool auth_lacks_scope(struct auth *a, const char *scope)
+{
+	pthread_mutex_lock(&a->lock);
+	json_t *claims = a->access_token ? jwt_claims(a->access_token) : NULL;
+	pthread_mutex_unlock(&a->lock);
+	json_t *v = json_object_get(claims, "scope");
+	if (!v)
+		v = json_object_get(claims, "scopes");
+	bool said = false, has = false;
+	if (json_is_string(v)) {
+		said = true;
+		const char *p = json_string_value(v);
+		size_t n = strlen(scope);
+		for (; *p; p++)
+			if ((p == json_string_value(v) || p[-1] == ' ') && !strncmp(p, scope, n) &&
+			    (p[n] == ' ' || p[n] == '\0'))
+				has = true;
+	} else if (json_is_array(v)) {
+		said = true;
+		size_t i;
+		json_t *item;
+		json_array_foreach(v, i, item)
+			if (json_is_string(item) && !strcmp(json_string_value(item), scope))
+				has = true;
+	}
+	json_decref(claims);
+	return said && !has;
 }
 
 int64_t auth_expires_at(const json_t *expires_in, const char *token, int64_t now)

@@ -42,6 +42,13 @@ uint64_t auth_refreshes(struct auth *a);
  * carries tokens: it is scrubbed and released either way. */
 json_t *auth_token_answer(struct http_response *resp);
 
+/* Who the current token speaks for, to name a disk cache so that one
+ * user's data is never served to another's token: the JWT's iss and sub,
+ * else the OAuth client (-o credentials), else a hash of the token. */
+void auth_identity(struct auth *a, char *out, size_t size);
+/* Whether the token's JWT lists its scopes and this one is not among them. */
+bool auth_lacks_scope(struct auth *a, const char *scope);
+
 /* The "exp" claim of a JWT, in seconds since the epoch, or 0. */
 int64_t auth_jwt_expiry(const char *token);
 

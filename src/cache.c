@@ -33,6 +33,7 @@ struct cache {
 	struct htab entries;
 	struct cache_entry *newest, *oldest;
 	uint64_t epoch;           /* cache_expire_all() moves it */
+	uint64_t expired_wall_ms; /* and when it last did */
 	struct cache_stats stats;
 };
 
@@ -44,6 +45,14 @@ uint64_t cache_clock_monotonic_ms(void *unused)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+uint64_t cache_clock_wall_ms(void *unused)
+{
+	(void)unused;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 struct cache *cache_new(const struct cache_config *cfg)
 {
 	struct cache *c = calloc(1, sizeof(*c));
@@ -52,6 +61,8 @@ struct cache *cache_new(const struct cache_config *cfg)
 	c->cfg = *cfg;
 	if (!c->cfg.clock)
 		c->cfg.clock = cache_clock_monotonic_ms;
+	if (!c->cfg.wall_clock)
+		c->cfg.wall_clock = cache_clock_wall_ms;
 	if (htab_init(&c->entries) != 0) {
 		free(c);
 		return NULL;
@@ -198,9 +209,20 @@ static void evict(struct cache *c)
 	}
 }
 
+static uint64_t wall_ms_of(struct timespec t)
+{
+	return t.tv_sec > 0 ? (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000 : 0;
+}
+
+static uint64_t ttl_of(const struct cache *c, const struct obj_key *key, const struct snapshot *s)
+{
+	return c->cfg.ttl_for ? c->cfg.ttl_for(c->cfg.ttl_ctx, key, s ? wall_ms_of(s->fetched) : 0)
+			      : c->cfg.ttl_ms;
+}
+
 static uint64_t entry_ttl(const struct cache *c, const struct cache_entry *e)
 {
-	return c->cfg.ttl_for ? c->cfg.ttl_for(c->cfg.ttl_ctx, &e->key) : c->cfg.ttl_ms;
+	return ttl_of(c, &e->key, e->value);
 }
 
 static bool entry_fresh(const struct cache *c, const struct cache_entry *e, uint64_t now)
@@ -239,9 +261,34 @@ static void entry_store(struct cache *c, struct cache_entry *e, struct snapshot 
 	entry_recharge(c, e);
 }
 
+/* A value read from disk becomes the entry's value, dated by its age on
+ * the wall clock: fresh if that is within its TTL and after the last
+ * cache_expire_all(), stale otherwise (its version records still keep the
+ * mtimes of unchanged content, and stale_if_error may still serve it). */
+static void entry_adopt(struct cache *c, struct cache_entry *e, struct snapshot *loaded,
+			uint64_t now)
+{
+	uint64_t wall = c->cfg.wall_clock(c->cfg.wall_clock_ctx);
+	uint64_t fetched = wall_ms_of(loaded->fetched);
+	uint64_t age = wall > fetched ? wall - fetched : 0;
+	bool fresh = fetched <= wall && fetched >= c->expired_wall_ms &&
+		     age < ttl_of(c, &e->key, loaded);
+	free(e->versions);
+	e->versions = snapshot_versions_of(loaded);
+	snapshot_unref(e->value);
+	e->value = loaded;
+	e->fetched_ms = now > age ? now - age : 0;
+	e->epoch = fresh ? c->epoch : c->epoch - 1; /* any other epoch is stale */
+	e->error = 0;
+	if (fresh)
+		c->stats.disk_hits++;
+	entry_recharge(c, e);
+}
+
 int cache_get(struct cache *c, const struct obj_key *key, struct snapshot **out)
 {
 	*out = NULL;
+	struct snapshot *persist = NULL; /* written to disk once unlocked */
 	pthread_mutex_lock(&c->lock);
 	struct cache_entry *e = entry_get(c, key);
 	if (!e) {
@@ -270,19 +317,38 @@ int cache_get(struct cache *c, const struct obj_key *key, struct snapshot **out)
 		if (rc == 0)
 			*out = snapshot_ref(e->value);
 	} else {
-		c->stats.misses++;
 		e->fetching = true;
 		uint64_t epoch = c->epoch;
-		pthread_mutex_unlock(&c->lock);
-
+		/* Nothing in memory: what an earlier mount kept on disk may do. */
+		bool from_disk = false;
+		if (!e->value && c->cfg.disk) {
+			pthread_mutex_unlock(&c->lock);
+			struct snapshot *loaded = disk_cache_load(c->cfg.disk, key);
+			pthread_mutex_lock(&c->lock);
+			if (loaded) {
+				now = c->cfg.clock(c->cfg.clock_ctx);
+				entry_adopt(c, e, loaded, now);
+				from_disk = entry_fresh(c, e, now);
+			}
+		}
 		struct snapshot *fresh = NULL;
-		rc = c->cfg.fetch(c->cfg.fetch_ctx, key, &fresh);
-
-		pthread_mutex_lock(&c->lock);
+		if (from_disk) {
+			c->stats.hits++;
+			rc = 0;
+		} else {
+			c->stats.misses++;
+			pthread_mutex_unlock(&c->lock);
+			rc = c->cfg.fetch(c->cfg.fetch_ctx, key, &fresh);
+			pthread_mutex_lock(&c->lock);
+		}
 		now = c->cfg.clock(c->cfg.clock_ctx);
-		if (rc == 0) {
+		if (from_disk) {
+			*out = snapshot_ref(e->value);
+		} else if (rc == 0) {
 			entry_store(c, e, fresh, epoch, now);
 			*out = snapshot_ref(e->value);
+			if (c->cfg.disk)
+				persist = snapshot_ref(e->value);
 		} else {
 			c->stats.errors++;
 			if (rc == ENOENT && c->cfg.negative_ttl_ms) {
@@ -308,6 +374,10 @@ int cache_get(struct cache *c, const struct obj_key *key, struct snapshot **out)
 	entry_drop_if_empty(c, e);
 	evict(c);
 	pthread_mutex_unlock(&c->lock);
+	if (persist) {
+		disk_cache_store(c->cfg.disk, key, persist);
+		snapshot_unref(persist);
+	}
 	return rc;
 }
 
@@ -328,6 +398,7 @@ void cache_expire_all(struct cache *c)
 {
 	pthread_mutex_lock(&c->lock);
 	c->epoch++;
+	c->expired_wall_ms = c->cfg.wall_clock(c->cfg.wall_clock_ctx);
 	pthread_mutex_unlock(&c->lock);
 }
 

@@ -12,6 +12,7 @@
 #ifndef SEPAYFS_CACHE_H
 #define SEPAYFS_CACHE_H
 
+#include "diskcache.h"
 #include "keys.h"
 #include "snapshot.h"
 
@@ -21,12 +22,13 @@
 
 /* Fetches the object a key names.  Returns 0 and a new snapshot, or an errno. */
 typedef int (*cache_fetch_fn)(void *ctx, const struct obj_key *key, struct snapshot **out);
-typedef uint64_t (*cache_clock_fn)(void *ctx); /* monotonic milliseconds */
+typedef uint64_t (*cache_clock_fn)(void *ctx); /* milliseconds */
 
 struct cache_config {
 	uint64_t ttl_ms;          /* how long a value is served without asking again */
-	/* A TTL per key, overriding ttl_ms where given (may be NULL). */
-	uint64_t (*ttl_for)(void *ctx, const struct obj_key *key);
+	/* A TTL per key and fetch time (wall-clock ms), overriding ttl_ms
+	 * where given (may be NULL). */
+	uint64_t (*ttl_for)(void *ctx, const struct obj_key *key, uint64_t fetched_wall_ms);
 	void *ttl_ctx;
 	uint64_t negative_ttl_ms; /* how long an ENOENT is remembered; 0: not at all */
 	size_t max_bytes;         /* memory held at most, least recently used first out; 0: no cap */
@@ -38,6 +40,12 @@ struct cache_config {
 	void *fetch_ctx;
 	cache_clock_fn clock;     /* NULL: CLOCK_MONOTONIC */
 	void *clock_ctx;
+	/* Values on disk, from earlier mounts too (may be NULL).  A value from
+	 * disk is fresh when its fetch time, on the wall clock, is within its
+	 * TTL and after the last cache_expire_all(). */
+	struct disk_cache *disk;
+	cache_clock_fn wall_clock; /* NULL: CLOCK_REALTIME */
+	void *wall_clock_ctx;
 };
 
 struct cache_stats {
@@ -47,6 +55,7 @@ struct cache_stats {
 	uint64_t errors;   /* fetches that failed */
 	uint64_t evictions;
 	uint64_t stale_served; /* values served past their TTL after a failed refresh */
+	uint64_t disk_hits;    /* fresh values read from disk */
 	size_t bytes;      /* held by cached values and their bookkeeping */
 	size_t entries;
 };
@@ -71,5 +80,6 @@ void cache_expire_all(struct cache *c);
 void cache_get_stats(struct cache *c, struct cache_stats *out);
 
 uint64_t cache_clock_monotonic_ms(void *unused);
+uint64_t cache_clock_wall_ms(void *unused);
 
 #endif

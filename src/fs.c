@@ -15,7 +15,8 @@ int fs_init(struct fs *fs, const struct fs_config *cfg, struct cache *cache)
 	memset(fs, 0, sizeof(*fs));
 	fs->cfg = *cfg;
 	fs->cache = cache;
-	clock_gettime(CLOCK_REALTIME, &fs->started);
+	if (!fs->cfg.base_time.tv_sec)
+		clock_gettime(CLOCK_REALTIME, &fs->cfg.base_time);
 	fs->inodes = inodes_new();
 	return fs->inodes ? 0 : ENOMEM;
 }
@@ -55,23 +56,31 @@ static void stat_fill(const struct fs *fs, struct stat *st, int kind, uint64_t i
 	st->st_ctim = st->st_mtim;
 }
 
-/* A directory's mtime and link count.  A listing's mtime moves when its set
- * of names does; with refresh, a listing past its TTL is fetched again first
- * (the kernel compares a directory's mtime to decide whether the listing it
- * cached still holds), otherwise only what is cached is used. */
-static void dir_attrs(struct fs *fs, const struct obj_key *node, bool refresh,
-		      struct timespec *mtime, nlink_t *nlink)
+/* A directory's mtime and link count: 0, ENODATA when they are not known
+ * without a request, or ENOENT when its listing is gone (404).  A directory's mtime moves when, and only when, its
+ * set of names does: the fixed ones (the root, an account) keep the cache's
+ * base time, a transactions folder gains a month at the start of each
+ * month (Vietnam time), and a listing's mtime is when its set of ids was
+ * first seen, kept on disk across mounts.  With refresh, a listing past its
+ * TTL is fetched again first (the kernel compares a directory's mtime to
+ * decide whether the listing it cached still holds); otherwise only what is
+ * cached is used. */
+static int dir_attrs(struct fs *fs, const struct obj_key *node, bool refresh,
+		     struct timespec *mtime, nlink_t *nlink)
 {
-	*mtime = fs->started;
+	*mtime = fs->cfg.base_time;
 	*nlink = 2;
 	struct obj_key listing;
 	switch (node->kind) {
 	case NODE_ROOT:
 		*nlink = 3; /* accounts */
-		return;
+		return 0;
 	case NODE_ACCOUNT:
 		*nlink = 4; /* sub-accounts, transactions */
-		return;
+		return 0;
+	case NODE_TX_DIR:
+		*mtime = (struct timespec){ month_start(month_of_time(time(NULL))), 0 };
+		return 0;
 	case NODE_ACCOUNTS:
 		listing = (struct obj_key){ OBJ_ACCOUNT_LIST, 0, 0 };
 		break;
@@ -79,21 +88,27 @@ static void dir_attrs(struct fs *fs, const struct obj_key *node, bool refresh,
 		listing = (struct obj_key){ OBJ_SUB_LIST, node->a, 0 };
 		break;
 	default:
-		return;
+		return 0;
 	}
 	struct snapshot *s = NULL;
 	/* A failed refresh is not the stat's failure: the listing's own
-	 * request reports it when the directory is read. */
-	if (!refresh || cache_get(fs->cache, &listing, &s) != 0)
-		s = cache_peek(fs->cache, &listing, false);
-	if (s) {
-		*mtime = s->mtime;
+	 * request reports it when the directory is read.  Only a listing the
+	 * API says is gone takes the directory with it. */
+	int rc = refresh ? cache_get(fs->cache, &listing, &s) : ENODATA;
+	if (rc == ENOENT)
+		return rc;
+	if (rc)
+		s = cache_peek(fs->cache, &listing, !refresh);
+	if (!s) {
 		if (node->kind == NODE_ACCOUNTS)
-			*nlink = 2 + (nlink_t)s->count;
-		snapshot_unref(s);
-	} else if (node->kind == NODE_ACCOUNTS) {
-		*nlink = 1; /* unknown: tells find not to count subdirectories */
+			*nlink = 1; /* unknown: tells find not to count subdirectories */
+		return ENODATA;
 	}
+	*mtime = s->mtime;
+	if (node->kind == NODE_ACCOUNTS)
+		*nlink = 2 + (nlink_t)s->count;
+	snapshot_unref(s);
+	return 0;
 }
 
 static struct obj_key object_of(const struct obj_key *file_node)
@@ -132,13 +147,14 @@ static int file_content(struct fs *fs, const struct obj_key *node, struct blob *
 	return b ? 0 : ENOENT;
 }
 
-static void dir_stat(struct fs *fs, const struct obj_key *node, uint64_t ino, bool refresh,
-		     struct stat *st)
+static int dir_stat(struct fs *fs, const struct obj_key *node, uint64_t ino, bool refresh,
+		    struct stat *st)
 {
 	struct timespec mtime;
 	nlink_t nlink;
-	dir_attrs(fs, node, refresh, &mtime, &nlink);
+	int rc = dir_attrs(fs, node, refresh, &mtime, &nlink);
 	stat_fill(fs, st, node->kind, ino, NULL, mtime, nlink);
+	return rc;
 }
 
 /* Does account id exist?  The listing answers without a request when it is
@@ -186,10 +202,10 @@ static int32_t account_since(struct fs *fs, int64_t account, int32_t now)
 	return since;
 }
 
-/* No transaction:read scope: the whole folder says so for a while. */
-static bool tx_forbidden(struct fs *fs)
+/* The account's transactions were refused: its whole folder says so for a while. */
+static bool tx_forbidden(struct fs *fs, int64_t account)
 {
-	return fs->cfg.objects && objects_tx_forbidden(fs->cfg.objects);
+	return fs->cfg.objects && objects_tx_forbidden(fs->cfg.objects, account);
 }
 
 /* Which node name is in parent, decided from the name alone where the name
@@ -218,7 +234,7 @@ static int child_key(struct fs *fs, const struct obj_key *parent, const char *na
 			*child = (struct obj_key){ NODE_TX_DIR, parent->a, 0 };
 		else
 			return ENOENT; /* a probe (.git, .hidden) is no step of a walk */
-		if (child->kind == NODE_TX_DIR && tx_forbidden(fs))
+		if (child->kind == NODE_TX_DIR && tx_forbidden(fs, parent->a))
 			return EPERM;
 		/* A walk through transactions/ alone reads ahead months only. */
 		readahead_visit(fs->readahead, parent->a,
@@ -254,8 +270,13 @@ int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 	if (rc)
 		return rc;
 	if (is_dir_kind(child.kind)) {
-		uint64_t ino = inodes_get(fs->inodes, &child, NULL, true);
-		dir_stat(fs, &child, ino, false, st);
+		/* The reply carries the directory's attributes, and the kernel
+		 * trusts them for a TTL: a listing past its TTL is asked again
+		 * first, or the kernel would keep a stale listing valid. */
+		if (dir_stat(fs, &child, inodes_number(&child, NULL), true, st) == ENOENT)
+			return ENOENT;
+		uint64_t ino = inodes_get(fs->inodes, &child, NULL);
+		st->st_ino = ino;
 		return ino ? 0 : ENOMEM;
 	}
 	/* A lookup is where a file's freshness is decided: it fetches when the
@@ -263,8 +284,8 @@ int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 	struct blob *file;
 	if ((rc = file_content(fs, &child, &file)))
 		return rc;
-	uint64_t ino = inodes_get(fs->inodes, &child, &file->v, true);
-	stat_fill(fs, st, child.kind, ino, &file->v, fs->started, 0);
+	uint64_t ino = inodes_get(fs->inodes, &child, &file->v);
+	stat_fill(fs, st, child.kind, ino, &file->v, fs->cfg.base_time, 0);
 	blob_unref(file);
 	return ino ? 0 : ENOMEM;
 }
@@ -294,7 +315,7 @@ int fs_getattr(struct fs *fs, uint64_t ino, struct stat *st)
 		v = file->v;
 		blob_unref(file);
 	}
-	stat_fill(fs, st, node.kind, ino, &v, fs->started, 0);
+	stat_fill(fs, st, node.kind, ino, &v, fs->cfg.base_time, 0);
 	return 0;
 }
 
@@ -332,27 +353,29 @@ struct emitter {
 	bool stop;
 };
 
-/* Hands one entry to the filler; false once the filler is full. */
+/* Hands one entry to the filler; false once the filler is full.  Its
+ * attributes go along when known without a request (want_attrs): a file's
+ * with its content, a directory's when dir_attrs knows them. */
 static bool emit(struct emitter *em, const char *name, const struct obj_key *key,
-		 struct blob *file, bool attrs_known, off_t next)
+		 struct blob *file, bool want_attrs, off_t next)
 {
 	if (em->stop)
 		return false;
 	struct fs_dirent d;
 	memset(&d, 0, sizeof(d));
 	snprintf(d.name, sizeof(d.name), "%s", name);
-	d.st.st_ino = inodes_get(em->fs->inodes, key, file ? &file->v : NULL, false);
-	if (!d.st.st_ino) {
-		em->stop = true; /* ENOMEM: end this batch; the reader asks again */
-		return false;
+	d.key = *key;
+	if (file) {
+		d.content = file->v;
+		d.has_content = true;
 	}
+	d.st.st_ino = inodes_peek(em->fs->inodes, key, file ? &file->v : NULL);
 	d.st.st_mode = is_dir_kind(key->kind) ? S_IFDIR : S_IFREG;
-	if (attrs_known) {
-		if (file)
-			stat_fill(em->fs, &d.st, key->kind, d.st.st_ino, &file->v, em->fs->started, 0);
-		else
-			dir_stat(em->fs, key, d.st.st_ino, false, &d.st);
+	if (want_attrs && file) {
+		stat_fill(em->fs, &d.st, key->kind, d.st.st_ino, &file->v, em->fs->cfg.base_time, 0);
 		d.has_attr = true;
+	} else if (want_attrs && is_dir_kind(key->kind)) {
+		d.has_attr = dir_stat(em->fs, key, d.st.st_ino, false, &d.st) == 0;
 	}
 	if (!em->fill(em->ctx, &d, next))
 		em->stop = true;
@@ -418,7 +441,7 @@ static int emit_listing(struct emitter *em, const struct obj_key *node, off_t co
  * month's attributes come along when it is in memory. */
 static int emit_months(struct emitter *em, const struct obj_key *node, off_t cookie)
 {
-	if (tx_forbidden(em->fs))
+	if (tx_forbidden(em->fs, node->a))
 		return EPERM;
 	int32_t now = month_of_time(time(NULL));
 	int32_t month = account_since(em->fs, node->a, now);
@@ -490,7 +513,14 @@ int fs_readdir(struct fs *fs, uint64_t ino, off_t cookie, fs_fill_fn fill, void 
 
 bool fs_dirent_ref(struct fs *fs, const struct fs_dirent *entry)
 {
-	return inodes_ref(fs->inodes, entry->st.st_ino);
+	uint64_t ino = inodes_get(fs->inodes, &entry->key,
+				  entry->has_content ? &entry->content : NULL);
+	if (ino && ino != entry->st.st_ino) {
+		/* Placed elsewhere meanwhile (a collision): not the entry's. */
+		inodes_forget(fs->inodes, ino, 1);
+		return false;
+	}
+	return ino != 0;
 }
 
 int fs_read(struct fs *fs, uint64_t ino, struct blob **out)

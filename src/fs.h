@@ -26,6 +26,10 @@ struct fs_config {
 	int history_months;     /* months of transactions when created_at is unknown */
 	struct objects_source *objects; /* what the cache fetches through: knows a 403
 					 * on transactions */
+	/* The mtime of directories whose names never change (the root, an
+	 * account): kept with the disk cache so it survives remounts; 0: the
+	 * mount's start. */
+	struct timespec base_time;
 };
 
 struct fs {
@@ -33,7 +37,6 @@ struct fs {
 	struct cache *cache;       /* borrowed */
 	struct inode_table *inodes;
 	struct readahead *readahead; /* borrowed; NULL: none */
-	struct timespec started;   /* mtime of what has no content of its own */
 };
 
 int fs_init(struct fs *fs, const struct fs_config *cfg, struct cache *cache);
@@ -49,6 +52,10 @@ struct fs_dirent {
 	char name[NAME_MAX_ID_FILE];
 	struct stat st;  /* st_ino and st_mode always; the rest when has_attr */
 	bool has_attr;   /* attributes known without a request */
+	/* What the entry names, for fs_dirent_ref. */
+	struct obj_key key;
+	bool has_content;
+	struct version content;
 };
 
 /* Takes one entry and the cookie that follows it; false when full (the

@@ -256,13 +256,12 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		fuse_reply_err(req, rc);
 		return;
 	}
+	/* Only what changes with the content is listed: backup tools store
+	 * every listed attribute, and a fetch time moves on every refresh.
+	 * user.sepayfs.fetched still answers when asked by name. */
 	if (rc == 0) {
 		memcpy(list, FS_XATTR_SOURCE, sizeof(FS_XATTR_SOURCE));
 		len = sizeof(FS_XATTR_SOURCE);
-		if (fetched[0]) {
-			memcpy(list + len, FS_XATTR_FETCHED, sizeof(FS_XATTR_FETCHED));
-			len += sizeof(FS_XATTR_FETCHED);
-		}
 	}
 	if (size == 0)
 		fuse_reply_xattr(req, len);

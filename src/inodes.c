@@ -1,17 +1,18 @@
 /* inodes.c - inode table with lookup counts. */
 #include "inodes.h"
 
+#include "log.h"
+
 #include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 
 struct inode {
-	struct hnode by_key;
+	struct hnode by_key;     /* directories only: their one number */
 	struct hnode by_ino;
 	struct obj_key key;
 	uint64_t ino;
 	uint64_t nlookup;
-	bool current;            /* the one by_key finds for its key */
 	bool has_content;
 	struct version content;  /* files: the version this inode shows */
 };
@@ -22,7 +23,8 @@ struct inode_table {
 	pthread_mutex_t lock;
 	struct htab by_key;
 	struct htab by_ino;
-	uint64_t next_ino;
+	uint64_t collisions;
+	inodes_number_fn number;
 };
 
 static bool match_key(const struct hnode *n, const void *key)
@@ -35,6 +37,71 @@ static bool match_ino(const struct hnode *n, const void *ino)
 	return INODE_OF(n, by_ino)->ino == *(const uint64_t *)ino;
 }
 
+/* splitmix64's finalizer: fixed here, because inode numbers must come out
+ * the same in every version of sepayfs that reads the same cache. */
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+uint64_t inodes_number(const struct obj_key *key, const struct version *content)
+{
+	uint64_t h = mix(mix(mix((uint64_t)key->kind) ^ (uint64_t)key->a) ^ (uint64_t)key->b);
+	if (content)
+		h = mix(mix(h ^ content->hash) ^ (uint64_t)content->len);
+	/* 0 is no inode, 1 the root; FUSE_UNKNOWN_INO (0xffffffff) means
+	 * "unknown" in a directory entry. */
+	if (h <= INODE_ROOT || h == 0xffffffffULL)
+		h += 2;
+	return h;
+}
+
+/* Whether node is what (key, content) names. */
+static bool same_node(const struct inode *node, const struct obj_key *key,
+		      const struct version *content)
+{
+	if (!obj_key_equal(&node->key, key) || node->has_content != (content != NULL))
+		return false;
+	return !content || version_same_bytes(&node->content, content);
+}
+
+static struct inode *find_ino(struct inode_table *t, uint64_t ino)
+{
+	struct hnode *n = htab_find(&t->by_ino, hash_mix(ino), match_ino, &ino);
+	return n ? INODE_OF(n, by_ino) : NULL;
+}
+
+/* The number (key, content) has in this table: its own, unless another
+ * node holds it (a collision, which 64 bits make absurdly rare), then the
+ * next free one.  Sets *found to the node already there, if any. */
+static uint64_t place(struct inode_table *t, const struct obj_key *key,
+		      const struct version *content, struct inode **found)
+{
+	uint64_t ino = t->number(key, content);
+	*found = NULL;
+	for (;;) {
+		struct inode *node = find_ino(t, ino);
+		if (!node)
+			return ino;
+		if (same_node(node, key, content)) {
+			*found = node;
+			return ino;
+		}
+		if (t->collisions++ == 0)
+			log_error("inode %llu names two objects (kinds %d and %d): the second gets "
+				  "another number, stable only for this mount",
+				  (unsigned long long)ino, node->key.kind, key->kind);
+		do
+			ino++;
+		while (ino <= INODE_ROOT || ino == 0xffffffffULL);
+	}
+}
+
 static struct inode *inode_add(struct inode_table *t, const struct obj_key *key, uint64_t ino,
 			       const struct version *content)
 {
@@ -43,26 +110,19 @@ static struct inode *inode_add(struct inode_table *t, const struct obj_key *key,
 		return NULL;
 	node->key = *key;
 	node->ino = ino;
-	node->current = true;
 	if (content) {
 		node->has_content = true;
 		node->content = *content;
+	} else {
+		htab_insert(&t->by_key, &node->by_key, obj_key_hash(key));
 	}
-	htab_insert(&t->by_key, &node->by_key, obj_key_hash(key));
 	htab_insert(&t->by_ino, &node->by_ino, hash_mix(ino));
 	return node;
 }
 
-/* Takes a node out of by_key: its key now names a newer version. */
-static void inode_retire(struct inode_table *t, struct inode *node)
-{
-	htab_remove(&t->by_key, &node->by_key);
-	node->current = false;
-}
-
 static void inode_drop(struct inode_table *t, struct inode *node)
 {
-	if (node->current)
+	if (!node->has_content)
 		htab_remove(&t->by_key, &node->by_key);
 	htab_remove(&t->by_ino, &node->by_ino);
 	free(node);
@@ -70,16 +130,21 @@ static void inode_drop(struct inode_table *t, struct inode *node)
 
 struct inode_table *inodes_new(void)
 {
+	return inodes_new_numbered(inodes_number);
+}
+
+struct inode_table *inodes_new_numbered(inodes_number_fn number)
+{
 	struct inode_table *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
+	t->number = number;
 	if (htab_init(&t->by_key) || htab_init(&t->by_ino)) {
 		htab_destroy(&t->by_key);
 		free(t);
 		return NULL;
 	}
 	pthread_mutex_init(&t->lock, NULL);
-	t->next_ino = INODE_ROOT + 1;
 	struct obj_key root = { NODE_ROOT, 0, 0 };
 	struct inode *r = inode_add(t, &root, INODE_ROOT, NULL);
 	if (!r) {
@@ -107,50 +172,32 @@ void inodes_free(struct inode_table *t)
 	free(t);
 }
 
-static struct inode *find_ino(struct inode_table *t, uint64_t ino)
-{
-	struct hnode *n = htab_find(&t->by_ino, hash_mix(ino), match_ino, &ino);
-	return n ? INODE_OF(n, by_ino) : NULL;
-}
-
 uint64_t inodes_get(struct inode_table *t, const struct obj_key *key,
-		    const struct version *content, bool count_lookup)
+		    const struct version *content)
 {
+	if (key->kind == NODE_ROOT)
+		return INODE_ROOT;
 	pthread_mutex_lock(&t->lock);
-	struct hnode *n = htab_find(&t->by_key, obj_key_hash(key), match_key, key);
-	struct inode *node = n ? INODE_OF(n, by_key) : NULL;
-	if (node && content) {
-		if (!node->has_content && node->nlookup == 0) {
-			/* Named in a listing before its content was known. */
-			node->has_content = true;
-			node->content = *content;
-		} else if (!node->has_content || !version_same_bytes(&node->content, content)) {
-			inode_retire(t, node);
-			if (node->nlookup == 0)
-				inode_drop(t, node);
-			node = NULL;
-		}
-	}
-	if (!node && (node = inode_add(t, key, t->next_ino, content)))
-		t->next_ino++;
-	uint64_t ino = 0;
-	if (node) {
-		if (count_lookup)
-			node->nlookup++;
-		ino = node->ino;
-	}
+	struct inode *node;
+	uint64_t ino = place(t, key, content, &node);
+	if (!node && !(node = inode_add(t, key, ino, content)))
+		ino = 0;
+	if (node)
+		node->nlookup++;
 	pthread_mutex_unlock(&t->lock);
 	return ino;
 }
 
-bool inodes_ref(struct inode_table *t, uint64_t ino)
+uint64_t inodes_peek(struct inode_table *t, const struct obj_key *key,
+		     const struct version *content)
 {
+	if (key->kind == NODE_ROOT)
+		return INODE_ROOT;
 	pthread_mutex_lock(&t->lock);
-	struct inode *node = find_ino(t, ino);
-	if (node)
-		node->nlookup++;
+	struct inode *node;
+	uint64_t ino = place(t, key, content, &node);
 	pthread_mutex_unlock(&t->lock);
-	return node != NULL;
+	return ino;
 }
 
 bool inodes_content(struct inode_table *t, uint64_t ino, struct version *out)

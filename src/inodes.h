@@ -1,14 +1,18 @@
 /* inodes.h - inode numbers for tree nodes, with the kernel's lookup counts.
  *
- * A directory keeps one inode number while the kernel knows it, so find, du
- * and tar see stable numbers.  A file's inode is one version of its content:
- * when the content changes, its path gets a new inode at the next lookup,
- * while files already open keep the old inode with its size and its cached
- * pages.  The kernel's page cache belongs to an inode, not to an open file,
- * so this is what keeps one open file from ever mixing two versions, and it
- * lets the kernel keep cached pages across opens.  A node the kernel has
- * forgotten (lookup count back to zero) is dropped; numbers are never
- * reused. */
+ * An inode number is a function of what the node shows: a directory's of
+ * its path alone, a file's of its path and the bytes of the version it
+ * shows.  So the same content has the same number after the kernel forgets
+ * it, after a refresh, after a remount and after a reboot, which is what
+ * lets rsync, restic, borg and tar see an unchanged tree as unchanged.  A
+ * file's inode is one version of its content: new bytes get a new number at
+ * the next lookup, while files already open keep the old inode with its
+ * size and its cached pages (the kernel's page cache belongs to an inode,
+ * not to an open file).  A node the kernel has forgotten (lookup count back
+ * to zero) leaves the table; its number comes back if the same content
+ * does.  Two nodes hashing to one number (about one chance in 10^12 for a
+ * million nodes) are told apart here, and the second gets the next free
+ * number, with a log line. */
 #ifndef SEPAYFS_INODES_H
 #define SEPAYFS_INODES_H
 
@@ -35,16 +39,22 @@ enum node_kind {
 struct inode_table;
 
 struct inode_table *inodes_new(void);
+/* With another numbering than inodes_number: tests use one that collides. */
+typedef uint64_t (*inodes_number_fn)(const struct obj_key *key, const struct version *content);
+struct inode_table *inodes_new_numbered(inodes_number_fn number);
 void inodes_free(struct inode_table *t);
 
-/* The inode number of key, made if needed; 0 on ENOMEM.  For a file,
- * content is the version to show (NULL: whichever is current); a version
- * with other bytes than the current one makes a new inode.  With
- * count_lookup, the kernel now holds one more reference to it. */
+/* The number (key, content) has wherever it is computed: content is the
+ * version a file shows (NULL for a directory, or a file whose content is not
+ * known yet: a number for directory entries only). */
+uint64_t inodes_number(const struct obj_key *key, const struct version *content);
+/* The kernel now holds one more reference to (key, content): its inode
+ * number, the node made if needed; 0 on ENOMEM. */
 uint64_t inodes_get(struct inode_table *t, const struct obj_key *key,
-		    const struct version *content, bool count_lookup);
-/* The kernel took one more reference to a known inode (readdirplus). */
-bool inodes_ref(struct inode_table *t, uint64_t ino);
+		    const struct version *content);
+/* The number (key, content) has or would have in this table; makes nothing. */
+uint64_t inodes_peek(struct inode_table *t, const struct obj_key *key,
+		     const struct version *content);
 /* The key of a known inode number. */
 bool inodes_key(struct inode_table *t, uint64_t ino, struct obj_key *key);
 /* The content version a file inode shows; false when not known. */
@@ -53,7 +63,7 @@ bool inodes_content(struct inode_table *t, uint64_t ino, struct version *out);
 void inodes_forget(struct inode_table *t, uint64_t ino, uint64_t n);
 size_t inodes_count(struct inode_table *t);
 
-/* The inode number of the current node for key, or 0; makes nothing. */
+/* The inode number of a directory node the kernel holds, or 0. */
 uint64_t inodes_find(struct inode_table *t, const struct obj_key *key);
 
 struct inode_ref {

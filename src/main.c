@@ -7,6 +7,7 @@
  * multi-threaded libfuse low-level loop until unmounted. */
 #include "auth.h"
 #include "cache.h"
+#include "diskcache.h"
 #include "fs.h"
 #include "fuse_ops.h"
 #include "http.h"
@@ -66,23 +67,55 @@ static const char *probe_hint(int err)
 
 /* Asks for the first page of accounts, as a mount would; the answer is
  * kept for the first listing, which then does not ask again. */
-static int probe_api(struct sepay_api *api, const char *base_url, uint64_t ttl_ms)
+static int probe_api(struct sepay_api *api, const char *base_url, uint64_t ttl_ms,
+		     json_t **page1)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/bank-accounts?page=1&limit=%u", api->cfg.page_size);
 	json_t *root;
+	*page1 = NULL;
 	int rc = sepay_get_json(api, "check access", path, &root);
 	if (rc == 0) {
 		struct sepay_page page;
-		if (sepay_parse_page(root, 1, &page) != 0)
+		if (sepay_parse_page(root, 1, &page) != 0) {
 			rc = EIO;
-		else
+			json_decref(root);
+		} else {
 			sepay_api_seed(api, path, root, ttl_ms);
-		json_decref(root);
+			*page1 = root;
+		}
 	}
 	if (rc)
 		fprintf(stderr, "sepayfs: cannot mount %s: %s\n", base_url, probe_hint(rc));
 	return rc;
+}
+
+/* The disk cache of this API and this token's user.  Its account listing
+ * must share an account with what the API just answered: a folder that
+ * does not (a token of another company that hashed alike, a copied folder)
+ * is emptied rather than served.  NULL after printing why. */
+static struct disk_cache *open_disk_cache(const struct sepayfs_options *opts, struct auth *auth,
+					  json_t *page1)
+{
+	char who[320], identity[1024], why[600];
+	auth_identity(auth, who, sizeof(who));
+	snprintf(identity, sizeof(identity), "%s\n%s", opts->base_url, who);
+	struct disk_cache *disk = disk_cache_open(opts->cache_dir, identity,
+						  (uint64_t)opts->cache_disk_mb << 20, why,
+						  sizeof(why));
+	if (!disk) {
+		fprintf(stderr, "sepayfs: %s\n", why);
+		return NULL;
+	}
+	struct obj_key list_key = { OBJ_ACCOUNT_LIST, 0, 0 };
+	struct snapshot *cached = disk_cache_load(disk, &list_key);
+	if (!objects_listing_matches_page(cached, page1)) {
+		log_warn("disk cache %s held accounts the API does not list for this token: "
+			 "emptied", disk_cache_dir(disk));
+		disk_cache_wipe(disk);
+	}
+	snapshot_unref(cached);
+	return disk;
 }
 
 static int run_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cmd)
@@ -115,6 +148,9 @@ int main(int argc, char *argv[])
 	struct sepay_api api;
 	bool api_ready = false;
 	struct cache *cache = NULL;
+	struct disk_cache *disk = NULL;
+	struct objects_source source;
+	bool source_ready = false;
 	struct fs fs = { 0 };
 	struct fuse_session *se = NULL;
 	char *token = NULL;
@@ -185,17 +221,25 @@ int main(int argc, char *argv[])
 	ac.timeout_ms = opts.timeout < PROBE_TIMEOUT_S ? opts.timeout * 1000 : PROBE_TIMEOUT_S * 1000;
 	sepay_api_init(&api, &ac);
 	api_ready = true;
-	if (probe_api(&api, opts.base_url, (uint64_t)opts.cache_ttl * 1000) != 0)
+	json_t *page1;
+	if (probe_api(&api, opts.base_url, (uint64_t)opts.cache_ttl * 1000, &page1) != 0)
 		goto out_curl;
 	api.cfg.timeout_ms = opts.timeout * 1000;
+	if (opts.cache_dir)
+		disk = open_disk_cache(&opts, auth, page1);
+	json_decref(page1);
+	if (opts.cache_dir && !disk)
+		goto out_curl;
 
 	unsigned negative_ttl_s = opts.cache_ttl < NEGATIVE_TTL_S ? opts.cache_ttl : NEGATIVE_TTL_S;
 	struct objects_ttl ttls = {
 		.ttl_ms = (uint64_t)opts.cache_ttl * 1000,
 		.history_ttl_ms = (uint64_t)opts.history_ttl * 1000,
+		.settle_ms = (uint64_t)opts.settle_days * 86400 * 1000,
 	};
-	struct objects_source source = { .api = &api,
-					 .forbidden_ms = (uint64_t)opts.cache_ttl * 1000 };
+	objects_source_init(&source, &api, (uint64_t)opts.cache_ttl * 1000,
+			    auth_lacks_scope(auth, "transaction:read"));
+	source_ready = true;
 	struct cache_config cc = {
 		.ttl_for = objects_ttl_ms,
 		.ttl_ctx = &ttls,
@@ -205,6 +249,7 @@ int main(int argc, char *argv[])
 		.describe = objects_path,
 		.fetch = objects_fetch,
 		.fetch_ctx = &source,
+		.disk = disk,
 	};
 	struct fs_config fc = {
 		.uid = opts.has_uid ? (uid_t)opts.uid : getuid(),
@@ -213,6 +258,7 @@ int main(int argc, char *argv[])
 		.dir_mode = 0555 & ~(mode_t)opts.umask,
 		.history_months = (int)opts.history_months,
 		.objects = &source,
+		.base_time = { disk ? disk_cache_born(disk) : 0, 0 },
 	};
 	if (!(cache = cache_new(&cc)) || fs_init(&fs, &fc, cache) != 0) {
 		fprintf(stderr, "sepayfs: out of memory\n");
@@ -267,6 +313,9 @@ out_curl:
 	if (fs_ready)
 		fs_destroy(&fs);
 	cache_free(cache);
+	disk_cache_close(disk);
+	if (source_ready)
+		objects_source_destroy(&source);
 	if (api_ready)
 		sepay_api_destroy(&api);
 	auth_free(auth);

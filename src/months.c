@@ -44,3 +44,17 @@ int32_t month_count(int32_t from, int32_t to)
 	int32_t n = ((to / 100) * 12 + to % 100) - ((from / 100) * 12 + from % 100) + 1;
 	return n > 0 ? n : 0;
 }
+
+time_t month_start(int32_t month)
+{
+	/* Days from 1970-01-01 to the 1st of the month (civil-from-days
+	 * inverted, March-based years), without timegm's time zone state. */
+	int64_t y = month / 100, m = month % 100;
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	int64_t days = era * 146097 + doe - 719468;
+	return (time_t)(days * 86400 - VN_UTC_OFFSET_S);
+}

@@ -17,5 +17,7 @@ int month_last_day(int32_t month);
 /* The month of a "YYYY-MM-DD ..." date, or 0 when it is not one. */
 int32_t month_of_date(const char *date);
 int32_t month_count(int32_t from, int32_t to); /* inclusive; 0 if to < from */
+/* The instant a month starts: 00:00 of its 1st in Vietnam, as a Unix time. */
+time_t month_start(int32_t month);
 
 #endif

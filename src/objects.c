@@ -279,16 +279,32 @@ static int fetch_month(struct sepay_api *api, const struct obj_key *key, const c
 	return rc;
 }
 
-uint64_t objects_ttl_ms(void *ctx, const struct obj_key *key)
+uint64_t objects_ttl_ms(void *ctx, const struct obj_key *key, uint64_t fetched_wall_ms)
 {
 	const struct objects_ttl *t = ctx;
-	bool past = key->kind == OBJ_TX_MONTH && key->b < month_of_time(time(NULL));
-	return past ? t->history_ttl_ms : t->ttl_ms;
+	if (key->kind != OBJ_TX_MONTH)
+		return t->ttl_ms;
+	int32_t next = month_add((int32_t)key->b, 1);
+	uint64_t ended_ms = (uint64_t)month_start(next) * 1000;
+	bool settled = fetched_wall_ms >= ended_ms && fetched_wall_ms - ended_ms >= t->settle_ms;
+	return settled ? t->history_ttl_ms : t->ttl_ms;
 }
 
-bool objects_tx_forbidden(struct objects_source *src)
+void objects_source_init(struct objects_source *src, struct sepay_api *api,
+			 uint64_t forbidden_ms, bool no_tx_scope)
 {
-	return cache_clock_monotonic_ms(NULL) < atomic_load(&src->tx_forbidden_until);
+	src->api = api;
+	tx_access_init(&src->tx, forbidden_ms, no_tx_scope);
+}
+
+void objects_source_destroy(struct objects_source *src)
+{
+	tx_access_destroy(&src->tx);
+}
+
+bool objects_tx_forbidden(struct objects_source *src, int64_t account)
+{
+	return tx_access_forbidden(&src->tx, account);
 }
 
 int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
@@ -304,6 +320,8 @@ int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
 	switch (key->kind) {
 	case OBJ_ACCOUNT_LIST:
 		rc = fetch_listing(api, "list accounts", path, false, now, out);
+		if (rc == 0)
+			tx_access_set_accounts(&src->tx, (*out)->count);
 		break;
 	case OBJ_ACCOUNT:
 		rc = fetch_detail(api, path, now, out);
@@ -311,16 +329,32 @@ int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
 	case OBJ_SUB_LIST:
 		rc = fetch_listing(api, "list sub-accounts", path, true, now, out);
 		break;
-	case OBJ_TX_MONTH:
-		if (objects_tx_forbidden(src))
-			return EPERM;
+	case OBJ_TX_MONTH: {
+		bool probe;
+		if ((rc = tx_access_begin(&src->tx, key->a, &probe)))
+			return rc;
 		rc = fetch_month(api, key, path, now, out);
-		if (rc == EPERM)
-			atomic_store(&src->tx_forbidden_until,
-				     cache_clock_monotonic_ms(NULL) + src->forbidden_ms);
+		tx_access_end(&src->tx, key->a, probe, rc);
 		break;
+	}
 	}
 	if (rc == 0)
 		clock_gettime(CLOCK_REALTIME, &(*out)->fetched);
 	return rc;
+}
+
+bool objects_listing_matches_page(const struct snapshot *listing, json_t *page_root)
+{
+	struct sepay_page page;
+	if (!listing || !listing->count || sepay_parse_page(page_root, 1, &page) != 0 ||
+	    !json_array_size(page.items))
+		return true; /* nothing to tell them apart by */
+	size_t i;
+	json_t *item;
+	json_array_foreach(page.items, i, item) {
+		int64_t id;
+		if (sepay_parse_id(json_object_get(item, "id"), &id) && snapshot_find(listing, id))
+			return true;
+	}
+	return false;
 }

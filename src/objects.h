@@ -9,8 +9,9 @@
 #include "keys.h"
 #include "sepay.h"
 #include "snapshot.h"
+#include "txaccess.h"
 
-#include <stdatomic.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -22,26 +23,37 @@ enum obj_kind {
 			       * one JSON Lines file */
 };
 
-/* How long an object stays fresh: past transaction months change rarely. */
+/* How long an object stays fresh.  A past month that had been over for
+ * settle_ms when it was fetched is settled: banks do not rewrite history,
+ * so it is not asked again for history_ttl_ms.  A month still within that
+ * window (a late booking, a correction) is as fresh as anything else. */
 struct objects_ttl {
 	uint64_t ttl_ms;
 	uint64_t history_ttl_ms;
+	uint64_t settle_ms;
 };
-uint64_t objects_ttl_ms(void *ctx, const struct obj_key *key); /* ctx: struct objects_ttl */
+/* A cache ttl_for; ctx: struct objects_ttl. */
+uint64_t objects_ttl_ms(void *ctx, const struct obj_key *key, uint64_t fetched_wall_ms);
 
-/* What objects_fetch asks through, and what it learnt: a 403 on one month
- * of transactions means the token lacks transaction:read, so for
- * forbidden_ms every month is EPERM without a request, whoever asks (a
- * reader or read-ahead). */
+/* What objects_fetch asks through, and what it learnt of which accounts'
+ * transactions the token may read (txaccess.h), so readers and read-ahead
+ * alike ask nothing for an account that answered 403. */
 struct objects_source {
 	struct sepay_api *api;
-	uint64_t forbidden_ms;
-	_Atomic uint64_t tx_forbidden_until; /* monotonic ms */
+	struct tx_access tx;
 };
-bool objects_tx_forbidden(struct objects_source *src);
+void objects_source_init(struct objects_source *src, struct sepay_api *api,
+			 uint64_t forbidden_ms, bool no_tx_scope);
+void objects_source_destroy(struct objects_source *src);
+bool objects_tx_forbidden(struct objects_source *src, int64_t account);
 
 /* A cache_fetch_fn; ctx is a struct objects_source. */
 int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out);
+
+/* Whether a first page of the account list fits a cached account listing:
+ * true when they share an account, or either is empty.  A cache folder whose
+ * listing shares no account with the API's answer holds someone else's data. */
+bool objects_listing_matches_page(const struct snapshot *listing, json_t *page_root);
 
 /* The API path a key is fetched from ("/bank-accounts/19"), for logs and xattrs. */
 void objects_path(const struct obj_key *key, char *buf, size_t size);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 /* One day: longer than anyone wants stale balances, short enough that a
  * typo of extra zeros is caught. */
@@ -25,6 +26,13 @@
 #define MAX_RATE 10000
 /* 64 GiB: a bound that catches a typo, not a real limit. */
 #define MAX_CACHE_MB 65536
+/* A year: a settled month is kept at most this long without asking. */
+#define MAX_HISTORY_TTL (366 * 86400)
+/* Settled months are those over for a week by default; a quarter is the
+ * longest wait for late bookings that makes sense. */
+#define MAX_SETTLE_DAYS 92
+/* 1 TiB of cache is a typo, not a plan. */
+#define MAX_CACHE_DISK_MB (1u << 20)
 /* Fifty years of monthly files is more than any account has. */
 #define MAX_HISTORY_MONTHS 600
 /* Ten minutes: beyond this a hung request is worse than an error. */
@@ -55,6 +63,9 @@ static const struct fuse_opt option_table[] = {
 	OPT("log_level=%s", log_level_arg),
 	OPT("history_months=%s", history_months_arg),
 	OPT("history_ttl=%s", history_ttl_arg),
+	OPT("settle_days=%s", settle_days_arg),
+	OPT("cache_dir=%s", cache_dir_arg),
+	OPT("cache_disk_mb=%s", cache_disk_mb_arg),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	/* Options that mean something to mount(8), fstab or systemd, not to us. */
 	FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD),
@@ -82,8 +93,14 @@ void options_print_help(FILE *out)
 		"    -o cache_max_mb=N      memory for cached listings and files (default 128)\n"
 		"    -o stale_if_error=SECONDS  when a refresh fails, serve the last content up\n"
 		"                           to this long past its TTL (default 0: off)\n"
-		"    -o history_ttl=SECONDS past months of transactions stay cached this long\n"
-		"                           (default 86400)\n"
+		"    -o cache_dir=PATH      keep fetched objects on disk here, across mounts\n"
+		"                           (default $CACHE_DIRECTORY, $XDG_CACHE_HOME/sepayfs\n"
+		"                           or ~/.cache/sepayfs; none: memory only)\n"
+		"    -o cache_disk_mb=N     disk the cache may take (default 512)\n"
+		"    -o settle_days=N       a past month fetched N days after it ended is\n"
+		"                           settled (default 7)\n"
+		"    -o history_ttl=SECONDS settled months stay cached this long\n"
+		"                           (default 2592000: 30 days)\n"
 		"    -o history_months=N    months of transactions shown when an account has\n"
 		"                           no created_at (default 24)\n"
 		"    -o page_size=N         items asked for per listing page (default 100)\n"
@@ -172,6 +189,48 @@ static int option_proc(void *data, const char *arg, int key, struct fuse_args *o
 	}
 }
 
+/* Where the disk cache lives: -o cache_dir, else systemd's CacheDirectory=,
+ * else the XDG cache folder.  Made absolute: the daemon changes to / when
+ * it goes to the background.  NULL (none) keeps everything in memory. */
+static int pick_cache_dir(struct sepayfs_options *opts)
+{
+	const char *arg = opts->cache_dir_arg;
+	if (arg && strcmp(arg, "none") == 0)
+		return 0;
+	if (arg && !*arg) {
+		fprintf(stderr, "sepayfs: -o cache_dir=: expected a folder, or none\n");
+		return -1;
+	}
+	const char *systemd = getenv("CACHE_DIRECTORY"), *xdg = getenv("XDG_CACHE_HOME");
+	const char *home = getenv("HOME");
+	int n;
+	if (arg && arg[0] == '/') {
+		n = asprintf(&opts->cache_dir, "%s", arg);
+	} else if (arg) {
+		char cwd[4096];
+		if (!getcwd(cwd, sizeof(cwd))) {
+			fprintf(stderr, "sepayfs: -o cache_dir=%s: %s\n", arg, strerror(errno));
+			return -1;
+		}
+		n = asprintf(&opts->cache_dir, "%s/%s", cwd, arg);
+	} else if (systemd && systemd[0] == '/' && !strchr(systemd, ':')) {
+		n = asprintf(&opts->cache_dir, "%s", systemd);
+	} else if (xdg && xdg[0] == '/') {
+		n = asprintf(&opts->cache_dir, "%s/sepayfs", xdg);
+	} else if (home && home[0] == '/') {
+		n = asprintf(&opts->cache_dir, "%s/.cache/sepayfs", home);
+	} else {
+		fprintf(stderr, "sepayfs: no cache folder: set HOME or -o cache_dir=PATH "
+				"(or -o cache_dir=none)\n");
+		return -1;
+	}
+	if (n < 0) {
+		opts->cache_dir = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_octal(const char *name, const char *arg, unsigned *out)
 {
 	char *end;
@@ -239,9 +298,13 @@ int options_parse(struct fuse_args *args, struct sepayfs_options *opts)
 			 &opts->stale_if_error) ||
 	    parse_number("history_months", opts->history_months_arg, 24, 1, MAX_HISTORY_MONTHS,
 			 &opts->history_months) ||
-	    parse_number("history_ttl", opts->history_ttl_arg, 86400, 1, 30 * MAX_CACHE_TTL,
+	    parse_number("history_ttl", opts->history_ttl_arg, 30 * 86400, 1, MAX_HISTORY_TTL,
 			 &opts->history_ttl) ||
-	    check_base_url(opts))
+	    parse_number("settle_days", opts->settle_days_arg, 7, 0, MAX_SETTLE_DAYS,
+			 &opts->settle_days) ||
+	    parse_number("cache_disk_mb", opts->cache_disk_mb_arg, 512, 1, MAX_CACHE_DISK_MB,
+			 &opts->cache_disk_mb) ||
+	    check_base_url(opts) || pick_cache_dir(opts))
 		return -1;
 	return 0;
 }
@@ -266,6 +329,10 @@ void options_release(struct sepayfs_options *opts)
 	free(opts->log_level_arg);
 	free(opts->history_months_arg);
 	free(opts->history_ttl_arg);
+	free(opts->settle_days_arg);
+	free(opts->cache_dir_arg);
+	free(opts->cache_disk_mb_arg);
+	free(opts->cache_dir);
 	free(opts->mountpoint);
 	free(opts->base_url);
 	memset(opts, 0, sizeof(*opts));

@@ -31,6 +31,9 @@ struct sepayfs_options {
 	char *log_level_arg;
 	char *history_months_arg;
 	char *history_ttl_arg;
+	char *settle_days_arg;
+	char *cache_dir_arg;
+	char *cache_disk_mb_arg;
 	/* Checked values. */
 	char *base_url;      /* without a trailing slash */
 	unsigned cache_ttl;  /* seconds */
@@ -41,7 +44,10 @@ struct sepayfs_options {
 	unsigned timeout;        /* seconds a request may take, retries included */
 	unsigned stale_if_error; /* seconds; 0: off */
 	unsigned history_months; /* transactions shown when created_at is unknown */
-	unsigned history_ttl;    /* seconds past months stay cached */
+	unsigned history_ttl;    /* seconds settled months stay cached */
+	unsigned settle_days;    /* days after its end a month is settled */
+	char *cache_dir;         /* absolute; NULL: no disk cache */
+	unsigned cache_disk_mb;
 	bool allow_other;        /* kept for libfuse too */
 	bool has_uid, has_gid;
 	unsigned uid, gid;

@@ -169,7 +169,9 @@ Knobs for POST /_mock/config (all optional; /_mock/reset restores the command li
     token: str                    the accepted bearer token (old ones then get 401)
     status_for_ids: {"<id>": s}   detail and sub-accounts of that account answer s
     status_for_paths: {"/p": s}   that exact path answers s, any query
-    status_for_transactions: s    every /transactions request answers s (e.g. 403:
+    status_for_transactions: s or {"<id>": s}
+                                  (a dict: only that account's /transactions)
+                                  every /transactions request answers s (e.g. 403:
                                   the token lacks transaction:read) while the bank
                                   account paths keep working; null: off.
                                   (status_for_ids also applies to /transactions
@@ -1657,7 +1659,10 @@ class State:
             elif key == "rate_per_s":
                 new[key] = _int_knob(value, "rate_per_s")
             elif key == "status_for_transactions":
-                new[key] = None if value is None else _status_knob(value, key)
+                if isinstance(value, dict):
+                    new[key] = {_id_of(k): _status_knob(v, key) for k, v in value.items()}
+                else:
+                    new[key] = None if value is None else _status_knob(value, key)
             elif key == "add_transaction":
                 if not isinstance(value, dict) or isinstance(
                         value.get("bank_account_id"), bool) or not isinstance(
@@ -2284,9 +2289,11 @@ class Handler(BaseHTTPRequestHandler):
         """GET /transactions?bank_account_id=&from_date=&to_date=&page=&limit="""
         with state.lock:
             forced = state.knobs["status_for_transactions"]
+        acc_id, from_date, to_date = transactions_query(query)
+        if isinstance(forced, dict):
+            forced = forced.get(acc_id)
         if forced is not None:
             return forced, error_body(forced)
-        acc_id, from_date, to_date = transactions_query(query)
         with state.lock:
             knobs = state.knobs
             if acc_id is None:

@@ -67,7 +67,8 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "mock_opts(**kw): options for the mock server (accounts, seed, "
         "max_page_size, default_page_size, latency_ms, token, client_id, "
-        "client_secret, refresh_token, history_months, knobs={...})")
+        "client_secret, refresh_token, history_months, wrapper=[command...], env={...}, "
+        "knobs={...})")
 
 
 def _clean_env(extra=None):
@@ -90,7 +91,7 @@ class Mock:
     def __init__(self, workdir, accounts=20, seed=1, token="demo-token", max_page_size=50,
                  default_page_size=20, latency_ms=0, client_id="demo-client",
                  client_secret="demo-secret", refresh_token="demo-refresh", port=0,
-                 history_months=None):
+                 history_months=None, wrapper=None, env=None):
         self.token = token
         self.client_id = client_id
         self.client_secret = client_secret
@@ -110,8 +111,8 @@ class Mock:
         if history_months is not None:
             cmd += ["--history-months", str(history_months)]
         self._stderr = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._stderr,
-                                     env=_clean_env())
+        self.proc = subprocess.Popen(list(wrapper or []) + cmd, stdout=subprocess.DEVNULL,
+                                     stderr=self._stderr, env=_clean_env(env))
         deadline = time.monotonic() + MOCK_START_TIMEOUT
         while True:
             if port_file.exists():
@@ -308,13 +309,18 @@ class MountFactory:
         self.count = 0
 
     def _command(self, mock, cache_ttl, page_size, extra_opts, mountpoint, base_url,
-                 args=None):
+                 args=None, default_cache_dir=False):
         opts = ["base_url=%s" % (base_url or mock.url)]
         if cache_ttl is not None:
             opts.append("cache_ttl=%s" % cache_ttl)
         if page_size is not None:
             opts.append("page_size=%s" % page_size)
         opts.extend(extra_opts or [])
+        if not default_cache_dir and not any(o.startswith("cache_dir=") for o in opts):
+            # The disk cache is on, as by default, but each mount starts
+            # cold: tests that count requests must not be served by another
+            # mount's disk.  Tests of the disk cache pass their own.
+            opts.append("cache_dir=%s" % (self.tmp_path / ("cache%d" % self.count)))
         return [SEPAYFS_BIN, "-f"] + list(args or []) + ["-o", ",".join(opts), mountpoint]
 
     def _env(self, mock, env, token):
@@ -328,20 +334,22 @@ class MountFactory:
                 del full[k]
         return full
 
-    def _prepare(self):
+    def _prepare(self, mountpoint=None):
         self.count += 1
-        mountpoint = self.tmp_path / ("mnt%d" % self.count)
-        mountpoint.mkdir()
+        if mountpoint is None:
+            mountpoint = self.tmp_path / ("mnt%d" % self.count)
+            mountpoint.mkdir()
         stderr_path = self.tmp_path / ("sepayfs%d.stderr" % self.count)
         return str(mountpoint), stderr_path
 
     def _spawn(self, mock, cache_ttl, page_size, extra_opts, env, token, base_url, args,
-               expect_quiet):
+               expect_quiet, mountpoint=None, wrapper=None, default_cache_dir=False):
         """Starts a daemon in the foreground, its output to a file; the
         teardown unmounts and checks it."""
-        mountpoint, stderr_path = self._prepare()
-        cmd = self._command(mock, cache_ttl, page_size, extra_opts, mountpoint, base_url,
-                            args)
+        mountpoint, stderr_path = self._prepare(mountpoint)
+        cmd = list(wrapper or []) + self._command(mock, cache_ttl, page_size, extra_opts,
+                                                   mountpoint, base_url, args,
+                                                   default_cache_dir)
         with open(stderr_path, "wb") as err:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
                                     env=self._env(mock, env, token))
@@ -350,11 +358,16 @@ class MountFactory:
         return daemon
 
     def __call__(self, mock, cache_ttl=60, page_size=None, extra_opts=None, env=None,
-                 token=None, base_url=None, expect_quiet=True, args=None):
+                 token=None, base_url=None, expect_quiet=True, args=None, mountpoint=None,
+                 wrapper=None, default_cache_dir=False):
         """Mount and return the mountpoint.  token=None: the mock's token through
-        SEPAY_ACCESS_TOKEN; token=False: none in the environment."""
+        SEPAY_ACCESS_TOKEN; token=False: none in the environment.  mountpoint:
+        an empty folder to mount on (again), instead of a new one; wrapper: a
+        command the daemon runs under (e.g. faketime); default_cache_dir: no
+        cache_dir option unless extra_opts has one (else each mount gets a
+        cold cache folder of its own)."""
         daemon = self._spawn(mock, cache_ttl, page_size, extra_opts, env, token, base_url,
-                             args, expect_quiet)
+                             args, expect_quiet, mountpoint, wrapper, default_cache_dir)
         proc, mountpoint = daemon.proc, daemon.mountpoint
         deadline = time.monotonic() + MOUNT_TIMEOUT
         while not os.path.ismount(mountpoint):
@@ -367,8 +380,15 @@ class MountFactory:
             time.sleep(0.02)
         return mountpoint
 
+    def unmount(self, mountpoint):
+        """Unmount now and wait for the daemon to exit; the teardown still
+        checks its exit status and stderr."""
+        assert _unmount(str(mountpoint)), "%s was busy" % mountpoint
+        self.daemon(mountpoint).proc.wait(timeout=EXIT_TIMEOUT)
+
     def daemon(self, mountpoint):
-        for d in self.daemons:
+        """The newest daemon mounted on mountpoint."""
+        for d in reversed(self.daemons):
             if d.mountpoint == str(mountpoint):
                 return d
         raise KeyError(mountpoint)

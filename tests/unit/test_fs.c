@@ -45,7 +45,7 @@ static void world_init(struct world *w)
 	struct sepay_api_config ac = { .http = fake_http_transport(w->http), .auth = w->auth,
 				       .page_size = 100, .parallel = 4, .timeout_ms = 300 };
 	sepay_api_init(&w->api, &ac);
-	w->source = (struct objects_source){ .api = &w->api, .forbidden_ms = 60000 };
+	objects_source_init(&w->source, &w->api, 60000, false);
 	struct cache_config cc = { .ttl_ms = 60000, .fetch = objects_fetch,
 				   .fetch_ctx = &w->source };
 	w->cache = cache_new(&cc);
@@ -58,6 +58,7 @@ static void world_free(struct world *w)
 {
 	fs_destroy(&w->fs);
 	cache_free(w->cache);
+	objects_source_destroy(&w->source);
 	sepay_api_destroy(&w->api);
 	auth_free(w->auth);
 	fake_http_free(w->http);
@@ -113,26 +114,34 @@ static void test_impossible_names_cost_nothing(void)
 	world_init(&w);
 	struct stat st;
 	CHECK_INT(fs_lookup(&w.fs, INODE_ROOT, ".git", &st), ENOENT);
+	CHECK_INT(fake_http_count(w.http, NULL), 0);
+	/* A listing directory's lookup carries its attributes (its mtime
+	 * says whether the kernel's cached listing holds): its listing. */
 	uint64_t accounts = lookup_ok(&w, INODE_ROOT, "accounts", &st);
 	CHECK(S_ISDIR(st.st_mode));
 	CHECK_INT(st.st_mode & 07777, 0555);
+	CHECK_INT(st.st_nlink, 4);
+	CHECK_INT(fake_http_count(w.http, NULL), 1);
 	static const char *const bad[] = { "foo", ".git", "12abc", "-5", "0", "007",
 					   "99999999999999999999", "autorun.inf" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK_INT(fs_lookup(&w.fs, accounts, bad[i], &st), ENOENT);
-	CHECK_INT(fake_http_count(w.http, NULL), 0);
-
-	/* An account path not yet listed is resolved through its detail. */
-	uint64_t acct = lookup_ok(&w, accounts, "19", &st);
-	CHECK_INT(fake_http_count(w.http, "/bank-accounts/19"), 1);
 	CHECK_INT(fake_http_count(w.http, NULL), 1);
+
+	/* An account path not listed is resolved through its detail. */
+	uint64_t acct = lookup_ok(&w, accounts, "99", &st);
+	CHECK_INT(fake_http_count(w.http, "/bank-accounts/99"), 1);
+	CHECK_INT(fake_http_count(w.http, NULL), 2);
 	CHECK_INT(fs_lookup(&w.fs, acct, "info.txt", &st), ENOENT);
 	CHECK_INT(fs_lookup(&w.fs, acct, "INFO.JSON", &st), ENOENT);
+	CHECK_INT(fake_http_count(w.http, NULL), 2);
+	acct = lookup_ok(&w, accounts, "19", &st);
 	uint64_t subs = lookup_ok(&w, acct, "sub-accounts", &st);
+	CHECK_INT(fake_http_count(w.http, NULL), 3);
 	CHECK_INT(fs_lookup(&w.fs, subs, "x.json", &st), ENOENT);
 	CHECK_INT(fs_lookup(&w.fs, subs, "025.json", &st), ENOENT);
 	CHECK_INT(fs_lookup(&w.fs, subs, "25", &st), ENOENT);
-	CHECK_INT(fake_http_count(w.http, NULL), 1);
+	CHECK_INT(fake_http_count(w.http, NULL), 3);
 	world_free(&w);
 }
 
@@ -233,8 +242,9 @@ static void test_api_errors(void)
 	struct world w;
 	world_init(&w);
 	struct stat st;
-	uint64_t accounts = lookup_ok(&w, INODE_ROOT, "accounts", &st);
 	fake_http_set(w.http, "/bank-accounts?page=1&limit=100", 401, "{\"error\":\"unauthorized\"}");
+	/* The listing's failure is not the lookup's: reading it reports it. */
+	uint64_t accounts = lookup_ok(&w, INODE_ROOT, "accounts", &st);
 	struct dir_out dir;
 	CHECK_INT(read_dir(&w, accounts, 64, &dir), EACCES);
 	fake_http_set(w.http, "/bank-accounts/50", 500, "");
