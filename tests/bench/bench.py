@@ -85,6 +85,10 @@ class Mount:
         self.path = os.path.join(workdir, name)
         os.makedirs(self.path, exist_ok=True)
         options = ["base_url=" + mock.url] + list(opts)
+        if not any(o.startswith("cache_dir=") for o in options):
+            # Each mount starts cold, as the figures say: no disk cache
+            # left by an earlier mount of this benchmark.
+            options.append("cache_dir=none")
         env = dict(os.environ, SEPAY_ACCESS_TOKEN=TOKEN)
         self.stderr = open(os.path.join(workdir, name + ".stderr"), "wb")
         self.proc = subprocess.Popen([SEPAYFS, "-f", "-o", ",".join(options), self.path],
