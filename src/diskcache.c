@@ -243,7 +243,7 @@ struct snapshot *disk_cache_load(struct disk_cache *d, const struct obj_key *key
 }
 
 struct aged {
-	char name[80];
+	char name[256]; /* NAME_MAX + 1 */
 	struct timespec used;
 	uint64_t size;
 };
@@ -268,8 +268,7 @@ static void trim(struct disk_cache *d)
 	struct dirent *de;
 	while ((de = readdir(dir))) {
 		struct stat st;
-		if (!is_entry_name(de->d_name) || strlen(de->d_name) >= sizeof(all->name) ||
-		    fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		if (!is_entry_name(de->d_name) || fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
 		if (n == cap) {
@@ -280,7 +279,7 @@ static void trim(struct disk_cache *d)
 			all = p;
 			cap = c;
 		}
-		snprintf(all[n].name, sizeof(all[n].name), "%s", de->d_name);
+		memcpy(all[n].name, de->d_name, sizeof(all[n].name));
 		all[n].used = st.st_mtim;
 		all[n].size = (uint64_t)st.st_size;
 		total += all[n].size;
