@@ -381,6 +381,57 @@ int cache_get(struct cache *c, const struct obj_key *key, struct snapshot **out)
 	return rc;
 }
 
+bool cache_fresh(struct cache *c, const struct obj_key *key)
+{
+	pthread_mutex_lock(&c->lock);
+	struct cache_entry *e = entry_get(c, key);
+	bool fresh = e && entry_fresh(c, e, c->cfg.clock(c->cfg.clock_ctx));
+	if (e && !fresh && !e->value && !e->fetching && c->cfg.disk) {
+		/* As cache_get would look: what an earlier mount kept on disk.
+		 * The entry is held (users) but not claimed: a fetch that
+		 * starts meanwhile goes on, and wins. */
+		e->users++;
+		pthread_mutex_unlock(&c->lock);
+		struct snapshot *loaded = disk_cache_load(c->cfg.disk, key);
+		pthread_mutex_lock(&c->lock);
+		e->users--;
+		if (loaded && !e->value && !e->fetching) {
+			uint64_t now = c->cfg.clock(c->cfg.clock_ctx);
+			entry_adopt(c, e, loaded, now);
+			fresh = entry_fresh(c, e, now);
+		} else {
+			snapshot_unref(loaded);
+		}
+	}
+	if (e) {
+		entry_drop_if_empty(c, e);
+		evict(c);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return fresh;
+}
+
+void cache_put(struct cache *c, const struct obj_key *key, struct snapshot *value)
+{
+	struct snapshot *persist = NULL;
+	pthread_mutex_lock(&c->lock);
+	struct cache_entry *e = entry_get(c, key);
+	/* A fetch of this key under way answers its own waiters; ours would
+	 * only race it. */
+	if (e && !e->fetching) {
+		entry_store(c, e, snapshot_ref(value), c->epoch, c->cfg.clock(c->cfg.clock_ctx));
+		if (c->cfg.disk)
+			persist = snapshot_ref(e->value);
+		entry_drop_if_empty(c, e);
+		evict(c);
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (persist) {
+		disk_cache_store(c->cfg.disk, key, persist);
+		snapshot_unref(persist);
+	}
+}
+
 struct snapshot *cache_peek(struct cache *c, const struct obj_key *key, bool fresh_only)
 {
 	struct snapshot *s = NULL;

@@ -68,6 +68,15 @@ void cache_free(struct cache *c);
 /* 0 and a reference the caller must snapshot_unref(), or an errno. */
 int cache_get(struct cache *c, const struct obj_key *key, struct snapshot **out);
 
+/* Whether key's value is fresh, in memory or (loaded into memory) on
+ * disk; asks the API nothing. */
+bool cache_fresh(struct cache *c, const struct obj_key *key);
+
+/* Stores a value fetched along with another (a range of months): as if
+ * cache_get had fetched it now, mtimes carried over and written to disk.
+ * Takes a reference.  Skipped while a fetch of key is under way. */
+void cache_put(struct cache *c, const struct obj_key *key, struct snapshot *value);
+
 /* The value held for key without any request: a reference or NULL.  With
  * fresh_only, a value past its TTL counts as absent. */
 struct snapshot *cache_peek(struct cache *c, const struct obj_key *key, bool fresh_only);

@@ -3,7 +3,7 @@
  * Layout, all integers little-endian:
  *   "SEPAYFS\n" magic, u32 format version, u32 flags (1: a file object),
  *   i64 kind, i64 a, i64 b, u64 identity,
- *   i64 fetched s, i64 fetched ns, i64 mtime s, i64 mtime ns, u64 count,
+ *   i64 fetched s, i64 fetched ns, i64 mtime s, i64 mtime ns, i64 since, u64 count,
  *   [a file object: its file]
  *   count x (i64 id, i64 since, u64 has file, [its file]),
  *   u64 checksum of everything before it.
@@ -17,7 +17,7 @@
 #include <string.h>
 
 #define MAGIC "SEPAYFS\n"
-#define FORMAT_VERSION 1u
+#define FORMAT_VERSION 2u
 #define FLAG_FILE 1u
 /* No object has more listed entries than this (a million accounts). */
 #define MAX_ENTRIES 1000000u
@@ -66,6 +66,7 @@ char *disk_entry_encode(const struct obj_key *key, uint64_t identity, const stru
 	put_u64(&sb, (uint64_t)s->fetched.tv_nsec);
 	put_u64(&sb, (uint64_t)s->mtime.tv_sec);
 	put_u64(&sb, (uint64_t)s->mtime.tv_nsec);
+	put_u64(&sb, (uint64_t)(int64_t)s->since);
 	put_u64(&sb, s->count);
 	if (s->file)
 		put_file(&sb, s->file);
@@ -104,6 +105,12 @@ static uint64_t take_u64(struct reader *r)
 	r->p += 8;
 	r->left -= 8;
 	return v;
+}
+
+/* A YYYYMM month, or 0 for none. */
+static bool valid_month(int64_t m)
+{
+	return m == 0 || (m >= 100001 && m <= 999912 && m % 100 >= 1 && m % 100 <= 12);
 }
 
 static bool valid_time(int64_t sec, int64_t nsec)
@@ -147,10 +154,12 @@ struct snapshot *disk_entry_decode(const char *bytes, size_t len, const struct o
 	uint64_t who = take_u64(&r);
 	int64_t fsec = (int64_t)take_u64(&r), fnsec = (int64_t)take_u64(&r);
 	int64_t msec = (int64_t)take_u64(&r), mnsec = (int64_t)take_u64(&r);
+	int64_t since = (int64_t)take_u64(&r);
 	uint64_t count = take_u64(&r);
 	if (r.bad || (uint32_t)word != FORMAT_VERSION || kind != key->kind || a != key->a ||
 	    b != key->b || who != identity || !valid_time(fsec, fnsec) ||
-	    !valid_time(msec, mnsec) || count > MAX_ENTRIES || (has_file && count))
+	    !valid_time(msec, mnsec) || !valid_month(since) || count > MAX_ENTRIES ||
+	    (has_file && count))
 		return NULL;
 	struct snapshot *s;
 	if (has_file) {
@@ -160,12 +169,11 @@ struct snapshot *disk_entry_decode(const char *bytes, size_t len, const struct o
 		s = snapshot_new_listing((struct timespec){ msec, mnsec });
 		int64_t previous = 0;
 		for (uint64_t i = 0; s && i < count; i++) {
-			int64_t id = (int64_t)take_u64(&r), since = (int64_t)take_u64(&r);
+			int64_t id = (int64_t)take_u64(&r), entry_since = (int64_t)take_u64(&r);
 			uint64_t with_file = take_u64(&r);
 			struct blob *f = with_file == 1 ? take_file(&r) : NULL;
 			/* Stored sorted and unique, as snapshot_listing_finish left it. */
-			bool ok = !r.bad && id > previous && since >= 0 && since <= 999912 &&
-				  with_file <= 1;
+			bool ok = !r.bad && id > previous && valid_month(entry_since) && with_file <= 1;
 			if (!ok)
 				blob_unref(f);
 			/* A failed add releases f itself. */
@@ -173,7 +181,7 @@ struct snapshot *disk_entry_decode(const char *bytes, size_t len, const struct o
 				snapshot_unref(s);
 				return NULL;
 			}
-			s->entries[s->count - 1].since = (int32_t)since;
+			s->entries[s->count - 1].since = (int32_t)entry_since;
 			previous = id;
 		}
 		if (s && !snapshot_listing_finish(s)) {
@@ -188,6 +196,7 @@ struct snapshot *disk_entry_decode(const char *bytes, size_t len, const struct o
 	if (s) {
 		s->mtime = (struct timespec){ msec, mnsec };
 		s->fetched = (struct timespec){ fsec, fnsec };
+		s->since = (int32_t)since;
 	}
 	return s;
 }

@@ -17,6 +17,7 @@ int fs_init(struct fs *fs, const struct fs_config *cfg, struct cache *cache)
 	fs->cache = cache;
 	if (!fs->cfg.base_time.tv_sec)
 		clock_gettime(CLOCK_REALTIME, &fs->cfg.base_time);
+	pthread_mutex_init(&fs->walk_lock, NULL);
 	fs->inodes = inodes_new();
 	return fs->inodes ? 0 : ENOMEM;
 }
@@ -25,6 +26,7 @@ void fs_destroy(struct fs *fs)
 {
 	inodes_free(fs->inodes);
 	fs->inodes = NULL;
+	pthread_mutex_destroy(&fs->walk_lock);
 }
 
 static bool is_dir_kind(int kind)
@@ -177,29 +179,39 @@ static int account_exists(struct fs *fs, int64_t id)
 	return rc == EPERM ? 0 : rc;
 }
 
-/* The first month of an account's transactions: its created_at, from the
- * listing or its detail (whichever is in memory; asking nothing), else
- * history_months back from now. */
 static int32_t account_since(struct fs *fs, int64_t account, int32_t now)
 {
-	int32_t since = 0;
-	struct obj_key list_key = { OBJ_ACCOUNT_LIST, 0, 0 };
-	struct snapshot *s = cache_peek(fs->cache, &list_key, false);
-	const struct listing_entry *e = s ? snapshot_find(s, account) : NULL;
-	if (e)
-		since = e->since;
-	snapshot_unref(s);
-	if (!since) {
-		struct obj_key detail = { OBJ_ACCOUNT, account, 0 };
-		s = cache_peek(fs->cache, &detail, false);
-		json_t *obj = s ? json_loadb(s->file->bytes, s->file->v.len, 0, NULL) : NULL;
-		since = month_of_date(json_string_value(json_object_get(obj, "created_at")));
-		json_decref(obj);
-		snapshot_unref(s);
-	}
-	if (!since || since > now)
-		since = month_add(now, 1 - fs->cfg.history_months);
-	return since;
+	return objects_account_since(fs->cfg.objects, account, now);
+}
+
+/* A transactions folder read lately is being walked (ls -l, grep -r, tar,
+ * rsync all read a folder, then look at its files); a month looked up
+ * alone (cat) is not. */
+static void tx_note_listed(struct fs *fs, int64_t account)
+{
+	uint64_t now = cache_clock_monotonic_ms(NULL);
+	pthread_mutex_lock(&fs->walk_lock);
+	size_t slot = fs->walked_next;
+	for (size_t i = 0; i < FS_WALKED_SLOTS; i++)
+		if (fs->walked[i].account == account)
+			slot = i;
+	if (slot == fs->walked_next)
+		fs->walked_next = (fs->walked_next + 1) % FS_WALKED_SLOTS;
+	fs->walked[slot].account = account;
+	fs->walked[slot].at_ms = now;
+	pthread_mutex_unlock(&fs->walk_lock);
+}
+
+static bool tx_walked(struct fs *fs, int64_t account)
+{
+	uint64_t now = cache_clock_monotonic_ms(NULL);
+	bool walked = false;
+	pthread_mutex_lock(&fs->walk_lock);
+	for (size_t i = 0; i < FS_WALKED_SLOTS; i++)
+		if (fs->walked[i].account == account && now - fs->walked[i].at_ms < FS_WALK_MS)
+			walked = true;
+	pthread_mutex_unlock(&fs->walk_lock);
+	return walked;
 }
 
 /* The account's transactions were refused: its whole folder says so for a while. */
@@ -236,9 +248,10 @@ static int child_key(struct fs *fs, const struct obj_key *parent, const char *na
 			return ENOENT; /* a probe (.git, .hidden) is no step of a walk */
 		if (child->kind == NODE_TX_DIR && tx_forbidden(fs, parent->a))
 			return EPERM;
-		/* A walk through transactions/ alone reads ahead months only. */
-		readahead_visit(fs->readahead, parent->a,
-				child->kind == NODE_TX_DIR ? READAHEAD_MONTHS : READAHEAD_FILES);
+		/* Looking transactions/ up says nothing of a walk (grep
+		 * --exclude-dir stats it too): reading it does, below. */
+		if (child->kind != NODE_TX_DIR)
+			readahead_visit(fs->readahead, parent->a, READAHEAD_FILES);
 		return 0;
 	case NODE_TX_DIR: {
 		int32_t month, now = month_of_time(time(NULL));
@@ -247,8 +260,17 @@ static int child_key(struct fs *fs, const struct obj_key *parent, const char *na
 		int32_t since = account_since(fs, parent->a, now);
 		if (month < since)
 			return ENOENT;
-		readahead_visit_months(fs->readahead, parent->a, since, now);
 		*child = (struct obj_key){ NODE_TX_MONTH, parent->a, month };
+		if (tx_walked(fs, parent->a)) {
+			/* A walk through the folder: its whole history in one
+			 * range (a few pages), instead of a request a month.
+			 * A failure leaves the month to its own request. */
+			struct obj_key range = { OBJ_TX_RANGE, parent->a, 0 };
+			struct snapshot *s;
+			if (cache_get(fs->cache, &range, &s) == 0)
+				snapshot_unref(s);
+			readahead_visit(fs->readahead, parent->a, READAHEAD_MONTHS);
+		}
 		return 0;
 	}
 	case NODE_SUBS:
@@ -443,6 +465,8 @@ static int emit_months(struct emitter *em, const struct obj_key *node, off_t coo
 {
 	if (tx_forbidden(em->fs, node->a))
 		return EPERM;
+	tx_note_listed(em->fs, node->a);
+	readahead_visit(em->fs->readahead, node->a, READAHEAD_MONTHS);
 	int32_t now = month_of_time(time(NULL));
 	int32_t month = account_since(em->fs, node->a, now);
 	if (cookie >= COOKIE_FIXED)

@@ -13,6 +13,7 @@
 #include "readahead.h"
 #include "snapshot.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,20 +24,28 @@ struct fs_config {
 	gid_t gid;
 	mode_t file_mode; /* 0444 */
 	mode_t dir_mode;  /* 0555 */
-	int history_months;     /* months of transactions when created_at is unknown */
-	struct objects_source *objects; /* what the cache fetches through: knows a 403
-					 * on transactions */
+	struct objects_source *objects; /* what the cache fetches through: knows when
+					 * an account's history starts and a 403 on
+					 * transactions */
 	/* The mtime of directories whose names never change (the root, an
 	 * account): kept with the disk cache so it survives remounts; 0: the
 	 * mount's start. */
 	struct timespec base_time;
 };
 
+/* Transactions folders remembered as read lately, and for how long: a walk
+ * looks at a folder's files right after reading it. */
+#define FS_WALKED_SLOTS 16
+#define FS_WALK_MS 10000
+
 struct fs {
 	struct fs_config cfg;
 	struct cache *cache;       /* borrowed */
 	struct inode_table *inodes;
 	struct readahead *readahead; /* borrowed; NULL: none */
+	pthread_mutex_t walk_lock;
+	struct { int64_t account; uint64_t at_ms; } walked[FS_WALKED_SLOTS];
+	size_t walked_next;
 };
 
 int fs_init(struct fs *fs, const struct fs_config *cfg, struct cache *cache);

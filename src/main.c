@@ -35,9 +35,10 @@
  * enough to absorb a shell's repeated probes, short enough that an account
  * created meanwhile shows up soon. */
 #define NEGATIVE_TTL_S 10
-/* Accounts fetched ahead of a walk, per connection: enough to keep every
- * connection busy while the reader works through what arrived. */
-#define READAHEAD_ACCOUNTS_PER_CONN 4
+/* Accounts fetched ahead of a walk, per connection: each is three requests
+ * or more (detail, sub-accounts, a range of months), so one per connection
+ * keeps every connection busy, and bounds what a stopped walk still asks. */
+#define READAHEAD_ACCOUNTS_PER_CONN 1
 /* The deadline of the access check before mounting. */
 #define PROBE_TIMEOUT_S 5
 /* libfuse's own upper bound for -o max_threads. */
@@ -238,7 +239,7 @@ int main(int argc, char *argv[])
 		.settle_ms = (uint64_t)opts.settle_days * 86400 * 1000,
 	};
 	objects_source_init(&source, &api, (uint64_t)opts.cache_ttl * 1000,
-			    auth_lacks_scope(auth, "transaction:read"));
+			    auth_lacks_scope(auth, "transaction:read"), (int)opts.history_months);
 	source_ready = true;
 	struct cache_config cc = {
 		.ttl_for = objects_ttl_ms,
@@ -256,11 +257,12 @@ int main(int argc, char *argv[])
 		.gid = opts.has_gid ? (gid_t)opts.gid : getgid(),
 		.file_mode = 0444 & ~(mode_t)opts.umask,
 		.dir_mode = 0555 & ~(mode_t)opts.umask,
-		.history_months = (int)opts.history_months,
 		.objects = &source,
 		.base_time = { disk ? disk_cache_born(disk) : 0, 0 },
 	};
-	if (!(cache = cache_new(&cc)) || fs_init(&fs, &fc, cache) != 0) {
+	if ((cache = cache_new(&cc)))
+		source.cache = cache;
+	if (!cache || fs_init(&fs, &fc, cache) != 0) {
 		fprintf(stderr, "sepayfs: out of memory\n");
 		goto out_curl;
 	}

@@ -6,6 +6,7 @@
 #include "months.h"
 #include "render.h"
 #include "strbuf.h"
+#include "transactions.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -27,17 +28,12 @@ void objects_path(const struct obj_key *key, char *buf, size_t size)
 	case OBJ_SUB_LIST:
 		snprintf(buf, size, "/bank-accounts/%" PRId64 "/sub-accounts", key->a);
 		break;
-	case OBJ_TX_MONTH: {
-		/* Up to the 1st of the next month: whether SePay's to_date takes
-		 * that whole day, stops at its midnight or leaves it out, the
-		 * month's last day is in the answer.  What falls outside the
-		 * month is dropped when the answer is read. */
-		int32_t m = (int32_t)key->b, next = month_add(m, 1);
-		snprintf(buf, size, "/transactions?bank_account_id=%" PRId64
-			 "&from_date=%04d-%02d-01&to_date=%04d-%02d-01", key->a, (int)(m / 100),
-			 (int)(m % 100), (int)(next / 100), (int)(next % 100));
+	case OBJ_TX_MONTH:
+		tx_range_path(buf, size, key->a, (int32_t)key->b, (int32_t)key->b);
 		break;
-	}
+	case OBJ_TX_RANGE:
+		snprintf(buf, size, "/transactions?bank_account_id=%" PRId64, key->a);
+		break;
 	default:
 		snprintf(buf, size, "?");
 	}
@@ -149,133 +145,71 @@ static int fetch_detail(struct sepay_api *api, const char *path, struct timespec
 	if (rc)
 		return rc;
 	struct blob *file = render_blob(data, now);
+	int32_t since = month_of_date(json_string_value(json_object_get(data, "created_at")));
 	json_decref(data);
 	if (!file || !(*out = snapshot_new_file(file)))
 		return ENOMEM;
+	(*out)->since = since;
 	return 0;
 }
 
-/* A month's transactions: gathered from every page, then ordered by
- * transaction_date and id, a repeated id kept once. */
-struct tx_item {
-	const char *date;
-	int64_t id;
-	int64_t page;   /* where it arrived: the first of a repeated id is kept */
-	size_t seq;
-	json_t *item;
-};
-
-struct tx_build {
-	int64_t account;
-	int32_t month;
-	const char *path;
-	pthread_mutex_t lock;
-	struct tx_item *items;
-	size_t count, capacity;
-};
-
-/* Keeps the items of the month and account asked for: the range asked
- * reaches into the next month, and a server may answer with more. */
-static int add_tx(void *ctx, int64_t page_no, int64_t id, json_t *item)
+static int fetch_month(struct sepay_api *api, const struct obj_key *key, struct timespec now,
+		       struct snapshot **out)
 {
-	struct tx_build *tb = ctx;
-	const char *date = json_string_value(json_object_get(item, "transaction_date"));
-	int64_t account;
-	if (sepay_parse_id(json_object_get(item, "bank_account_id"), &account) &&
-	    account != tb->account) {
-		log_warn("list transactions: GET %s (page %" PRId64 "): dropped transaction %"
-			 PRId64 " of account %" PRId64 ", not of the account asked for", tb->path,
-			 page_no, id, account);
-		return 0;
-	}
-	int32_t month = month_of_date(date);
-	if (!month) {
-		log_warn("list transactions: GET %s (page %" PRId64 "): dropped transaction %"
-			 PRId64 ": no transaction_date of the form YYYY-MM-DD", tb->path, page_no, id);
-		return 0;
-	}
-	if (month != tb->month)
-		return 0;
-	int rc = 0;
-	pthread_mutex_lock(&tb->lock);
-	if (tb->count == tb->capacity) {
-		size_t cap = tb->capacity ? tb->capacity * 2 : 64;
-		struct tx_item *p = realloc(tb->items, cap * sizeof(*p));
-		if (p) {
-			tb->items = p;
-			tb->capacity = cap;
-		}
-	}
-	if (tb->count < tb->capacity) {
-		/* Pages come side by side: the page number orders arrivals. */
-		tb->items[tb->count] = (struct tx_item){ date, id, page_no, tb->count,
-							 json_incref(item) };
-		tb->count++;
-	} else {
+	struct blob *file;
+	int rc = tx_fetch_months(api, key->a, (int32_t)key->b, (int32_t)key->b, now, &file);
+	if (rc == 0 && !(*out = snapshot_new_file(file)))
 		rc = ENOMEM;
-	}
-	pthread_mutex_unlock(&tb->lock);
 	return rc;
 }
 
-static int tx_by_id(const void *a, const void *b)
+int32_t objects_account_since(struct objects_source *src, int64_t account, int32_t now)
 {
-	const struct tx_item *x = a, *y = b;
-	if (x->id != y->id)
-		return x->id < y->id ? -1 : 1;
-	if (x->page != y->page)
-		return x->page < y->page ? -1 : 1;
-	return (x->seq > y->seq) - (x->seq < y->seq);
+	int32_t since = 0;
+	struct obj_key keys[] = { { OBJ_ACCOUNT_LIST, 0, 0 }, { OBJ_ACCOUNT, account, 0 } };
+	for (size_t i = 0; i < 2 && !since && src->cache; i++) {
+		struct snapshot *s = cache_peek(src->cache, &keys[i], false);
+		const struct listing_entry *e = s && i == 0 ? snapshot_find(s, account) : NULL;
+		since = e ? e->since : s && i == 1 ? s->since : 0;
+		snapshot_unref(s);
+	}
+	if (!since || since > now)
+		since = month_add(now, 1 - src->history_months);
+	return since;
 }
 
-static int tx_by_date(const void *a, const void *b)
+/* The months of an account's history a walk needs fetched: from the
+ * oldest one not fresh in the cache to now, one range, its months put in
+ * the cache as if each had been fetched alone.  The range's own snapshot
+ * holds nothing: it only says when the range was last asked. */
+static int fetch_range(struct objects_source *src, int64_t account, struct timespec now,
+		       struct snapshot **out)
 {
-	const struct tx_item *x = a, *y = b;
-	int c = strcmp(x->date, y->date);
-	return c ? c : (x->id > y->id) - (x->id < y->id);
-}
-
-/* Keeps the first of each id (O(n log n): a page may hold thousands). */
-static void drop_repeats(struct tx_build *tb)
-{
-	if (!tb->count)
-		return; /* an empty month has no array at all */
-	qsort(tb->items, tb->count, sizeof(*tb->items), tx_by_id);
-	size_t kept = 0;
-	for (size_t i = 0; i < tb->count; i++) {
-		if (kept && tb->items[kept - 1].id == tb->items[i].id)
-			json_decref(tb->items[i].item);
-		else
-			tb->items[kept++] = tb->items[i];
+	int32_t to = month_of_time(now.tv_sec);
+	int32_t from = objects_account_since(src, account, to);
+	if (month_count(from, to) > TX_RANGE_MAX_MONTHS)
+		from = month_add(to, 1 - TX_RANGE_MAX_MONTHS);
+	for (; from < to; from = month_add(from, 1)) {
+		struct obj_key month = { OBJ_TX_MONTH, account, from };
+		if (!cache_fresh(src->cache, &month))
+			break;
 	}
-	tb->count = kept;
-	qsort(tb->items, tb->count, sizeof(*tb->items), tx_by_date);
-}
-
-static int fetch_month(struct sepay_api *api, const struct obj_key *key, const char *path,
-		       struct timespec now, struct snapshot **out)
-{
-	struct tx_build tb = { .account = key->a, .month = (int32_t)key->b, .path = path };
-	pthread_mutex_init(&tb.lock, NULL);
-	int rc = sepay_walk_pages(api, "list transactions", path, add_tx, &tb);
-	struct strbuf text;
-	strbuf_init(&text, 0);
-	if (rc == 0) {
-		drop_repeats(&tb);
-		for (size_t i = 0; i < tb.count && rc == 0; i++)
-			if (!render_json_line(&text, tb.items[i].item))
-				rc = ENOMEM;
+	struct blob *months[TX_RANGE_MAX_MONTHS];
+	int32_t n = month_count(from, to);
+	int rc = tx_fetch_months(src->api, account, from, to, now, months);
+	for (int32_t i = 0; i < n; i++) {
+		struct snapshot *s = rc == 0 ? snapshot_new_file(months[i]) : NULL;
+		if (s) {
+			s->fetched = now;
+			cache_put(src->cache, &(struct obj_key){ OBJ_TX_MONTH, account,
+								   month_add(from, i) }, s);
+			snapshot_unref(s);
+		} else if (rc) {
+			blob_unref(months[i]);
+		}
 	}
-	for (size_t i = 0; i < tb.count; i++)
-		json_decref(tb.items[i].item);
-	free(tb.items);
-	pthread_mutex_destroy(&tb.lock);
-	if (rc == 0) {
-		struct blob *file = blob_new(text.data ? text.data : "", text.len, now);
-		if (!file || !(*out = snapshot_new_file(file)))
-			rc = ENOMEM;
-	}
-	strbuf_release(&text);
+	if (rc == 0 && !(*out = snapshot_new_listing(now)))
+		rc = ENOMEM;
 	return rc;
 }
 
@@ -291,9 +225,11 @@ uint64_t objects_ttl_ms(void *ctx, const struct obj_key *key, uint64_t fetched_w
 }
 
 void objects_source_init(struct objects_source *src, struct sepay_api *api,
-			 uint64_t forbidden_ms, bool no_tx_scope)
+			 uint64_t forbidden_ms, bool no_tx_scope, int history_months)
 {
 	src->api = api;
+	src->cache = NULL;
+	src->history_months = history_months;
 	tx_access_init(&src->tx, forbidden_ms, no_tx_scope);
 }
 
@@ -329,11 +265,13 @@ int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
 	case OBJ_SUB_LIST:
 		rc = fetch_listing(api, "list sub-accounts", path, true, now, out);
 		break;
-	case OBJ_TX_MONTH: {
+	case OBJ_TX_MONTH:
+	case OBJ_TX_RANGE: {
 		bool probe;
 		if ((rc = tx_access_begin(&src->tx, key->a, &probe)))
 			return rc;
-		rc = fetch_month(api, key, path, now, out);
+		rc = key->kind == OBJ_TX_MONTH ? fetch_month(api, key, now, out)
+					       : fetch_range(src, key->a, now, out);
 		tx_access_end(&src->tx, key->a, probe, rc);
 		break;
 	}

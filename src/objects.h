@@ -6,6 +6,7 @@
 #ifndef SEPAYFS_OBJECTS_H
 #define SEPAYFS_OBJECTS_H
 
+#include "cache.h"
 #include "keys.h"
 #include "sepay.h"
 #include "snapshot.h"
@@ -21,6 +22,8 @@ enum obj_kind {
 	OBJ_SUB_LIST,         /* GET /bank-accounts/{a}/sub-accounts, all pages: a file each */
 	OBJ_TX_MONTH,         /* GET /transactions for account a, month b (YYYYMM), all pages:
 			       * one JSON Lines file */
+	OBJ_TX_RANGE,         /* GET /transactions for account a, every month not fresh
+			       * in the cache, in one range: fills OBJ_TX_MONTH entries */
 };
 
 /* How long an object stays fresh.  A past month that had been over for
@@ -40,10 +43,16 @@ uint64_t objects_ttl_ms(void *ctx, const struct obj_key *key, uint64_t fetched_w
  * alike ask nothing for an account that answered 403. */
 struct objects_source {
 	struct sepay_api *api;
+	struct cache *cache;   /* the cache fetching through this: ranges fill months in it */
+	int history_months;    /* months shown when an account has no created_at */
 	struct tx_access tx;
 };
 void objects_source_init(struct objects_source *src, struct sepay_api *api,
-			 uint64_t forbidden_ms, bool no_tx_scope);
+			 uint64_t forbidden_ms, bool no_tx_scope, int history_months);
+/* The first month of an account's transactions: its created_at, from the
+ * account listing or its detail, whichever is in memory (asking nothing),
+ * else history_months back from now. */
+int32_t objects_account_since(struct objects_source *src, int64_t account, int32_t now);
 void objects_source_destroy(struct objects_source *src);
 bool objects_tx_forbidden(struct objects_source *src, int64_t account);
 

@@ -24,6 +24,10 @@
 #define MAX_CONNS 64
 /* Above what any API allows; 0 means no cap. */
 #define MAX_RATE 10000
+/* SePay counts requests per IP address, before authentication, at about 3 a
+ * second (its v2 documents 3, the older API 2-3): ask no faster by
+ * default, and let 429s slow us further. */
+#define DEFAULT_MAX_RATE 3
 /* 64 GiB: a bound that catches a typo, not a real limit. */
 #define MAX_CACHE_MB 65536
 /* A year: a settled month is kept at most this long without asking. */
@@ -105,7 +109,8 @@ void options_print_help(FILE *out)
 		"                           no created_at (default 24)\n"
 		"    -o page_size=N         items asked for per listing page (default 100)\n"
 		"    -o max_conns=N         HTTP requests in flight at most (default 8)\n"
-		"    -o max_rate=R          requests a second at most, 0 for no cap (default 0)\n"
+		"    -o max_rate=R          requests a second at most, 0 for no cap (default 3,\n"
+		"                           SePay's limit per IP address)\n"
 		"    -o timeout=SECONDS     a request's deadline, retries included (default 20)\n"
 		"    -o uid=N, -o gid=N     owner shown for every file (default: yours)\n"
 		"    -o umask=OCTAL         taken from 0444 files and 0555 directories\n"
@@ -290,7 +295,8 @@ int options_parse(struct fuse_args *args, struct sepayfs_options *opts)
 	if (parse_number("cache_ttl", opts->cache_ttl_arg, 60, 1, MAX_CACHE_TTL, &opts->cache_ttl) ||
 	    parse_number("page_size", opts->page_size_arg, 100, 1, MAX_PAGE_SIZE, &opts->page_size) ||
 	    parse_number("max_conns", opts->max_conns_arg, 8, 1, MAX_CONNS, &opts->max_conns) ||
-	    parse_number("max_rate", opts->max_rate_arg, 0, 0, MAX_RATE, &opts->max_rate) ||
+	    parse_number("max_rate", opts->max_rate_arg, DEFAULT_MAX_RATE, 0, MAX_RATE,
+			 &opts->max_rate) ||
 	    parse_number("cache_max_mb", opts->cache_max_mb_arg, 128, 1, MAX_CACHE_MB,
 			 &opts->cache_max_mb) ||
 	    parse_number("timeout", opts->timeout_arg, 20, 1, MAX_TIMEOUT, &opts->timeout) ||

@@ -11,11 +11,15 @@
 #include <string.h>
 #include <time.h>
 
-/* Room for a window of accounts with their months of transactions; when
- * full, new work is dropped: read-ahead is an optimisation, never a backlog. */
-#define QUEUE_SLOTS 2048
-/* Months of one account fetched ahead at most. */
-#define MONTHS_AHEAD 36
+/* Room for a window of accounts (a detail, a sub-account listing and a
+ * range of months each); when full, new work is dropped: read-ahead is an
+ * optimisation, never a backlog. */
+#define QUEUE_SLOTS 256
+/* A reader that has visited nothing for this long has stopped (Ctrl-C, or
+ * it is busy elsewhere): what is queued for it is dropped, so a stopped
+ * walk stops asking the API within a second or two.  A reader going on
+ * simply queues again. */
+#define IDLE_DROP_MS 1000
 
 enum walk_order { ORDER_LISTING, ORDER_NAME, ORDER_COUNT };
 
@@ -37,9 +41,17 @@ struct readahead {
 	size_t last_pos[ORDER_COUNT];
 	size_t queued_to[ORDER_COUNT];
 	bool has_last;
-	bool with_months;          /* the walk goes into transactions folders */
-	int64_t months_account;    /* whose months were queued last */
+	bool with_months;          /* this walk goes into transactions folders */
+	uint64_t last_visit_ms;    /* monotonic */
+	uint64_t dropped;          /* queued work dropped after the reader stopped */
 };
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static void *fetcher(void *arg)
 {
@@ -50,6 +62,11 @@ static void *fetcher(void *arg)
 			pthread_cond_wait(&ra->wake, &ra->lock);
 		if (ra->stopping)
 			break;
+		if (now_ms() - ra->last_visit_ms > IDLE_DROP_MS) {
+			ra->dropped += ra->len;
+			ra->len = 0;
+			continue;
+		}
 		struct obj_key key = ra->queue[ra->head];
 		ra->head = (ra->head + 1) % QUEUE_SLOTS;
 		ra->len--;
@@ -160,47 +177,25 @@ static void enqueue(struct readahead *ra, int kind, int64_t id, int64_t b)
 	ra->len++;
 }
 
-/* The newest months first: they are what a reader looks at first. */
-static void enqueue_months(struct readahead *ra, int64_t account, int32_t since, int32_t now)
-{
-	if (since <= 0 || since > now)
-		since = month_add(now, 1 - MONTHS_AHEAD);
-	int32_t from = month_add(now, 1 - MONTHS_AHEAD) > since ? month_add(now, 1 - MONTHS_AHEAD)
-								 : since;
-	for (int32_t m = from; m <= now; m = month_add(m, 1))
-		enqueue(ra, OBJ_TX_MONTH, account, m);
-}
-
-void readahead_visit_months(struct readahead *ra, int64_t account_id, int32_t since, int32_t now)
-{
-	if (!ra)
-		return;
-	pthread_mutex_lock(&ra->lock);
-	ra->with_months = true;
-	if (ra->n_threads && ra->months_account != account_id) {
-		ra->months_account = account_id;
-		enqueue_months(ra, account_id, since, now);
-		pthread_cond_broadcast(&ra->wake);
-	}
-	pthread_mutex_unlock(&ra->lock);
-}
-
 void readahead_visit(struct readahead *ra, int64_t account_id, int want)
 {
 	if (!ra)
 		return;
 	pthread_mutex_lock(&ra->lock);
+	ra->last_visit_ms = now_ms();
 	if (!ra->n_threads || !track_listing(ra)) {
 		pthread_mutex_unlock(&ra->lock);
 		return;
 	}
-	bool queued_any = false;
+	bool queued_any = false, walking_any = false, known = false;
 	for (int order = 0; order < ORDER_COUNT; order++) {
 		size_t pos;
 		if (!position(ra, order, account_id, &pos))
 			continue;
+		known = true;
 		bool walking = ra->has_last && pos == ra->last_pos[order] + 1;
 		bool same = ra->has_last && pos == ra->last_pos[order];
+		walking_any |= walking || same;
 		if (same)
 			continue;
 		ra->last_pos[order] = pos;
@@ -211,23 +206,38 @@ void readahead_visit(struct readahead *ra, int64_t account_id, int want)
 		size_t from = ra->queued_to[order] > pos ? ra->queued_to[order] + 1 : pos + 1;
 		size_t to = pos + ra->window < ra->listing->count ? pos + ra->window
 								   : ra->listing->count - 1;
-		int32_t now = month_of_time(time(NULL));
-		for (size_t p = from; p <= to && ra->len + 2 <= QUEUE_SLOTS; p++) {
+		for (size_t p = from; p <= to && ra->len + 3 <= QUEUE_SLOTS; p++) {
 			int64_t id = id_at(ra, order, p);
 			if (want & READAHEAD_FILES) {
 				enqueue(ra, OBJ_ACCOUNT, id, 0);
 				enqueue(ra, OBJ_SUB_LIST, id, 0);
 			}
-			if ((want & READAHEAD_MONTHS) || ra->with_months) {
-				const struct listing_entry *e = snapshot_find(ra->listing, id);
-				enqueue_months(ra, id, e ? e->since : 0, now);
-			}
+			if ((want & READAHEAD_MONTHS) || ra->with_months)
+				enqueue(ra, OBJ_TX_RANGE, id, 0);
 			ra->queued_to[order] = p;
 			queued_any = true;
 		}
 	}
+	if (known && !walking_any) {
+		/* Not the next account of any walk: a new walk (or none), whose
+		 * mode is its own.  What was queued for the old one goes. */
+		ra->with_months = false;
+		ra->len = 0;
+	}
+	if (want & READAHEAD_MONTHS)
+		ra->with_months = true;
 	ra->has_last = true;
 	if (queued_any)
 		pthread_cond_broadcast(&ra->wake);
 	pthread_mutex_unlock(&ra->lock);
+}
+
+uint64_t readahead_dropped(struct readahead *ra)
+{
+	if (!ra)
+		return 0;
+	pthread_mutex_lock(&ra->lock);
+	uint64_t n = ra->dropped;
+	pthread_mutex_unlock(&ra->lock);
+	return n;
 }

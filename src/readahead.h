@@ -3,10 +3,16 @@
  * grep -r, tar and find visit /accounts/<id> in listing order, rsync in
  * name order, one account after another.  Once two visits in a row are
  * neighbours in either order, the next accounts' info.json and
- * sub-account listings are fetched in the background, a bounded window
- * ahead, through the cache (so nothing is fetched twice and readers share
- * what is in flight).  A single visit (cat, ls of one account) or a listing
- * alone (ls -l /accounts) triggers nothing. */
+ * sub-account listings (and, once the walk goes into transactions folders,
+ * their histories as one range each) are fetched in the background, a
+ * bounded window ahead, through the cache (so nothing is fetched twice and
+ * readers share what is in flight).  A single visit (cat, ls of one
+ * account) or a listing alone (ls -l /accounts) triggers nothing.
+ *
+ * Read-ahead belongs to the walk: a visit that continues no walk starts a
+ * new one with its own mode (files, months) and drops what the old one had
+ * queued, and when visits stop for a second (Ctrl-C) the queue
+ * is dropped, so only the requests already in flight still go out. */
 #ifndef SEPAYFS_READAHEAD_H
 #define SEPAYFS_READAHEAD_H
 
@@ -26,12 +32,11 @@ void readahead_stop(struct readahead *ra);
 enum readahead_want { READAHEAD_FILES = 1, READAHEAD_MONTHS = 2 };
 
 /* A reader entered account id (listed in the cached account listing) for
- * what `want` says; a walk reads ahead that much of the next accounts. */
+ * what `want` says: its own files, or (READAHEAD_MONTHS) its transactions
+ * folder, after which this walk reads ahead the next accounts' months too. */
 void readahead_visit(struct readahead *ra, int64_t account_id, int want);
-/* A reader entered an account's transactions folder, whose months run
- * from since to now: they are fetched ahead, and from now on so are the
- * months of the accounts a walk goes on to. */
-void readahead_visit_months(struct readahead *ra, int64_t account_id, int32_t since, int32_t now);
+/* Queued work dropped because the reader stopped, for statistics. */
+uint64_t readahead_dropped(struct readahead *ra);
 
 
 #endif

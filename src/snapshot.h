@@ -41,6 +41,7 @@ struct snapshot {
 	struct listing_entry *entries;
 	struct timespec mtime;          /* a listing: when this set of ids was first seen */
 	struct timespec fetched;        /* when the request was answered (wall clock) */
+	int32_t since;                  /* an account's detail: the YYYYMM of created_at, or 0 */
 };
 
 /* Copies len bytes into a new blob with refs = 1.  NULL on ENOMEM. */

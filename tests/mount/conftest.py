@@ -316,6 +316,10 @@ class MountFactory:
         if page_size is not None:
             opts.append("page_size=%s" % page_size)
         opts.extend(extra_opts or [])
+        if not any(o.startswith("max_rate=") for o in opts):
+            # The mock on loopback has no rate limit unless a test gives it
+            # one: no pace here (the default, 3 a second, is SePay's).
+            opts.append("max_rate=0")
         if not default_cache_dir and not any(o.startswith("cache_dir=") for o in opts):
             # The disk cache is on, as by default, but each mount starts
             # cold: tests that count requests must not be served by another

@@ -171,19 +171,23 @@ def test_listing_is_the_months_since_created_at_without_requests(mock, mount):
 def test_month_files_are_the_api_months_as_json_lines(mock, mount):
     """Every month file of every account equals the API's month, line by
     line, in order, with the keys in the API's order; empty months are empty
-    files; each month is asked for once, page by page (pages of 4 here), from
-    its 1st to the next month's 1st."""
+    files.  A walk asks each account's whole history as one range, page by
+    page (pages of 4 here), from its first month's 1st to the next month's
+    1st; a month looked at alone asks for that month only, and its bytes are
+    the same."""
     mnt = mount(mock)
     accounts = mock.data()["accounts"]
     os.listdir(os.path.join(mnt, "accounts"))
     before = mock.log_len()
     sizes = defaultdict(int)
+    walked = {}
     for a in accounts:
         names = sorted(os.listdir(tx_dir(mnt, a["id"])))
         assert names == month_names(a["created_at"])
         for name in names:
             data = check_month_file(mock, os.path.join(tx_dir(mnt, a["id"]), name),
                                     a["id"], name)
+            walked[(a["id"], name)] = data
             sizes["empty" if not data else
                   "multi-page" if data.count(b"\n") > 4 else "one page"] += 1
     # The data set holds all three kinds; otherwise this test proves less.
@@ -195,13 +199,23 @@ def test_month_files_are_the_api_months_as_json_lines(mock, mount):
         q = tx_query(e)
         pages[(int(q["bank_account_id"]), q["from_date"], q["to_date"])].append(
             int(q.get("page", "1")))
-    expected_keys = {(a["id"],) + asked_range(n) for a in accounts
-                     for n in month_names(a["created_at"])}
+    expected_keys = {(a["id"], asked_range(month_names(a["created_at"])[0])[0],
+                      asked_range(current_month_name())[1]) for a in accounts}
     assert set(pages) == expected_keys
     for key, got in pages.items():
         total = len(control_items(mock, key[0], None, dates=key[1:]))
         last = max(1, -(-total // 4))
         assert sorted(got) == list(range(1, last + 1)), (key, got)
+
+    # The same months asked one by one (another mount, no walk: cat) are
+    # byte for byte what the ranges gave.
+    single = mount(mock)
+    for (acc_id, name), data in walked.items():
+        before = mock.log_len()
+        assert read(os.path.join(tx_dir(single, acc_id), name)) == data
+        asked = tx_requests(mock.requests_since(before))
+        assert {tuple(tx_query(e)[k] for k in ("from_date", "to_date")) for e in asked} \
+            == {asked_range(name)}, asked
 
 
 @pytest.mark.mock_opts(accounts=6)

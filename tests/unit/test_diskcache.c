@@ -28,7 +28,8 @@ static bool same_snapshot(const struct snapshot *a, const struct snapshot *b)
 {
 	if (!a || !b || a->count != b->count || (a->file == NULL) != (b->file == NULL) ||
 	    a->mtime.tv_sec != b->mtime.tv_sec || a->mtime.tv_nsec != b->mtime.tv_nsec ||
-	    a->fetched.tv_sec != b->fetched.tv_sec || a->fetched.tv_nsec != b->fetched.tv_nsec)
+	    a->fetched.tv_sec != b->fetched.tv_sec || a->fetched.tv_nsec != b->fetched.tv_nsec ||
+	    a->since != b->since)
 		return false;
 	const struct blob *fa = a->file, *fb = b->file;
 	for (size_t i = 0; i <= a->count; i++) {
@@ -82,6 +83,7 @@ static void test_format(void)
 	struct blob *f = blob_new("{}\n", 3, (struct timespec){ 1600000000, 9 });
 	s = snapshot_new_file(f);
 	s->fetched = (struct timespec){ 1800000000, 0 };
+	s->since = 202502;
 	bytes = disk_entry_encode(&key, 1, s, &len);
 	back = disk_entry_decode(bytes, len, &key, 1);
 	CHECK(same_snapshot(s, back));

@@ -45,12 +45,13 @@ static void world_init(struct world *w)
 	struct sepay_api_config ac = { .http = fake_http_transport(w->http), .auth = w->auth,
 				       .page_size = 100, .parallel = 4, .timeout_ms = 300 };
 	sepay_api_init(&w->api, &ac);
-	objects_source_init(&w->source, &w->api, 60000, false);
+	objects_source_init(&w->source, &w->api, 60000, false, 24);
 	struct cache_config cc = { .ttl_ms = 60000, .fetch = objects_fetch,
 				   .fetch_ctx = &w->source };
 	w->cache = cache_new(&cc);
+	w->source.cache = w->cache;
 	struct fs_config fc = { .uid = 1234, .gid = 5678, .file_mode = 0444, .dir_mode = 0555,
-				.history_months = 24, .objects = &w->source };
+				.objects = &w->source };
 	CHECK_INT(fs_init(&w->fs, &fc, w->cache), 0);
 }
 
@@ -422,9 +423,86 @@ static void test_transactions(void)
 	world_free(&w);
 }
 
+/* A walk through transactions/ asks one range for the account's history
+ * and fills every month from it; a month alone asks for itself; both give
+ * the same bytes. */
+static void test_transaction_ranges(void)
+{
+	int32_t now = month_of_time(time(NULL));
+	int32_t start = month_add(now, -2), after = month_add(now, 1);
+	char list[512], range[256], items[1024];
+	snprintf(list, sizeof(list), "{\"data\":[{\"id\":19,\"created_at\":\"%04d-%02d-15 10:00:00\"}],"
+		 "\"meta\":{\"pagination\":{\"last_page\":1}}}", (int)(start / 100), (int)(start % 100));
+	snprintf(range, sizeof(range), "/transactions?bank_account_id=19&from_date=%04d-%02d-01&"
+		 "to_date=%04d-%02d-01&page=1&limit=100", (int)(start / 100), (int)(start % 100),
+		 (int)(after / 100), (int)(after % 100));
+	int32_t mid = month_add(start, 1);
+	snprintf(items, sizeof(items),
+		 "{\"data\":[{\"id\":1,\"transaction_date\":\"%04d-%02d-01 00:00:00\"},"
+		 "{\"id\":3,\"transaction_date\":\"%04d-%02d-05 10:00:00\"},"
+		 "{\"id\":2,\"transaction_date\":\"%04d-%02d-05 10:00:00\"},"
+		 "{\"id\":4,\"transaction_date\":\"%04d-%02d-01 00:00:00\"}],"
+		 "\"meta\":{\"pagination\":{\"last_page\":1}}}",
+		 (int)(start / 100), (int)(start % 100), (int)(mid / 100), (int)(mid % 100),
+		 (int)(mid / 100), (int)(mid % 100), (int)(after / 100), (int)(after % 100));
+	struct world w;
+	world_init(&w);
+	fake_http_set(w.http, "/bank-accounts?page=1&limit=100", 200, list);
+	fake_http_set(w.http, range, 200, items);
+	struct stat st;
+	uint64_t accounts = lookup_ok(&w, INODE_ROOT, "accounts", &st);
+	uint64_t acct = lookup_ok(&w, accounts, "19", &st);
+	uint64_t tx = lookup_ok(&w, acct, "transactions", &st);
+	struct dir_out dir;
+	CHECK_INT(read_dir(&w, tx, 64, &dir), 0);
+	unsigned before = fake_http_count(w.http, NULL);
+	struct blob *walked[3];
+	char name[NAME_MAX_ID_FILE];
+	for (int i = 0; i < 3; i++) {
+		name_format_month_file(name, month_add(start, i));
+		uint64_t ino = lookup_ok(&w, tx, name, &st);
+		CHECK_INT(fs_read(&w.fs, ino, &walked[i]), 0);
+	}
+	CHECK_INT(fake_http_count(w.http, NULL) - before, 1);
+	CHECK_INT(fake_http_count(w.http, range), 1);
+	/* The next month's 1st (asked past the end) is in no file. */
+	CHECK(strstr(walked[1]->bytes, "\"id\":2") < strstr(walked[1]->bytes, "\"id\":3"));
+	CHECK_INT(walked[2]->v.len, 0);
+	world_free(&w);
+
+	/* Each month alone, in a mount that walks nothing. */
+	world_init(&w);
+	fake_http_set(w.http, "/bank-accounts?page=1&limit=100", 200, list);
+	fake_http_set(w.http, range, 200, items); /* not asked */
+	for (int i = 0; i < 3; i++) {
+		int32_t m = month_add(start, i), next = month_add(m, 1);
+		char one[256];
+		snprintf(one, sizeof(one), "/transactions?bank_account_id=19&from_date=%04d-%02d-01&"
+			 "to_date=%04d-%02d-01&page=1&limit=100", (int)(m / 100), (int)(m % 100),
+			 (int)(next / 100), (int)(next % 100));
+		fake_http_set(w.http, one, 200, items);
+	}
+	accounts = lookup_ok(&w, INODE_ROOT, "accounts", &st);
+	acct = lookup_ok(&w, accounts, "19", &st);
+	tx = lookup_ok(&w, acct, "transactions", &st);
+	for (int i = 0; i < 3; i++) {
+		name_format_month_file(name, month_add(start, i));
+		uint64_t ino = lookup_ok(&w, tx, name, &st);
+		struct blob *alone;
+		CHECK_INT(fs_read(&w.fs, ino, &alone), 0);
+		CHECK_INT(alone->v.len, walked[i]->v.len);
+		CHECK(memcmp(alone->bytes, walked[i]->bytes, alone->v.len) == 0);
+		blob_unref(alone);
+		blob_unref(walked[i]);
+	}
+	CHECK_INT(fake_http_count(w.http, range), 0);
+	world_free(&w);
+}
+
 int main(void)
 {
 	test_transactions();
+	test_transaction_ranges();
 	test_versions();
 	test_cookies_survive_refresh();
 	test_impossible_names_cost_nothing();

@@ -1,0 +1,33 @@
+/* transactions.h - an account's transactions, month by month.
+ *
+ * One paged request for a range of months (GET /transactions with
+ * bank_account_id, from_date the first month's 1st, to_date the 1st after
+ * the last month: right whatever SePay's to_date means), rendered as one
+ * JSON Lines file per month.  A month fetched alone is the range of one
+ * month, so its bytes are the same whichever way it was asked. */
+#ifndef SEPAYFS_TRANSACTIONS_H
+#define SEPAYFS_TRANSACTIONS_H
+
+#include "sepay.h"
+#include "snapshot.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Months one range asks for at most: the API's documented history is far
+ * shorter, and the rendered months are held in memory together. */
+#define TX_RANGE_MAX_MONTHS 600
+
+/* The API path (with query) of account's months from..to. */
+void tx_range_path(char *buf, size_t size, int64_t account, int32_t from, int32_t to);
+
+/* Fetches account's months from..to (YYYYMM, at most TX_RANGE_MAX_MONTHS):
+ * 0 and months[to - from] filled with a blob each (caller unrefs), dated
+ * now; or an errno.  Each month holds exactly the items of that account
+ * dated in it, each id once, ordered by transaction_date then id; items of
+ * another account, or with no usable date, are dropped with a log line. */
+int tx_fetch_months(struct sepay_api *api, int64_t account, int32_t from, int32_t to,
+		    struct timespec now, struct blob **months);
+
+#endif

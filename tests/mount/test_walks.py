@@ -1,0 +1,114 @@
+"""test_walks.py - what a walk costs in requests, and what a stopped walk costs.
+
+SePay counts requests per IP address at about 3 a second, so what a walk
+asks is what a user waits for.  These tests count the mock's requests:
+    - a cold cat of one month asks for that month alone;
+    - a walk (grep -r) asks each account's history as one range, not a
+      request per month;
+    - a walk that skips transactions/ (grep -r --exclude-dir) asks no month,
+      even after an earlier walk went into transactions folders;
+    - a walk stopped halfway (Ctrl-C) stops asking within a couple of
+      seconds: only requests already in flight still go out.
+"""
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import read
+
+TX_PATH = "/api/v1/transactions"
+
+
+def tx_requests(entries):
+    return [e for e in entries if e["path"] == TX_PATH]
+
+
+@pytest.mark.mock_opts(accounts=6, history_months=12)
+def test_cold_cat_of_one_month_asks_for_that_month(mock, mount):
+    mnt = mount(mock)
+    acc = mock.account_ids()[2]
+    before = mock.log_len()
+    tx = os.path.join(mnt, "accounts", str(acc), "transactions")
+    month = time.strftime("%Y-%m", time.gmtime(time.time() + 7 * 3600))
+    read(os.path.join(tx, month + ".jsonl"))
+    mock.wait_quiet()
+    asked = tx_requests(mock.requests_since(before))
+    assert len(asked) == 1, asked
+    assert "from_date=%s-01" % month in asked[0]["query"]
+
+
+@pytest.mark.mock_opts(accounts=10, history_months=18)
+def test_a_walk_asks_each_history_as_one_range(mock, mount):
+    mnt = mount(mock)
+    r = subprocess.run(["grep", "-rc", "DH", mnt], capture_output=True, text=True, timeout=120)
+    assert r.returncode in (0, 1), r.stderr
+    mock.wait_quiet()
+    asked = tx_requests(mock.requests())
+    per_account = {}
+    for e in asked:
+        q = dict(p.split("=", 1) for p in e["query"].split("&"))
+        per_account.setdefault(q["bank_account_id"], set()).add((q["from_date"], q["to_date"]))
+    # 19 months each (created 18 months back, and this one): one range each,
+    # in pages of 100 (these histories fit one or two).
+    assert len(per_account) == 10, per_account
+    assert all(len(ranges) == 1 for ranges in per_account.values()), per_account
+    assert len(asked) <= 2 * 10, len(asked)
+    # Every month file is there, and equals a month asked alone.
+    single = mount(mock)
+    acc = mock.account_ids()[3]
+    tx = os.path.join(mnt, "accounts", str(acc), "transactions")
+    names = sorted(os.listdir(tx))
+    assert len(names) == 19
+    for name in names:
+        assert read(os.path.join(tx, name)) == \
+            read(os.path.join(single, "accounts", str(acc), "transactions", name))
+
+
+@pytest.mark.mock_opts(accounts=12, history_months=6)
+def test_a_walk_that_skips_transactions_asks_no_month(mock, mount):
+    """An earlier walk went into transactions folders; the next one skips
+    them: read-ahead belongs to the walk, and asks no month for it."""
+    mnt = mount(mock, expect_quiet=False)
+    acc = mock.account_ids()
+    for a in acc[:3]:
+        tx = os.path.join(mnt, "accounts", str(a), "transactions")
+        for name in sorted(os.listdir(tx)):
+            read(os.path.join(tx, name))
+    mock.wait_quiet()
+    mount.daemon(mnt).proc.send_signal(signal.SIGHUP)  # everything is asked again
+    deadline = time.monotonic() + 30
+    while "SIGHUP" not in mount.stderr(mnt) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    before = mock.log_len()
+    r = subprocess.run(["grep", "-r", "--exclude-dir=transactions", "-c", "x", mnt],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode in (0, 1), r.stderr
+    mock.wait_quiet()
+    assert tx_requests(mock.requests_since(before)) == []
+
+
+@pytest.mark.mock_opts(accounts=60, history_months=12, latency_ms=100)
+def test_a_stopped_walk_stops_asking(mock, mount):
+    """grep -r on a slow server, interrupted once it is well under way: the
+    requests after the interrupt are those in flight and little more."""
+    mnt = mount(mock)
+    grep = subprocess.Popen(["grep", "-r", "DH", mnt], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while mock.log_len() < 40 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert grep.poll() is None, "the walk ended before it could be stopped"
+    grep.send_signal(signal.SIGINT)
+    grep.wait(timeout=30)
+    at_stop = mock.log_len()
+    mock.wait_quiet(settle=3)
+    after = mock.log_len() - at_stop
+    # In flight: max_conns (8) read-ahead requests, plus the pages of the
+    # ranges those are walking; the queue itself is dropped.
+    assert after <= 40, "%d requests after the walk stopped" % after
+    # And a walk of 60 accounts was far from done.
+    assert mock.log_len() < 60 * 3
