@@ -89,6 +89,10 @@ class Mount:
             # Each mount starts cold, as the figures say: no disk cache
             # left by an earlier mount of this benchmark.
             options.append("cache_dir=none")
+        if not any(o.startswith("max_rate=") for o in options):
+            # The mock on loopback has no limit unless one is set: no pace
+            # (bench_rate.py measures the pace against a limit).
+            options.append("max_rate=0")
         env = dict(os.environ, SEPAY_ACCESS_TOKEN=TOKEN)
         self.stderr = open(os.path.join(workdir, name + ".stderr"), "wb")
         self.proc = subprocess.Popen([SEPAYFS, "-f", "-o", ",".join(options), self.path],
