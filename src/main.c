@@ -38,7 +38,7 @@
 /* Accounts fetched ahead of a walk, per connection: each is three requests
  * or more (detail, sub-accounts, a range of months), so one per connection
  * keeps every connection busy, and bounds what a stopped walk still asks. */
-#define READAHEAD_ACCOUNTS_PER_CONN 1
+#define READAHEAD_ACCOUNTS_PER_CONN 2
 /* The deadline of the access check before mounting. */
 #define PROBE_TIMEOUT_S 5
 /* libfuse's own upper bound for -o max_threads. */
