@@ -14,9 +14,13 @@
 
 /* A credentials file holds a few short strings; anything bigger is not one. */
 #define MAX_CREDENTIALS_FILE 65536
-/* Refresh this long before expiry (a quarter of the lifetime for short
- * tokens), so no request goes out with a token about to die in flight. */
+/* Refresh this long before expiry, or a quarter of the lifetime for tokens
+ * that live less than four times as long, so no request goes out with a
+ * token about to die in flight, and a short-lived token is not refreshed
+ * before every request. */
 #define REFRESH_AHEAD_S 60
+/* An access token longer than this is no JWT SePay would send. */
+#define MAX_TOKEN_LEN 16384
 /* A lifetime the server gives is believed up to this (ten years): past it,
  * a number is garbage, and adding it to the clock could overflow. */
 #define MAX_LIFETIME_S (10LL * 366 * 24 * 3600)
@@ -31,6 +35,9 @@ struct auth {
 	pthread_cond_t refreshed;
 	char *access_token;        /* NULL: none yet */
 	int64_t expires_at;        /* wall-clock seconds; 0: unknown */
+	int64_t issued_at;         /* when access_token was had, wall-clock seconds */
+	bool save_pending;         /* a rotated refresh token is not on disk yet */
+	pthread_mutex_t save_lock; /* one writer of the credentials file at a time */
 	uint64_t generation;       /* moves with every new token */
 	bool refreshing;
 	int last_refresh_error;
@@ -49,11 +56,47 @@ static int64_t wall_now(void)
 	return (int64_t)time(NULL);
 }
 
+bool auth_token_header_safe(const char *t)
+{
+	size_t n = 0;
+	for (; t[n]; n++)
+		if ((unsigned char)t[n] <= 0x20 || (unsigned char)t[n] >= 0x7f || n >= MAX_TOKEN_LEN)
+			return false;
+	return n > 0;
+}
+
+/* Wipes every string inside v: jansson frees them without. */
+static void json_wipe(json_t *v)
+{
+	const char *key;
+	json_t *child;
+	size_t i;
+	if (json_is_string(v))
+		explicit_bzero((char *)json_string_value(v), json_string_length(v));
+	else if (json_is_object(v))
+		json_object_foreach(v, key, child)
+			json_wipe(child);
+	else if (json_is_array(v))
+		json_array_foreach(v, i, child)
+			json_wipe(child);
+}
+
+/* Server text for a log line: printable ASCII, bounded. */
+static void printable(char *out, size_t size, const char *s)
+{
+	size_t n = 0;
+	for (; s && *s && n + 1 < size; s++)
+		if (*s >= 0x20 && *s < 0x7f)
+			out[n++] = *s;
+	out[n] = '\0';
+}
+
 static struct auth *auth_alloc(void)
 {
 	struct auth *a = calloc(1, sizeof(*a));
 	if (a) {
 		pthread_mutex_init(&a->lock, NULL);
+		pthread_mutex_init(&a->save_lock, NULL);
 		pthread_cond_init(&a->refreshed, NULL);
 	}
 	return a;
@@ -70,6 +113,7 @@ void auth_free(struct auth *a)
 	free(a->token_url);
 	free(a->credentials_path);
 	pthread_cond_destroy(&a->refreshed);
+	pthread_mutex_destroy(&a->save_lock);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
@@ -82,6 +126,7 @@ struct auth *auth_new_fixed(const char *access_token)
 		return NULL;
 	}
 	a->expires_at = auth_jwt_expiry(access_token);
+	a->issued_at = wall_now();
 	return a;
 }
 
@@ -119,9 +164,18 @@ struct auth *auth_new_from_credentials(const char *path, const char *token_url,
 		a->token_url = token_url ? strdup(token_url) : json_string_copy(root, "token_url");
 		if (!a->token_url)
 			a->token_url = strdup(AUTH_DEFAULT_TOKEN_URL);
+		if (a->access_token && !auth_token_header_safe(a->access_token)) {
+			/* Not a token a header can carry: get a new one. */
+			log_warn("credentials file %s: its access_token has characters an HTTP header "
+				 "cannot carry: ignored, a new one is asked for", path);
+			secret_free(a->access_token);
+			a->access_token = NULL;
+		}
 		if (a->access_token)
 			a->expires_at = auth_jwt_expiry(a->access_token);
+		a->issued_at = wall_now();
 	}
+	json_wipe(root);
 	json_decref(root);
 	const char *missing = !a ? "memory" : !a->client_id ? "\"client_id\""
 				: !a->client_secret ? "\"client_secret\""
@@ -171,12 +225,19 @@ static void save_credentials(struct auth *a)
 	if (!json_is_object(root)) {
 		log_error("token refresh: cannot update %s: it is no longer a readable JSON object; "
 			  "the new refresh token is kept in memory only", a->credentials_path);
+		json_wipe(root);
 		json_decref(root);
 		return;
 	}
-	json_object_set_new(root, "refresh_token", json_string(a->refresh_token));
-	json_object_set_new(root, "access_token", json_string(a->access_token));
+	/* The newest tokens, taken under the lock they change under. */
+	pthread_mutex_lock(&a->lock);
+	json_t *refresh = json_string(a->refresh_token);
+	json_t *access = a->access_token ? json_string(a->access_token) : json_null();
+	pthread_mutex_unlock(&a->lock);
+	json_object_set_new(root, "refresh_token", refresh);
+	json_object_set_new(root, "access_token", access);
 	char *out = json_dumps(root, JSON_INDENT(2));
+	json_wipe(root);
 	json_decref(root);
 	int rc = out ? secret_file_write(a->credentials_path, out, strlen(out)) : ENOMEM;
 	if (out) {
@@ -211,14 +272,19 @@ static int refresh_now(struct auth *a, char **access, int64_t *expires_at, char 
 	json_t *root = auth_token_answer(&resp);
 	const char *token = json_string_value(json_object_get(root, "access_token"));
 	if (resp.status == 400 || resp.status == 401) {
-		const char *code = json_string_value(json_object_get(root, "error"));
+		char code[64];
+		printable(code, sizeof(code), json_string_value(json_object_get(root, "error")));
 		log_error("token refresh: POST %s: HTTP %ld %s: the refresh token or client was "
 			  "refused; log in again (sepayfs-login) (%s)", a->token_url, resp.status,
-			  code && strlen(code) < 64 ? code : "", strerror(EACCES));
+			  code, strerror(EACCES));
 		rc = EACCES;
 	} else if (resp.status < 200 || resp.status >= 300 || !token || !*token) {
 		log_error("token refresh: POST %s: HTTP %ld without an access token (%s)",
 			  a->token_url, resp.status, strerror(EIO));
+		rc = EIO;
+	} else if (!auth_token_header_safe(token)) {
+		log_error("token refresh: POST %s: an access token with characters an HTTP header "
+			  "cannot carry (%s)", a->token_url, strerror(EIO));
 		rc = EIO;
 	} else {
 		const char *new_refresh = json_string_value(json_object_get(root, "refresh_token"));
@@ -228,6 +294,7 @@ static int refresh_now(struct auth *a, char **access, int64_t *expires_at, char 
 				   ? strdup(new_refresh) : NULL;
 		rc = *access ? 0 : ENOMEM;
 	}
+	json_wipe(root);
 	json_decref(root);
 	return rc;
 }
@@ -254,14 +321,15 @@ static int refresh_locked(struct auth *a)
 		secret_free(a->access_token);
 		a->access_token = access;
 		a->expires_at = expires_at;
+		a->issued_at = wall_now();
 		a->generation++;
 		a->refreshes++;
 		if (rotated) {
 			secret_free(a->refresh_token);
 			a->refresh_token = rotated;
+			/* Written once the lock every request needs is let go. */
+			a->save_pending = true;
 		}
-		/* Saved under the lock: the one refresh at a time writes it. */
-		save_credentials(a);
 	}
 	a->last_refresh_error = rc;
 	a->refreshing = false;
@@ -273,8 +341,20 @@ static bool expiring(const struct auth *a)
 {
 	if (!a->expires_at)
 		return false;
-	int64_t left = a->expires_at - wall_now();
-	return left < REFRESH_AHEAD_S;
+	int64_t now = wall_now(), lifetime = a->expires_at - a->issued_at;
+	int64_t ahead = lifetime > 0 && lifetime / 4 < REFRESH_AHEAD_S ? lifetime / 4 : REFRESH_AHEAD_S;
+	return a->expires_at - now < ahead;
+}
+
+/* Writes a rotated refresh token to the credentials file, outside the lock
+ * requests need, the newest one whatever refreshes came meanwhile. */
+static void save_if_pending(struct auth *a, bool pending)
+{
+	if (!pending)
+		return;
+	pthread_mutex_lock(&a->save_lock);
+	save_credentials(a);
+	pthread_mutex_unlock(&a->save_lock);
 }
 
 int auth_current(struct auth *a, char **token, uint64_t *generation)
@@ -295,7 +375,10 @@ int auth_current(struct auth *a, char **token, uint64_t *generation)
 		if (!*token)
 			rc = ENOMEM;
 	}
+	bool save = a->save_pending;
+	a->save_pending = false;
 	pthread_mutex_unlock(&a->lock);
+	save_if_pending(a, save);
 	return rc;
 }
 
@@ -303,7 +386,10 @@ int auth_after_401(struct auth *a, uint64_t generation)
 {
 	pthread_mutex_lock(&a->lock);
 	int rc = a->generation != generation ? 0 : refresh_locked(a);
+	bool save = a->save_pending;
+	a->save_pending = false;
 	pthread_mutex_unlock(&a->lock);
+	save_if_pending(a, save);
 	return rc;
 }
 

@@ -49,6 +49,10 @@ void auth_identity(struct auth *a, char *out, size_t size);
 /* Whether the token's JWT lists its scopes and this one is not among them. */
 bool auth_lacks_scope(struct auth *a, const char *scope);
 
+/* Whether a token can go into an HTTP header as it is: printable ASCII, no
+ * spaces or control characters (a CR LF would start a header of its own). */
+bool auth_token_header_safe(const char *token);
+
 /* The "exp" claim of a JWT, in seconds since the epoch, or 0. */
 int64_t auth_jwt_expiry(const char *token);
 

@@ -185,7 +185,9 @@ static void entry_drop_if_empty(struct cache *c, struct cache_entry *e)
 }
 
 /* Over budget: drop the bytes of the least recently used values first, and
- * only when that is not enough, whole entries with their version records. */
+ * only when that is not enough, whole entries with their version records.
+ * The entry used last stays, so an object larger than the budget is
+ * served from memory while it is the one being read. */
 static void evict(struct cache *c)
 {
 	if (!c->cfg.max_bytes)
@@ -194,8 +196,10 @@ static void evict(struct cache *c)
 		struct cache_entry *e = c->oldest;
 		while (c->stats.bytes > c->cfg.max_bytes && e) {
 			struct cache_entry *newer = e->newer;
-			if (entry_busy(e)) {
-				/* in use: skip */
+			if (entry_busy(e) || e == c->newest) {
+				/* in use (the newest is the one just read or
+				 * stored): kept whatever the budget, or an object
+				 * over it would be fetched again for every batch */
 			} else if (e->value) {
 				snapshot_unref(e->value);
 				e->value = NULL;

@@ -47,8 +47,12 @@ struct http_curl_config {
 };
 
 /* Whether a URL may be used: https anywhere, plain http only to a loopback
- * address (127.0.0.0/8, ::1, localhost).  On false, *why says why. */
+ * address literal (127.0.0.0/8, [::1]) or localhost.  On false, *why says
+ * why.  A plain-http transfer is also refused unless the address it
+ * connected to is loopback. */
 bool http_url_allowed(const char *url, const char **why);
+/* Whether an IP address as text ("127.0.0.1", "::1") is loopback. */
+bool http_address_is_loopback(const char *ip);
 
 /* The libcurl transport.  curl_global_init() must have been called.
  * NULL with *err set (ENOMEM, EINVAL) on failure. */

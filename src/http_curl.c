@@ -11,7 +11,9 @@
 #include "retry_after.h"
 #include "strbuf.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -40,6 +42,7 @@ struct curl_transport {
 struct transfer {
 	struct strbuf body;
 	struct retry_hints hints;
+	bool plain_http; /* the connection must then be to loopback */
 };
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ctx)
@@ -129,18 +132,63 @@ static void pool_give_back(struct curl_transport *t, CURL *h)
 	pthread_mutex_unlock(&t->pool_lock);
 }
 
+/* An IP address literal in 127.0.0.0/8 or ::1 (IPv6 in brackets, as URLs
+ * write it). */
+static bool loopback_literal(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char inner[INET6_ADDRSTRLEN + 1];
+	size_t n = strlen(host);
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (n > 2 && n - 2 < sizeof(inner) && host[0] == '[' && host[n - 1] == ']') {
+		memcpy(inner, host + 1, n - 2);
+		inner[n - 2] = '\0';
+		return inet_pton(AF_INET6, inner, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	return false;
+}
+
+/* Before a plain-http request goes out, on the connection it will use: the
+ * address actually connected to must be loopback too (localhost could be
+ * mapped anywhere). */
+static int prereq_check(void *ctx, char *primary_ip, char *local_ip, int primary_port,
+			int local_port)
+{
+	(void)local_ip;
+	(void)primary_port;
+	(void)local_port;
+	const struct transfer *tr = ctx;
+	return !tr->plain_http || http_address_is_loopback(primary_ip) ? CURL_PREREQFUNC_OK
+									  : CURL_PREREQFUNC_ABORT;
+}
+
+bool http_address_is_loopback(const char *ip)
+{
+	if (loopback_literal(ip))
+		return true;
+	char bracketed[INET6_ADDRSTRLEN + 3];
+	if ((size_t)snprintf(bracketed, sizeof(bracketed), "[%s]", ip) >= sizeof(bracketed))
+		return false;
+	return loopback_literal(bracketed);
+}
+
 /* One transfer on a pooled handle, set up by the caller's options. */
 static int perform(struct curl_transport *t, CURL *h, const char *url, long timeout_ms,
 		   struct http_response *resp)
 {
 	struct transfer tr;
 	retry_hints_init(&tr.hints, time(NULL));
+	tr.plain_http = strncasecmp(url, "http://", 7) == 0;
 	strbuf_init(&tr.body, t->max_body);
 	char curl_error[CURL_ERROR_SIZE] = "";
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 1L);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &tr);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, &tr);
+	curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, prereq_check);
+	curl_easy_setopt(h, CURLOPT_PREREQDATA, &tr);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_error);
 	CURLcode cc = curl_easy_perform(h);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
@@ -159,7 +207,9 @@ static int perform(struct curl_transport *t, CURL *h, const char *url, long time
 		rc = cc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : EIO;
 		snprintf(resp->error, sizeof(resp->error), "%s",
 			 too_big ? "response larger than the size limit"
-				 : curl_error[0] ? curl_error : curl_easy_strerror(cc));
+			 : cc == CURLE_ABORTED_BY_CALLBACK
+				 ? "refused: plain http:// connected to an address that is not loopback"
+			 : curl_error[0] ? curl_error : curl_easy_strerror(cc));
 		strbuf_release(&tr.body);
 	}
 	return rc;
@@ -283,10 +333,12 @@ bool http_url_allowed(const char *url, const char **why)
 		if (strcasecmp(scheme, "https") == 0) {
 			ok = true;
 		} else if (strcasecmp(scheme, "http") == 0) {
-			/* Plain http would send the token in the clear: loopback only. */
-			ok = strncmp(host, "127.", 4) == 0 || strcmp(host, "[::1]") == 0 ||
-			     strcasecmp(host, "localhost") == 0;
-			*why = "plain http:// is allowed only to a loopback address; use https://";
+			/* Plain http would send the token in the clear: loopback
+			 * only, named by an address literal or localhost; and the
+			 * address connected to is checked again (prereq_check). */
+			ok = strcasecmp(host, "localhost") == 0 || loopback_literal(host);
+			*why = "plain http:// is allowed only to a loopback address (127.0.0.0/8, "
+			       "[::1] or localhost); use https://";
 		} else {
 			*why = "the URL must be https://";
 		}

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 /* Below any sane kernel FUSE timeout and human patience, above a slow API. */
@@ -158,6 +159,9 @@ int main(int argc, char *argv[])
 	int status = 1;
 	bool fs_ready = false;
 
+	/* No core dump, no ptrace by others of the same uid: memory holds the
+	 * token (and with -o credentials the client secret). */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (options_parse(&args, &opts) != 0 || fuse_parse_cmdline(&args, &cmd) != 0) {
 		fprintf(stderr, "Try 'sepayfs --help' for more information.\n");
 		status = 2;

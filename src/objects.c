@@ -53,12 +53,17 @@ static struct blob *render_blob(const json_t *obj, struct timespec now)
 /* A listing arrives page by page, pages on several threads at once: each
  * page's items go to that page's bucket, and the buckets are joined in page
  * order at the end, so "first seen" means first in the list's own order. */
+/* A listing holds at most this many bytes of rendered files: past it, a
+ * server that pages forever through huge items would take all memory. */
+#define LISTING_MAX_BYTES (256u << 20)
+
 struct listing_build {
 	pthread_mutex_t lock;
 	struct snapshot **pages; /* pages[n - 1] holds page n's items */
 	size_t n_pages;
 	bool with_files;
 	struct timespec now;
+	size_t bytes;            /* rendered so far, under lock */
 };
 
 static int add_listed_item(void *ctx, int64_t page_no, int64_t id, json_t *item)
@@ -71,6 +76,9 @@ static int add_listed_item(void *ctx, int64_t page_no, int64_t id, json_t *item)
 	int rc = 0;
 	size_t index = (size_t)page_no - 1;
 	pthread_mutex_lock(&lb->lock);
+	lb->bytes += file ? file->v.len : 0;
+	if (lb->bytes > LISTING_MAX_BYTES)
+		rc = EFBIG;
 	if (index >= lb->n_pages) {
 		size_t n = index + 1 > lb->n_pages * 2 ? index + 1 : lb->n_pages * 2;
 		struct snapshot **p = realloc(lb->pages, n * sizeof(*p));
@@ -81,7 +89,9 @@ static int add_listed_item(void *ctx, int64_t page_no, int64_t id, json_t *item)
 		}
 	}
 	struct snapshot *bucket = NULL;
-	if (index >= lb->n_pages ||
+	if (rc) {
+		/* over the cap: refused below */
+	} else if (index >= lb->n_pages ||
 	    (!lb->pages[index] && !(lb->pages[index] = snapshot_new_listing(lb->now))))
 		rc = ENOMEM;
 	else
@@ -128,6 +138,11 @@ static int fetch_listing(struct sepay_api *api, const char *op, const char *path
 	struct listing_build lb = { .with_files = with_files, .now = now };
 	pthread_mutex_init(&lb.lock, NULL);
 	int rc = sepay_walk_pages(api, op, path, add_listed_item, &lb);
+	if (rc == EFBIG) {
+		log_error("%s: GET %s: the listing's files pass %u MiB; refused (%s)", op, path,
+			  LISTING_MAX_BYTES >> 20, strerror(EIO));
+		rc = EIO;
+	}
 	if (rc == 0 && !(*out = join_pages(&lb)))
 		rc = ENOMEM;
 	for (size_t p = 0; p < lb.n_pages; p++)

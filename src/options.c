@@ -1,6 +1,7 @@
 /* options.c - sepayfs's -o options. */
 #include "options.h"
 
+#include "auth.h"
 #include "http.h"
 #include "log.h"
 #include "secretfile.h"
@@ -355,15 +356,6 @@ static char *trimmed_copy(const char *s, size_t len)
 	return len ? strndup(s, len) : NULL;
 }
 
-static bool token_is_printable(const char *t)
-{
-	/* It goes into an HTTP header: no control characters or spaces. */
-	for (; *t; t++)
-		if ((unsigned char)*t <= 0x20 || *t == 0x7f)
-			return false;
-	return true;
-}
-
 char *options_load_token(const struct sepayfs_options *opts)
 {
 	char *token = NULL;
@@ -379,17 +371,21 @@ char *options_load_token(const struct sepayfs_options *opts)
 		free(text);
 	} else {
 		source = "$SEPAY_ACCESS_TOKEN";
-		const char *env = getenv("SEPAY_ACCESS_TOKEN");
+		char *env = getenv("SEPAY_ACCESS_TOKEN");
 		if (!env) {
 			fprintf(stderr, "sepayfs: no access token: use -o credentials=PATH, "
 					"-o token_file=PATH or set SEPAY_ACCESS_TOKEN (see sepayfs --help)\n");
 			return NULL;
 		}
 		token = trimmed_copy(env, strlen(env));
+		/* Out of the environment, and out of the memory /proc/PID/environ
+		 * shows: the copy is ours to guard. */
+		explicit_bzero(env, strlen(env));
+		unsetenv("SEPAY_ACCESS_TOKEN");
 	}
-	if (!token || !token_is_printable(token)) {
+	if (!token || !auth_token_header_safe(token)) {
 		fprintf(stderr, "sepayfs: %s: %s\n", source,
-			token ? "the token has spaces or control characters inside it"
+			token ? "the token has spaces, control characters or non-ASCII bytes inside it"
 			      : "the token is empty");
 		secret_free(token);
 		return NULL;

@@ -78,6 +78,17 @@ void rate_limit_slow_down(struct rate_limit *rl, uint64_t now_ns, uint64_t retry
 	pthread_mutex_unlock(&rl->lock);
 }
 
+void rate_limit_reset(struct rate_limit *rl)
+{
+	pthread_mutex_lock(&rl->lock);
+	uint64_t now = rate_limit_monotonic_ns();
+	rl->interval_ns = rl->base_ns;
+	if (rl->next_ns > now)
+		rl->next_ns = now;
+	rl->widened_ns = rl->calm_ns = now;
+	pthread_mutex_unlock(&rl->lock);
+}
+
 void rate_limit_speed_up(struct rate_limit *rl, uint64_t now_ns)
 {
 	pthread_mutex_lock(&rl->lock);

@@ -34,6 +34,9 @@ bool rate_limit_wait(struct rate_limit *rl, uint64_t deadline_ns);
 /* The server said 429: no request before now_ns + retry_after_ns, and
  * wider spacing from now on. */
 void rate_limit_slow_down(struct rate_limit *rl, uint64_t now_ns, uint64_t retry_after_ns);
+/* Forgets every wait and widening the server asked for (SIGHUP: the user
+ * says try now). */
+void rate_limit_reset(struct rate_limit *rl);
 /* A request went through at now_ns: after a quiet second, narrow the
  * spacing back toward the base. */
 void rate_limit_speed_up(struct rate_limit *rl, uint64_t now_ns);

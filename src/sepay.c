@@ -3,6 +3,7 @@
 
 #include "cache.h"
 #include "log.h"
+#include "salvage.h"
 #include "secretfile.h"
 
 #include <errno.h>
@@ -213,7 +214,18 @@ struct attempt {
 	int err;
 	double retry_after; /* seconds the server asked for on a 429, or -1 */
 	unsigned sent;      /* requests sent so far in this call */
+	const char *op, *path;
 };
+
+/* Whether a body at least starts as JSON does; an HTML page from a proxy
+ * does not, and is worth asking again. */
+static bool starts_as_json(const char *b, size_t n)
+{
+	size_t i = 0;
+	while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r'))
+		i++;
+	return i < n && (b[i] == '{' || b[i] == '[');
+}
 
 /* Classifies a response that arrived: *root on ANSWERED. */
 static enum outcome judge_response(struct http_response *resp, json_t **root,
@@ -222,8 +234,13 @@ static enum outcome judge_response(struct http_response *resp, json_t **root,
 	long status = resp->status;
 	json_t *body = NULL;
 	json_error_t jerr;
-	if (resp->body && resp->len)
-		body = json_loadb(resp->body, resp->len, 0, &jerr);
+	size_t dropped = 0;
+	/* \u0000 is a character like any other in a value: files escape it. */
+	if (resp->body && resp->len && status >= 200 && status < 300)
+		body = salvage_list(resp->body, resp->len, JSON_ALLOW_NUL, a->op, a->path, &dropped,
+				    &jerr);
+	else if (resp->body && resp->len)
+		body = json_loadb(resp->body, resp->len, JSON_ALLOW_NUL, &jerr);
 	char code[64] = "";
 	if (json_is_object(body))
 		sepay_error_code(body, code, sizeof(code));
@@ -235,11 +252,18 @@ static enum outcome judge_response(struct http_response *resp, json_t **root,
 			return EMPTY_200;
 		}
 		if (!json_is_object(body)) {
+			/* Cut short, or not JSON at all (a proxy's page): something on
+			 * the way, worth asking again.  A whole JSON body that is no
+			 * envelope, or that jansson cannot hold outside any item, is
+			 * what the server says: asking again gives the same. */
+			bool passing = !body && (json_error_code(&jerr) ==
+						 json_error_premature_end_of_input ||
+						 !starts_as_json(resp->body, resp->len));
 			snprintf(a->detail, sizeof(a->detail), "a body that is not a JSON object%s%s",
 				 body ? "" : ": ", body ? "" : jerr.text);
 			json_decref(body);
 			a->err = EIO;
-			return PASSING; /* cut short or garbled on the way: worth asking again */
+			return passing ? PASSING : FINAL;
 		}
 		const char *said = json_string_value(json_object_get(body, "status"));
 		if (!said || strcmp(said, "error") != 0) {
@@ -312,6 +336,7 @@ static enum outcome attempt_once(struct sepay_api *api, const char *path, uint64
 	secret_free(token);
 	a->status = resp.status;
 	enum outcome out;
+	a->path = path;
 	if (rc) {
 		/* No answer: refused, reset, timed out, cut off. */
 		snprintf(a->detail, sizeof(a->detail), "%s", resp.error);
@@ -325,14 +350,25 @@ static enum outcome attempt_once(struct sepay_api *api, const char *path, uint64
 }
 
 /* The wait a 429 asks for: what the server said, within bounds, and a
- * second when it names no time (SePay's limit is counted per second). */
-static uint64_t slow_down_ns(double retry_after)
+ * second when it names no time (SePay's limit is counted per second).  A
+ * wait longer than a request's whole deadline would only make every
+ * request fail at once until it passed: no longer than that. */
+static uint64_t slow_down_ns(const struct sepay_api *api, double retry_after)
 {
+	/* A little under the deadline, so the next request still fits. */
+	double most = (double)api->cfg.timeout_ms / 1000.0 * 0.9;
+	if (most > RETRY_AFTER_MAX_S)
+		most = RETRY_AFTER_MAX_S;
 	if (!(retry_after >= RETRY_AFTER_MIN_S))
 		retry_after = RETRY_AFTER_MIN_S;
-	if (retry_after > RETRY_AFTER_MAX_S)
-		retry_after = RETRY_AFTER_MAX_S;
+	if (retry_after > most)
+		retry_after = most;
 	return (uint64_t)(retry_after * 1e9);
+}
+
+void sepay_api_reset_pace(struct sepay_api *api)
+{
+	rate_limit_reset(&api->rate);
 }
 
 int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json_t **root)
@@ -342,7 +378,7 @@ int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json
 	uint64_t backoff = RETRY_FIRST_MS;
 	unsigned empty_answers = 0;
 	bool refreshed = false;
-	struct attempt last = { .err = 0 };
+	struct attempt last = { .err = 0, .op = op };
 	for (;;) {
 		uint64_t generation = 0;
 		enum outcome out = attempt_once(api, path, deadline, root, &generation, &last);
@@ -371,7 +407,7 @@ int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json
 		if (out == SLOW_DOWN) {
 			/* Everyone waits as the server asks, and slows down. */
 			rate_limit_slow_down(&api->rate, rate_limit_monotonic_ns(),
-					     slow_down_ns(last.retry_after));
+					     slow_down_ns(api, last.retry_after));
 			atomic_fetch_add(&api->retries, 1);
 			continue;
 		}

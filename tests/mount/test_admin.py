@@ -176,3 +176,16 @@ def test_sigterm_and_sigint_unmount_cleanly(mock, mount, sig):
     proc.send_signal(sig)
     assert proc.wait(10) == 0
     assert not os.path.ismount(mnt)
+
+
+@pytest.mark.mock_opts(token="secret-token-in-env")
+def test_token_is_not_left_in_the_environment(mock, mount):
+    """SEPAY_ACCESS_TOKEN is read, then wiped: /proc/PID/environ (which
+    shows the memory the environment started in) no longer holds it."""
+    mnt = mount(mock)
+    os.listdir(os.path.join(mnt, "accounts"))  # the token still works
+    pid = mount.daemon(mnt).proc.pid
+    with open("/proc/%d/environ" % pid, "rb") as f:
+        environ = f.read()
+    assert b"secret-token-in-env" not in environ
+    assert b"SEPAY_ACCESS_TOKEN=secret" not in environ

@@ -231,6 +231,29 @@ static void test_eviction(void)
 	CHECK(st.entries < 4000);
 	cache_free(c);
 
+	/* An object larger than the whole budget stays while it is the one in
+	 * use: a listing read batch by batch is fetched once, not once a
+	 * batch (it was evicted as soon as stored). */
+	char huge[8192];
+	memset(huge, 'h', sizeof(huge) - 1);
+	huge[sizeof(huge) - 1] = '\0';
+	struct fake_source big_src = { .content = huge, .wall_sec = 100 };
+	c = make_cache_capped(&big_src, 1000, 1024);
+	struct obj_key listing = { 3, 1, 0 };
+	for (int batch = 0; batch < 10; batch++) {
+		CHECK_INT(cache_get(c, &listing, &s), 0);
+		snapshot_unref(s);
+	}
+	CHECK_INT(atomic_load(&big_src.fetches), 1);
+	/* Once another object is in use, it goes. */
+	struct obj_key other = { 3, 2, 0 };
+	CHECK_INT(cache_get(c, &other, &s), 0);
+	snapshot_unref(s);
+	CHECK_INT(cache_get(c, &listing, &s), 0);
+	snapshot_unref(s);
+	CHECK_INT(atomic_load(&big_src.fetches), 3);
+	cache_free(c);
+
 	/* Errors not remembered leave no entry behind. */
 	struct fake_source failing = { .result = EIO };
 	c = make_cache(&failing, 0);

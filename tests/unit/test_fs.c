@@ -6,6 +6,8 @@
 #include "fs.h"
 #include "months.h"
 #include "objects.h"
+#include "strbuf.h"
+#include "transactions.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -499,8 +501,42 @@ static void test_transaction_ranges(void)
 	world_free(&w);
 }
 
+/* A page of 50,000 transactions on one date, each id twice: O(n log n)
+ * work (it took 75 s of CPU, quadratic, past any deadline). */
+static void test_big_month(void)
+{
+	struct world w;
+	world_init(&w);
+	int32_t m = month_of_time(time(NULL));
+	char path[256];
+	tx_range_path(path, sizeof(path), 19, m, m);
+	strcat(path, "&page=1&limit=100");
+	enum { N = 50000 };
+	struct strbuf body;
+	strbuf_init(&body, 0);
+	strbuf_puts(&body, "{\"data\":[");
+	for (int i = 0; i < 2 * N; i++)
+		strbuf_printf(&body, "%s{\"id\":%d,\"transaction_date\":\"%04d-%02d-15 10:00:00\"}",
+			      i ? "," : "", N - i % N, (int)(m / 100), (int)(m % 100));
+	strbuf_puts(&body, "],\"meta\":{\"pagination\":{\"last_page\":1}}}");
+	fake_http_set(w.http, path, 200, body.data);
+	strbuf_release(&body);
+	struct blob *month;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	CHECK_INT(tx_fetch_months(&w.api, 19, m, m, now, &month), 0);
+	size_t lines = 0;
+	for (size_t i = 0; i < month->v.len; i++)
+		lines += month->bytes[i] == '\n';
+	CHECK_INT(lines, N);
+	CHECK(strncmp(month->bytes, "{\"id\":1,", 8) == 0);
+	blob_unref(month);
+	world_free(&w);
+}
+
 int main(void)
 {
+	test_big_month();
 	test_transactions();
 	test_transaction_ranges();
 	test_versions();

@@ -76,5 +76,17 @@ int main(void)
 		rate_limit_speed_up(&rl, t * ms);
 	CHECK_INT(rl.interval_ns, 250 * ms);
 	rate_limit_destroy(&rl);
+
+	/* SIGHUP forgets what the server asked: the next slot is now. */
+	rate_limit_init(&rl, 4);
+	uint64_t now = rate_limit_monotonic_ns();
+	rate_limit_slow_down(&rl, now, 3600000 * ms);
+	CHECK(!rate_limit_reserve(&rl, now, now + 1000 * ms, &start));
+	rate_limit_reset(&rl);
+	now = rate_limit_monotonic_ns();
+	CHECK(rate_limit_reserve(&rl, now, now + 1000 * ms, &start));
+	CHECK(start <= now + 250 * ms);
+	CHECK_INT(rl.interval_ns, 250 * ms);
+	rate_limit_destroy(&rl);
 	return check_report("ratelimit");
 }

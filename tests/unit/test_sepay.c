@@ -392,6 +392,117 @@ static void test_refresh(void)
 	CHECK_INT(auth_jwt_expiry("opaque-token"), 0);
 }
 
+/* A credentials file with these contents (mode 0600); its path in path. */
+static struct auth *credentials_auth(char *path, const char *creds, struct fake_http *f)
+{
+	int fd = mkstemp(path);
+	CHECK(fd >= 0 && write(fd, creds, strlen(creds)) == (ssize_t)strlen(creds));
+	close(fd);
+	return auth_new_from_credentials(path, "https://auth.test/token", fake_http_transport(f));
+}
+
+/* Everything written to stderr while fn runs. */
+static char *stderr_of(void (*fn)(void *), void *arg)
+{
+	char path[] = "/tmp/sepayfs-test-stderr-XXXXXX";
+	int fd = mkstemp(path), saved = dup(2);
+	fflush(stderr);
+	dup2(fd, 2);
+	fn(arg);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	static char text[8192];
+	ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+	text[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
+	return text;
+}
+
+struct refused_refresh {
+	struct sepay_api *api;
+	int rc;
+};
+
+static void get_a(void *arg)
+{
+	struct refused_refresh *r = arg;
+	json_t *data = NULL;
+	r->rc = sepay_get_object(r->api, "test", "/a", &data);
+	json_decref(data);
+}
+
+/* Tokens from outside are checked before they go into a header; a token
+ * living a minute is not refreshed before every request; the credentials
+ * file is rewritten only for a new refresh token; the token endpoint's
+ * words reach the log filtered. */
+static void test_token_hygiene(void)
+{
+	char path[] = "/tmp/sepayfs-test-credentials-XXXXXX";
+	struct fake_http *f = fake_http_new();
+	struct auth *auth = credentials_auth(path, "{\"client_id\":\"c\",\"client_secret\":\"s\","
+					     "\"refresh_token\":\"r1\"}", f);
+	CHECK(auth != NULL);
+	struct sepay_api api;
+	struct sepay_api_config ac = { .http = fake_http_transport(f), .auth = auth,
+				       .page_size = 100, .parallel = 1, .timeout_ms = 2000 };
+	sepay_api_init(&api, &ac);
+	fake_http_set(f, "/a", 200, "{\"data\":{\"id\":1}}");
+	/* A minute's token, no new refresh token: one refresh for 20 requests
+	 * (there was one a request), and the file is left alone. */
+	fake_http_set(f, "https://auth.test/token", 200,
+		      "{\"access_token\":\"short\",\"expires_in\":60}");
+	struct stat before, after;
+	CHECK(stat(path, &before) == 0);
+	for (int i = 0; i < 20; i++) {
+		json_t *data;
+		CHECK_INT(sepay_get_object(&api, "test", "/a", &data), 0);
+		json_decref(data);
+	}
+	CHECK_INT(auth_refreshes(auth), 1);
+	CHECK(stat(path, &after) == 0 && after.st_ino == before.st_ino &&
+	      after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+	sepay_api_destroy(&api);
+	auth_free(auth);
+
+	/* An access token that would put a header of its own into every
+	 * request: refused, and no request carries it. */
+	fake_http_require_token(f, "good");
+	fake_http_set(f, "https://auth.test/token", 200,
+		      "{\"access_token\":\"fresh1\\r\\nX-Injected: yes\",\"expires_in\":3600}");
+	char path2[] = "/tmp/sepayfs-test-credentials-XXXXXX";
+	auth = credentials_auth(path2, "{\"client_id\":\"c\",\"client_secret\":\"s\","
+				"\"refresh_token\":\"r1\",\"access_token\":\"bad\\ntoken\"}", f);
+	CHECK(auth != NULL);
+	ac.auth = auth;
+	ac.timeout_ms = 300;
+	sepay_api_init(&api, &ac);
+	fake_http_reset_counts(f);
+	json_t *data;
+	CHECK(sepay_get_object(&api, "test", "/a", &data) != 0);
+	CHECK_INT(fake_http_count(f, "/a"), 0); /* neither token was ever sent */
+	CHECK(fake_http_count(f, "https://auth.test/token") >= 1);
+	sepay_api_destroy(&api);
+
+	/* A refusal whose error carries a newline and an escape sequence. */
+	fake_http_set(f, "https://auth.test/token", 400,
+		      "{\"error\":\"invalid_grant\\nsepayfs: notice: all is well\\u001b[2J\"}");
+	ac.timeout_ms = 2000;
+	sepay_api_init(&api, &ac);
+	struct refused_refresh r = { &api, 0 };
+	const char *log = stderr_of(get_a, &r);
+	CHECK_INT(r.rc, EACCES);
+	CHECK(strstr(log, "invalid_grantsepayfs: notice") != NULL);
+	CHECK(strchr(log, 0x1b) == NULL);
+	CHECK(strstr(log, "\nsepayfs: notice: all is well") == NULL);
+	sepay_api_destroy(&api);
+	auth_free(auth);
+	fake_http_free(f);
+	unlink(path);
+	unlink(path2);
+}
+
 /* A walk of pages whose bodies are given in order; the number of requests
  * it made, and its result. */
 static int walk_bodies(struct client *cl, const char *name, const char *const *bodies,
@@ -572,6 +683,46 @@ static void test_error_bodies(void)
 	client_stop(&cl);
 }
 
+/* One value jansson cannot hold skips its item, not the page; a body that
+ * cannot be read outside any item is not asked for again. */
+static void test_unreadable_items(void)
+{
+	struct client cl;
+	client_start(&cl, 1, 2000);
+	struct fake_http *f = cl.http;
+	struct collected c = { .lock = PTHREAD_MUTEX_INITIALIZER, .n = 0 };
+	fake_http_set(f, "/acc?page=1&limit=100", 200,
+		      "{\"data\": [{\"id\":1},\n {\"id\":2,\"big\":123456789012345678901234567890},"
+		      "{\"id\":3,\"x\":[1e400]}, {\"id\":4,\"s\":\"\xff\xfe\"},"
+		      "{\"id\":5,\"n\":\"a\\u0000b\"}, {\"id\":6}],"
+		      "\"meta\":{\"pagination\":{\"last_page\":1}}}");
+	CHECK_INT(sepay_walk_pages(&cl.api, "test", "/acc", collect, &c), 0);
+	collected_sort(&c);
+	CHECK_INT(c.n, 3);
+	CHECK_INT(c.ids[0], 1);
+	CHECK_INT(c.ids[1], 5);
+	CHECK_INT(c.ids[2], 6);
+	CHECK_INT(fake_http_count(f, NULL), 1);
+	/* The bad item is the last one: its comma goes with it. */
+	c.n = 0;
+	fake_http_set(f, "/last?page=1&limit=100", 200,
+		      "{\"data\":[{\"id\":7},{\"id\":8,\"v\":1e999}],\"meta\":{}}");
+	fake_http_set(f, "/last?page=2&limit=100", 200, "{\"data\":[]}");
+	CHECK_INT(sepay_walk_pages(&cl.api, "test", "/last", collect, &c), 0);
+	CHECK_INT(c.n, 1);
+	/* A detail jansson cannot hold: one request, then EIO (it was asked
+	 * again and again as if the network had cut it). */
+	json_t *data;
+	fake_http_set(f, "/detail", 200, "{\"data\":{\"id\":9,\"v\":99999999999999999999999}}");
+	CHECK_INT(sepay_get_object(&cl.api, "test", "/detail", &data), EIO);
+	CHECK_INT(fake_http_count(f, "/detail"), 1);
+	/* Cut short: asked again. */
+	fake_http_set(f, "/cut", 200, "{\"data\":{\"id\":9,");
+	CHECK_INT(sepay_get_object(&cl.api, "test", "/cut", &data), EIO);
+	CHECK(fake_http_count(f, "/cut") > 1);
+	client_stop(&cl);
+}
+
 /* A 429 waits as long as the server asks, and a second when it names no
  * time.  Only lower bounds are checked: a busy machine is slower, never
  * faster. */
@@ -598,6 +749,22 @@ static void test_429_waits(void)
 	CHECK_INT(sepay_get_object(&cl.api, "test", "/told", &data), 0);
 	json_decref(data);
 	CHECK(seconds_since(&t0) >= 1.5);
+	client_stop(&cl);
+
+	/* Retry-After: 1000000000 is believed for a little under one request
+	 * deadline: the request waits that long and goes on, and so do the
+	 * ones after it (they were all refused before, until a restart). */
+	client_start(&cl, 1, 1500);
+	f = cl.http;
+	fake_http_set(f, "/forever", 200, ok);
+	fake_http_queue_retry_after(f, "/forever", 429, "{}", 1e9);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_INT(sepay_get_object(&cl.api, "test", "/forever", &data), 0);
+	json_decref(data);
+	CHECK(seconds_since(&t0) >= 1.0);
+	CHECK_INT(sepay_get_object(&cl.api, "test", "/forever", &data), 0);
+	json_decref(data);
+	CHECK_INT(fake_http_count(f, "/forever"), 3);
 	client_stop(&cl);
 }
 
@@ -632,10 +799,12 @@ int main(void)
 {
 	test_retries();
 	test_refresh();
+	test_token_hygiene();
 	test_walk();
 	test_parallel_pages();
 	test_errors();
 	test_page_shapes();
+	test_unreadable_items();
 	test_error_bodies();
 	test_429_waits();
 	test_token_lifetime();
