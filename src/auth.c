@@ -1,6 +1,7 @@
 /* auth.c - access tokens and their refresh. */
 #include "auth.h"
 
+#include "clock.h"
 #include "log.h"
 #include "secretfile.h"
 
@@ -53,7 +54,7 @@ struct auth {
 
 static int64_t wall_now(void)
 {
-	return (int64_t)time(NULL);
+	return clock_wall_s();
 }
 
 bool auth_token_header_safe(const char *t)

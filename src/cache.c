@@ -1,6 +1,7 @@
 /* cache.c - TTL cache with single-flight fetches and an LRU byte budget. */
 #include "cache.h"
 
+#include "clock.h"
 #include "log.h"
 
 #include <errno.h>
@@ -37,32 +38,12 @@ struct cache {
 	struct cache_stats stats;
 };
 
-uint64_t cache_clock_monotonic_ms(void *unused)
-{
-	(void)unused;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-uint64_t cache_clock_wall_ms(void *unused)
-{
-	(void)unused;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 struct cache *cache_new(const struct cache_config *cfg)
 {
 	struct cache *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
 	c->cfg = *cfg;
-	if (!c->cfg.clock)
-		c->cfg.clock = cache_clock_monotonic_ms;
-	if (!c->cfg.wall_clock)
-		c->cfg.wall_clock = cache_clock_wall_ms;
 	if (htab_init(&c->entries) != 0) {
 		free(c);
 		return NULL;
@@ -272,7 +253,7 @@ static void entry_store(struct cache *c, struct cache_entry *e, struct snapshot 
 static void entry_adopt(struct cache *c, struct cache_entry *e, struct snapshot *loaded,
 			uint64_t now)
 {
-	uint64_t wall = c->cfg.wall_clock(c->cfg.wall_clock_ctx);
+	uint64_t wall = clock_wall_ms();
 	uint64_t fetched = wall_ms_of(loaded->fetched);
 	uint64_t age = wall > fetched ? wall - fetched : 0;
 	bool fresh = fetched <= wall && fetched >= c->expired_wall_ms &&
@@ -300,7 +281,7 @@ int cache_get(struct cache *c, const struct obj_key *key, struct snapshot **out)
 		return ENOMEM;
 	}
 
-	uint64_t now = c->cfg.clock(c->cfg.clock_ctx);
+	uint64_t now = clock_mono_ms();
 	int rc;
 	if (entry_fresh(c, e, now)) {
 		c->stats.hits++;
@@ -330,7 +311,7 @@ int cache_get(struct cache *c, const struct obj_key *key, struct snapshot **out)
 			struct snapshot *loaded = disk_cache_load(c->cfg.disk, key);
 			pthread_mutex_lock(&c->lock);
 			if (loaded) {
-				now = c->cfg.clock(c->cfg.clock_ctx);
+				now = clock_mono_ms();
 				entry_adopt(c, e, loaded, now);
 				from_disk = entry_fresh(c, e, now);
 			}
@@ -345,7 +326,7 @@ int cache_get(struct cache *c, const struct obj_key *key, struct snapshot **out)
 			rc = c->cfg.fetch(c->cfg.fetch_ctx, key, &fresh);
 			pthread_mutex_lock(&c->lock);
 		}
-		now = c->cfg.clock(c->cfg.clock_ctx);
+		now = clock_mono_ms();
 		if (from_disk) {
 			*out = snapshot_ref(e->value);
 		} else if (rc == 0) {
@@ -389,7 +370,7 @@ bool cache_fresh(struct cache *c, const struct obj_key *key)
 {
 	pthread_mutex_lock(&c->lock);
 	struct cache_entry *e = entry_get(c, key);
-	bool fresh = e && entry_fresh(c, e, c->cfg.clock(c->cfg.clock_ctx));
+	bool fresh = e && entry_fresh(c, e, clock_mono_ms());
 	if (e && !fresh && !e->value && !e->fetching && c->cfg.disk) {
 		/* As cache_get would look: what an earlier mount kept on disk.
 		 * The entry is held (users) but not claimed: a fetch that
@@ -400,7 +381,7 @@ bool cache_fresh(struct cache *c, const struct obj_key *key)
 		pthread_mutex_lock(&c->lock);
 		e->users--;
 		if (loaded && !e->value && !e->fetching) {
-			uint64_t now = c->cfg.clock(c->cfg.clock_ctx);
+			uint64_t now = clock_mono_ms();
 			entry_adopt(c, e, loaded, now);
 			fresh = entry_fresh(c, e, now);
 		} else {
@@ -423,7 +404,7 @@ void cache_put(struct cache *c, const struct obj_key *key, struct snapshot *valu
 	/* A fetch of this key under way answers its own waiters; ours would
 	 * only race it. */
 	if (e && !e->fetching) {
-		entry_store(c, e, snapshot_ref(value), c->epoch, c->cfg.clock(c->cfg.clock_ctx));
+		entry_store(c, e, snapshot_ref(value), c->epoch, clock_mono_ms());
 		if (c->cfg.disk)
 			persist = snapshot_ref(e->value);
 		entry_drop_if_empty(c, e);
@@ -443,7 +424,7 @@ struct snapshot *cache_peek(struct cache *c, const struct obj_key *key, bool fre
 	struct cache_entry *e = (struct cache_entry *)htab_find(&c->entries, obj_key_hash(key),
 								 entry_matches, key);
 	if (e && e->value &&
-	    (!fresh_only || entry_fresh(c, e, c->cfg.clock(c->cfg.clock_ctx))))
+	    (!fresh_only || entry_fresh(c, e, clock_mono_ms())))
 		s = snapshot_ref(e->value);
 	pthread_mutex_unlock(&c->lock);
 	return s;
@@ -453,7 +434,7 @@ void cache_expire_all(struct cache *c)
 {
 	pthread_mutex_lock(&c->lock);
 	c->epoch++;
-	c->expired_wall_ms = c->cfg.wall_clock(c->cfg.wall_clock_ctx);
+	c->expired_wall_ms = clock_wall_ms();
 	pthread_mutex_unlock(&c->lock);
 }
 

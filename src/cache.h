@@ -4,7 +4,7 @@
  * sub-account listing) comes through cache_get().  A fresh value is served
  * from memory; otherwise exactly one caller fetches while every other caller
  * of the same key waits and shares that result or that error (single-flight).
- * The clock is injected so tests can move time by hand.
+ * Time is clock.h's, which tests move by hand.
  *
  * Memory is bounded by max_bytes: past it, the least recently used values
  * are dropped first, keeping a small record of their versions so a refetch
@@ -22,7 +22,6 @@
 
 /* Fetches the object a key names.  Returns 0 and a new snapshot, or an errno. */
 typedef int (*cache_fetch_fn)(void *ctx, const struct obj_key *key, struct snapshot **out);
-typedef uint64_t (*cache_clock_fn)(void *ctx); /* milliseconds */
 
 struct cache_config {
 	uint64_t ttl_ms;          /* how long a value is served without asking again */
@@ -38,14 +37,10 @@ struct cache_config {
 	void (*describe)(const struct obj_key *key, char *buf, size_t size);
 	cache_fetch_fn fetch;
 	void *fetch_ctx;
-	cache_clock_fn clock;     /* NULL: CLOCK_MONOTONIC */
-	void *clock_ctx;
 	/* Values on disk, from earlier mounts too (may be NULL).  A value from
 	 * disk is fresh when its fetch time, on the wall clock, is within its
 	 * TTL and after the last cache_expire_all(). */
 	struct disk_cache *disk;
-	cache_clock_fn wall_clock; /* NULL: CLOCK_REALTIME */
-	void *wall_clock_ctx;
 };
 
 struct cache_stats {
@@ -88,7 +83,5 @@ void cache_expire_all(struct cache *c);
 
 void cache_get_stats(struct cache *c, struct cache_stats *out);
 
-uint64_t cache_clock_monotonic_ms(void *unused);
-uint64_t cache_clock_wall_ms(void *unused);
 
 #endif

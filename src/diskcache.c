@@ -1,6 +1,7 @@
 /* diskcache.c - cache entries as files in a private folder. */
 #include "diskcache.h"
 
+#include "clock.h"
 #include "diskformat.h"
 #include "log.h"
 
@@ -116,7 +117,7 @@ static uint64_t scan(struct disk_cache *d)
 	if (!dir)
 		return 0;
 	uint64_t total = 0;
-	time_t now = time(NULL);
+	time_t now = (time_t)clock_wall_s();
 	struct dirent *de;
 	while ((de = readdir(dir))) {
 		struct stat st;
@@ -384,7 +385,7 @@ time_t disk_cache_born(struct disk_cache *d)
 	/* First use of this folder: record now, atomically, so every later
 	 * mount agrees (a racing mount writes the same second or near it, and
 	 * one of them wins for good). */
-	born = time(NULL);
+	born = (time_t)clock_wall_s();
 	char tmp[4160], text[32];
 	snprintf(tmp, sizeof(tmp), "%s/.tmp-born-%ld", d->dir, (long)getpid());
 	int n = snprintf(text, sizeof(text), "%lld\n", (long long)born);

@@ -1,6 +1,7 @@
 /* fs.c - the tree of accounts over the object cache. */
 #include "fs.h"
 
+#include "clock.h"
 #include "log.h"
 #include "months.h"
 #include "objects.h"
@@ -16,7 +17,7 @@ int fs_init(struct fs *fs, const struct fs_config *cfg, struct cache *cache)
 	fs->cfg = *cfg;
 	fs->cache = cache;
 	if (!fs->cfg.base_time.tv_sec)
-		clock_gettime(CLOCK_REALTIME, &fs->cfg.base_time);
+		fs->cfg.base_time = clock_wall();
 	pthread_mutex_init(&fs->walk_lock, NULL);
 	fs->inodes = inodes_new();
 	return fs->inodes ? 0 : ENOMEM;
@@ -81,7 +82,7 @@ static int dir_attrs(struct fs *fs, const struct obj_key *node, bool refresh,
 		*nlink = 4; /* sub-accounts, transactions */
 		return 0;
 	case NODE_TX_DIR:
-		*mtime = (struct timespec){ month_start(month_of_time(time(NULL))), 0 };
+		*mtime = (struct timespec){ month_start(month_of_time((time_t)clock_wall_s())), 0 };
 		return 0;
 	case NODE_ACCOUNTS:
 		listing = (struct obj_key){ OBJ_ACCOUNT_LIST, 0, 0 };
@@ -189,7 +190,7 @@ static int32_t account_since(struct fs *fs, int64_t account, int32_t now)
  * alone (cat) is not. */
 static void tx_note_listed(struct fs *fs, int64_t account)
 {
-	uint64_t now = cache_clock_monotonic_ms(NULL);
+	uint64_t now = clock_mono_ms();
 	pthread_mutex_lock(&fs->walk_lock);
 	size_t slot = fs->walked_next;
 	for (size_t i = 0; i < FS_WALKED_SLOTS; i++)
@@ -204,7 +205,7 @@ static void tx_note_listed(struct fs *fs, int64_t account)
 
 static bool tx_walked(struct fs *fs, int64_t account)
 {
-	uint64_t now = cache_clock_monotonic_ms(NULL);
+	uint64_t now = clock_mono_ms();
 	bool walked = false;
 	pthread_mutex_lock(&fs->walk_lock);
 	for (size_t i = 0; i < FS_WALKED_SLOTS; i++)
@@ -254,7 +255,7 @@ static int child_key(struct fs *fs, const struct obj_key *parent, const char *na
 			readahead_visit(fs->readahead, parent->a, READAHEAD_FILES);
 		return 0;
 	case NODE_TX_DIR: {
-		int32_t month, now = month_of_time(time(NULL));
+		int32_t month, now = month_of_time((time_t)clock_wall_s());
 		if (!name_parse_month_file(name, &month) || month > now)
 			return ENOENT;
 		int32_t since = account_since(fs, parent->a, now);
@@ -467,7 +468,7 @@ static int emit_months(struct emitter *em, const struct obj_key *node, off_t coo
 		return EPERM;
 	tx_note_listed(em->fs, node->a);
 	readahead_visit(em->fs->readahead, node->a, READAHEAD_MONTHS);
-	int32_t now = month_of_time(time(NULL));
+	int32_t now = month_of_time((time_t)clock_wall_s());
 	int32_t month = account_since(em->fs, node->a, now);
 	if (cookie >= COOKIE_FIXED)
 		while (month <= now && month < cookie - COOKIE_FIXED + 1)
@@ -620,7 +621,7 @@ static bool source_of(const struct obj_key *node, struct obj_key *obj)
 		*obj = object_of(node);
 		return true;
 	case NODE_TX_DIR: /* the current month stands for the folder */
-		*obj = (struct obj_key){ OBJ_TX_MONTH, node->a, month_of_time(time(NULL)) };
+		*obj = (struct obj_key){ OBJ_TX_MONTH, node->a, month_of_time((time_t)clock_wall_s()) };
 		return true;
 	default:
 		return false;

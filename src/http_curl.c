@@ -7,6 +7,7 @@
  * since libcurl does not support sharing it between concurrent threads. */
 #include "http.h"
 
+#include "clock.h"
 #include "log.h"
 #include "retry_after.h"
 #include "strbuf.h"
@@ -179,7 +180,7 @@ static int perform(struct curl_transport *t, CURL *h, const char *url, long time
 		   struct http_response *resp)
 {
 	struct transfer tr;
-	retry_hints_init(&tr.hints, time(NULL));
+	retry_hints_init(&tr.hints, (time_t)clock_wall_s());
 	tr.plain_http = strncasecmp(url, "http://", 7) == 0;
 	strbuf_init(&tr.body, t->max_body);
 	char curl_error[CURL_ERROR_SIZE] = "";

@@ -1,6 +1,7 @@
 /* objects.c - fetch and render the objects the tree shows. */
 #include "objects.h"
 
+#include "clock.h"
 #include "cache.h"
 #include "log.h"
 #include "months.h"
@@ -265,8 +266,7 @@ int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
 	char path[192];
 	objects_path(key, path, sizeof(path));
 	/* Content is dated by the wall clock: it becomes the files' mtime. */
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
+	struct timespec now = clock_wall();
 	int rc = EINVAL;
 	switch (key->kind) {
 	case OBJ_ACCOUNT_LIST:
@@ -292,7 +292,7 @@ int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
 	}
 	}
 	if (rc == 0)
-		clock_gettime(CLOCK_REALTIME, &(*out)->fetched);
+		(*out)->fetched = clock_wall();
 	return rc;
 }
 

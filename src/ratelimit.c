@@ -1,7 +1,7 @@
 /* ratelimit.c - evenly spaced request slots, widened by 429s. */
 #include "ratelimit.h"
 
-#include <time.h>
+#include "clock.h"
 
 /* The spacing after a first 429 when no rate was configured: 20 a second. */
 #define FIRST_BACKOFF_NS 50000000ull
@@ -43,23 +43,14 @@ bool rate_limit_reserve(struct rate_limit *rl, uint64_t now_ns, uint64_t deadlin
 	return fits;
 }
 
-uint64_t rate_limit_monotonic_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 bool rate_limit_wait(struct rate_limit *rl, uint64_t deadline_ns)
 {
-	uint64_t now = rate_limit_monotonic_ns(), start;
+	uint64_t now = clock_mono_ns(), start;
 	if (!rate_limit_reserve(rl, now, deadline_ns, &start))
 		return false;
 	if (start <= now)
 		return true;
-	struct timespec at = { (time_t)(start / 1000000000u), (long)(start % 1000000000u) };
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) != 0)
-		; /* EINTR: keep waiting for the slot */
+	clock_sleep_until_ns(start);
 	return true;
 }
 
@@ -81,7 +72,7 @@ void rate_limit_slow_down(struct rate_limit *rl, uint64_t now_ns, uint64_t retry
 void rate_limit_reset(struct rate_limit *rl)
 {
 	pthread_mutex_lock(&rl->lock);
-	uint64_t now = rate_limit_monotonic_ns();
+	uint64_t now = clock_mono_ns();
 	rl->interval_ns = rl->base_ns;
 	if (rl->next_ns > now)
 		rl->next_ns = now;

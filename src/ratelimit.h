@@ -40,6 +40,5 @@ void rate_limit_reset(struct rate_limit *rl);
 /* A request went through at now_ns: after a quiet second, narrow the
  * spacing back toward the base. */
 void rate_limit_speed_up(struct rate_limit *rl, uint64_t now_ns);
-uint64_t rate_limit_monotonic_ns(void);
 
 #endif

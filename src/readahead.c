@@ -1,6 +1,7 @@
 /* readahead.c - background fetches ahead of ordered walks. */
 #include "readahead.h"
 
+#include "clock.h"
 #include "months.h"
 #include "names.h"
 #include "objects.h"
@@ -48,9 +49,7 @@ struct readahead {
 
 static uint64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return clock_mono_ms();
 }
 
 static void *fetcher(void *arg)

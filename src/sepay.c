@@ -1,7 +1,7 @@
 /* sepay.c - SePay API envelopes, pagination and errors. */
 #include "sepay.h"
 
-#include "cache.h"
+#include "clock.h"
 #include "log.h"
 #include "salvage.h"
 #include "secretfile.h"
@@ -62,7 +62,7 @@ void sepay_api_seed(struct sepay_api *api, const char *path, json_t *root, uint6
 	json_decref(api->seed_root);
 	api->seed_path = copy;
 	api->seed_root = json_incref(root);
-	api->seed_expires_ms = cache_clock_monotonic_ms(NULL) + ttl_ms;
+	api->seed_expires_ms = clock_mono_ms() + ttl_ms;
 	pthread_mutex_unlock(&api->seed_lock);
 }
 
@@ -72,7 +72,7 @@ static json_t *take_seed(struct sepay_api *api, const char *path)
 	json_t *root = NULL;
 	pthread_mutex_lock(&api->seed_lock);
 	if (api->seed_root && strcmp(api->seed_path, path) == 0) {
-		if (cache_clock_monotonic_ms(NULL) < api->seed_expires_ms)
+		if (clock_mono_ms() < api->seed_expires_ms)
 			root = json_incref(api->seed_root);
 		json_decref(api->seed_root);
 		free(api->seed_path);
@@ -183,18 +183,11 @@ static uint64_t jitter_ms(uint64_t bound_ms)
 {
 	static _Thread_local uint64_t state;
 	if (!state)
-		state = rate_limit_monotonic_ns() ^ (uint64_t)(uintptr_t)&state;
+		state = clock_mono_ns() ^ (uint64_t)(uintptr_t)&state;
 	state ^= state << 13;
 	state ^= state >> 7;
 	state ^= state << 17;
 	return bound_ms ? state % bound_ms : 0;
-}
-
-static void sleep_ms(uint64_t ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0)
-		;
 }
 
 /* What one attempt came to, and so what the loop does next. */
@@ -308,7 +301,7 @@ static enum outcome attempt_once(struct sepay_api *api, const char *path, uint64
 		a->err = a->err ? a->err : ETIMEDOUT;
 		return FINAL;
 	}
-	uint64_t now = cache_clock_monotonic_ms(NULL);
+	uint64_t now = clock_mono_ms();
 	if (now >= deadline) {
 		/* The last failure says what went wrong: a 5xx stays EIO,
 		 * only a timeout is ETIMEDOUT. */
@@ -374,7 +367,7 @@ void sepay_api_reset_pace(struct sepay_api *api)
 int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json_t **root)
 {
 	*root = NULL;
-	uint64_t start = cache_clock_monotonic_ms(NULL), deadline = start + api->cfg.timeout_ms;
+	uint64_t start = clock_mono_ms(), deadline = start + api->cfg.timeout_ms;
 	uint64_t backoff = RETRY_FIRST_MS;
 	unsigned empty_answers = 0;
 	bool refreshed = false;
@@ -383,7 +376,7 @@ int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json
 		uint64_t generation = 0;
 		enum outcome out = attempt_once(api, path, deadline, root, &generation, &last);
 		if (out == ANSWERED) {
-			rate_limit_speed_up(&api->rate, rate_limit_monotonic_ns());
+			rate_limit_speed_up(&api->rate, clock_mono_ns());
 			return 0;
 		}
 		if (out == EMPTY_200 && ++empty_answers == 1)
@@ -406,7 +399,7 @@ int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json
 		}
 		if (out == SLOW_DOWN) {
 			/* Everyone waits as the server asks, and slows down. */
-			rate_limit_slow_down(&api->rate, rate_limit_monotonic_ns(),
+			rate_limit_slow_down(&api->rate, clock_mono_ns(),
 					     slow_down_ns(api, last.retry_after));
 			atomic_fetch_add(&api->retries, 1);
 			continue;
@@ -415,13 +408,13 @@ int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json
 			break;
 		uint64_t wait = jitter_ms(backoff);
 		backoff = backoff * 2 < RETRY_MAX_MS ? backoff * 2 : RETRY_MAX_MS;
-		if (cache_clock_monotonic_ms(NULL) + wait >= deadline)
+		if (clock_mono_ms() + wait >= deadline)
 			break; /* no time left for another attempt */
 		atomic_fetch_add(&api->retries, 1);
-		sleep_ms(wait);
+		clock_sleep_ms(wait);
 	}
 	int rc = last.err ? last.err : EIO;
-	double elapsed = (double)(cache_clock_monotonic_ms(NULL) - start) / 1000.0;
+	double elapsed = (double)(clock_mono_ms() - start) / 1000.0;
 	unsigned attempts = last.sent;
 	if (last.status)
 		log_error("%s: GET %s: HTTP %ld%s%s, %u attempt%s in %.1f s (%s)", op, path,

@@ -1,14 +1,14 @@
 /* txaccess.c - per-account verdicts on transactions. */
 #include "txaccess.h"
 
-#include "cache.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <string.h>
 
 static uint64_t now_ms(void)
 {
-	return cache_clock_monotonic_ms(NULL);
+	return clock_mono_ms();
 }
 
 void tx_access_init(struct tx_access *t, uint64_t window_ms, bool no_scope)

@@ -1,6 +1,7 @@
 /* test_cache.c - TTL on an injected clock, single-flight, shared errors,
  * and mtimes that move only with content. */
 #include "cache.h"
+#include "clock.h"
 #include "check.h"
 
 #include <errno.h>
@@ -34,11 +35,16 @@ static int fake_fetch(void *ctx, const struct obj_key *key, struct snapshot **ou
 	return 0;
 }
 
-static uint64_t fake_now;
-static uint64_t fake_clock(void *ctx)
+/* The cache reads clock.h's monotonic clock, milliseconds; tests set it. */
+static struct fake_clock test_clock;
+static void fake_set(uint64_t ms)
 {
-	(void)ctx;
-	return fake_now;
+	atomic_store(&test_clock.mono_ns, ms * 1000000u);
+}
+
+static void fake_advance(uint64_t ms)
+{
+	fake_clock_advance_ms(&test_clock, ms);
 }
 
 static struct cache *make_cache_capped(struct fake_source *src, uint64_t neg_ttl, size_t max_bytes)
@@ -46,7 +52,6 @@ static struct cache *make_cache_capped(struct fake_source *src, uint64_t neg_ttl
 	struct cache_config cfg = {
 		.ttl_ms = 60000, .negative_ttl_ms = neg_ttl, .max_bytes = max_bytes,
 		.fetch = fake_fetch, .fetch_ctx = src,
-		.clock = fake_clock,
 	};
 	return cache_new(&cfg);
 }
@@ -62,18 +67,18 @@ static void test_ttl(void)
 	struct cache *c = make_cache(&src, 0);
 	struct obj_key k = { 1, 19, 0 };
 	struct snapshot *s;
-	fake_now = 1000;
+	fake_set(1000);
 
 	CHECK_INT(cache_get(c, &k, &s), 0);
 	CHECK_STR(s->file->bytes, "v1");
 	snapshot_unref(s);
-	fake_now += 59999; /* still fresh */
+	fake_advance(59999); /* still fresh */
 	CHECK_INT(cache_get(c, &k, &s), 0);
 	snapshot_unref(s);
 	CHECK_INT(atomic_load(&src.fetches), 1);
 
 	/* Past the TTL: fetched again; unchanged bytes keep the first mtime. */
-	fake_now += 1;
+	fake_advance(1);
 	src.wall_sec = 200;
 	CHECK_INT(cache_get(c, &k, &s), 0);
 	CHECK_INT(atomic_load(&src.fetches), 2);
@@ -81,7 +86,7 @@ static void test_ttl(void)
 	snapshot_unref(s);
 
 	/* Changed bytes after the TTL: new content, new mtime. */
-	fake_now += 60000;
+	fake_advance(60000);
 	src.content = "v2";
 	src.wall_sec = 300;
 	CHECK_INT(cache_get(c, &k, &s), 0);
@@ -100,7 +105,7 @@ static void test_ttl(void)
 	snapshot_unref(pinned);
 
 	/* A failed refresh is reported, and the value stays for peeking. */
-	fake_now += 60000;
+	fake_advance(60000);
 	src.result = EIO;
 	CHECK_INT(cache_get(c, &k, &s), EIO);
 	CHECK(s == NULL);
@@ -117,11 +122,11 @@ static void test_negative(void)
 	struct cache *c = make_cache(&src, 5000);
 	struct obj_key k = { 2, 404, 0 };
 	struct snapshot *s;
-	fake_now = 1000;
+	fake_set(1000);
 	CHECK_INT(cache_get(c, &k, &s), ENOENT);
 	CHECK_INT(cache_get(c, &k, &s), ENOENT);
 	CHECK_INT(atomic_load(&src.fetches), 1); /* remembered */
-	fake_now += 5000;
+	fake_advance(5000);
 	CHECK_INT(cache_get(c, &k, &s), ENOENT);
 	CHECK_INT(atomic_load(&src.fetches), 2); /* forgotten after its TTL */
 	/* Other errors are not remembered. */
@@ -179,7 +184,7 @@ static void run_readers(struct fake_source *src, int expect_rc)
 static void test_single_flight(void)
 {
 	/* The fetch takes long enough for all readers to arrive while it runs. */
-	fake_now = 1000;
+	fake_set(1000);
 	struct fake_source ok = { .content = "shared", .delay_ms = 500 };
 	run_readers(&ok, 0);
 	struct fake_source failing = { .result = EACCES, .delay_ms = 500 };
@@ -197,7 +202,7 @@ static void test_eviction(void)
 	struct cache *c = make_cache_capped(&src, 1000, 64 * 1024);
 	struct snapshot *s;
 	struct cache_stats st;
-	fake_now = 1000;
+	fake_set(1000);
 	for (int64_t id = 1; id <= 100; id++) {
 		struct obj_key k = { 1, id, 0 };
 		CHECK_INT(cache_get(c, &k, &s), 0);
@@ -286,7 +291,7 @@ static void test_flush_during_fetch(void)
 {
 	struct fake_source src = { .content = "before", .delay_ms = 300 };
 	struct cache *c = make_cache(&src, 0);
-	fake_now = 1000;
+	fake_set(1000);
 	struct slow_get g = { c, -1, NULL };
 	pthread_t t;
 	pthread_create(&t, NULL, slow_get, &g);
@@ -313,6 +318,7 @@ static void test_flush_during_fetch(void)
 
 int main(void)
 {
+	clock_use_fake(&test_clock);
 	test_flush_during_fetch();
 	test_eviction();
 	test_ttl();
