@@ -67,8 +67,7 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "mock_opts(**kw): options for the mock server (accounts, seed, "
         "max_page_size, default_page_size, latency_ms, token, client_id, "
-        "client_secret, refresh_token, history_months, wrapper=[command...], env={...}, "
-        "knobs={...})")
+        "client_secret, refresh_token, history_months, env={...}, knobs={...})")
 
 
 def _clean_env(extra=None):
@@ -91,7 +90,7 @@ class Mock:
     def __init__(self, workdir, accounts=20, seed=1, token="demo-token", max_page_size=50,
                  default_page_size=20, latency_ms=0, client_id="demo-client",
                  client_secret="demo-secret", refresh_token="demo-refresh", port=0,
-                 history_months=None, wrapper=None, env=None):
+                 history_months=None, env=None):
         self.token = token
         self.client_id = client_id
         self.client_secret = client_secret
@@ -111,8 +110,8 @@ class Mock:
         if history_months is not None:
             cmd += ["--history-months", str(history_months)]
         self._stderr = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen(list(wrapper or []) + cmd, stdout=subprocess.DEVNULL,
-                                     stderr=self._stderr, env=_clean_env(env))
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._stderr,
+                                     env=_clean_env(env))
         deadline = time.monotonic() + MOCK_START_TIMEOUT
         while True:
             if port_file.exists():
@@ -347,13 +346,12 @@ class MountFactory:
         return str(mountpoint), stderr_path
 
     def _spawn(self, mock, cache_ttl, page_size, extra_opts, env, token, base_url, args,
-               expect_quiet, mountpoint=None, wrapper=None, default_cache_dir=False):
+               expect_quiet, mountpoint=None, default_cache_dir=False):
         """Starts a daemon in the foreground, its output to a file; the
         teardown unmounts and checks it."""
         mountpoint, stderr_path = self._prepare(mountpoint)
-        cmd = list(wrapper or []) + self._command(mock, cache_ttl, page_size, extra_opts,
-                                                   mountpoint, base_url, args,
-                                                   default_cache_dir)
+        cmd = self._command(mock, cache_ttl, page_size, extra_opts, mountpoint, base_url,
+                            args, default_cache_dir)
         with open(stderr_path, "wb") as err:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
                                     env=self._env(mock, env, token))
@@ -363,15 +361,14 @@ class MountFactory:
 
     def __call__(self, mock, cache_ttl=60, page_size=None, extra_opts=None, env=None,
                  token=None, base_url=None, expect_quiet=True, args=None, mountpoint=None,
-                 wrapper=None, default_cache_dir=False):
+                 default_cache_dir=False):
         """Mount and return the mountpoint.  token=None: the mock's token through
         SEPAY_ACCESS_TOKEN; token=False: none in the environment.  mountpoint:
-        an empty folder to mount on (again), instead of a new one; wrapper: a
-        command the daemon runs under (e.g. faketime); default_cache_dir: no
+        an empty folder to mount on (again), instead of a new one; default_cache_dir: no
         cache_dir option unless extra_opts has one (else each mount gets a
         cold cache folder of its own)."""
         daemon = self._spawn(mock, cache_ttl, page_size, extra_opts, env, token, base_url,
-                             args, expect_quiet, mountpoint, wrapper, default_cache_dir)
+                             args, expect_quiet, mountpoint, default_cache_dir)
         proc, mountpoint = daemon.proc, daemon.mountpoint
         deadline = time.monotonic() + MOUNT_TIMEOUT
         while not os.path.ismount(mountpoint):
