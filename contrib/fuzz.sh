@@ -42,11 +42,13 @@ sources_of() {
 	names) echo "names.c" ;;
 	retry_after) echo "retry_after.c" ;;
 	cache_entry) echo "diskformat.c snapshot.c strbuf.c" ;;
+	dates) echo "months.c" ;;
 	token) echo "auth.c secretfile.c log.c http_curl.c strbuf.c retry_after.c" ;;
+	login) echo "auth.c secretfile.c log.c http_curl.c strbuf.c retry_after.c" ;; # + login.c, #included
 	esac
 }
 
-targets="page render names retry_after token cache_entry"
+targets="page render names retry_after token cache_entry dates login"
 
 for t in $targets; do
 	srcs=

@@ -3,17 +3,21 @@
  *
  *   sepayfs-login --client-id ID --credentials PATH [options]
  *
- * The authorization-code flow with a loopback redirect: bind
- * 127.0.0.1:PORT, print the authorize URL (and start a browser when there
- * is a display), wait for the browser to come back to /callback with a
- * code, check the state, exchange the code at the token endpoint, and
- * write client id, client secret and tokens to PATH (mode 0600, replaced
- * atomically).  The browser's page says how it ended.
+ * The authorization-code flow with a loopback redirect (RFC 8252) and PKCE
+ * (RFC 7636, S256): bind 127.0.0.1:PORT, print the authorize URL (and start
+ * a browser when there is a display), wait for the browser to come back to
+ * /callback with this run's state and a code, exchange the code and the
+ * PKCE verifier at the token endpoint, and write client id, client secret
+ * and tokens to PATH (mode 0600, replaced atomically).  The browser's page
+ * says how it ended.  Anyone can reach the loopback port, so a callback
+ * without this run's state (an error too) is answered 400 and the wait goes
+ * on; only this run's answer, a code or an error, ends it.
  *
  * The client secret comes from a private file or standard input, never from
- * the command line.  The secret, the code and the tokens are never printed,
- * and every buffer that held one is scrubbed before it is freed (jansson's
- * copies included, through a scrubbing allocator). */
+ * the command line.  The secret, the code, the PKCE verifier and the tokens
+ * are never printed (the state only in the URL), and every buffer that held
+ * one is scrubbed before it is freed (jansson's copies included, through a
+ * scrubbing allocator). */
 #include "auth.h"
 #include "http.h"
 #include "secretfile.h"
@@ -38,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -73,6 +78,18 @@
 #define STATE_BYTES 16
 /* Text from the network shown on the terminal is cut to this. */
 #define MAX_SHOWN 200
+/* Callbacks that are not this run's answer get a line each on the terminal,
+ * up to this many: a web page can send thousands. */
+#define MAX_REFUSED_LINES 20
+/* Of a refused callback's error code, this much is shown (anyone can send one). */
+#define MAX_REFUSED_SHOWN 40
+
+/* PKCE (RFC 7636): 32 random bytes make a 43-character verifier, the size
+ * its section 4.1 recommends. */
+#define VERIFIER_BYTES 32
+#define SHA256_BYTES 32
+/* Characters of n bytes in base64url without padding. */
+#define B64URL_LEN(n) (((n) * 4 + 2) / 3)
 
 /* ---------------------------------------------------------------- scrubbing */
 
@@ -239,6 +256,135 @@ static int64_t now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Text anyone could have sent, for a terminal line: printable ASCII only
+ * (any other byte, and '"', which quotes it, becomes '?'), cut to max bytes. */
+static void ascii_shown(const char *s, char *out, size_t cap, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0;
+	for (; *p && o + 1 < cap && o < max; p++)
+		out[o++] = *p >= 0x20 && *p < 0x7f && *p != '"' ? (char)*p : '?';
+	if (*p && o + 4 <= cap) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+}
+
+/* ---------------------------------------------------------------- SHA-256 and base64url (PKCE) */
+
+/* FIPS 180-4 SHA-256, for the PKCE code challenge alone: sepayfs-login links
+ * no crypto library of its own (the one under libcurl is libcurl's), and a
+ * one-shot hash of a 43-byte verifier needs no more than this. */
+static const uint32_t sha256_k[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+	0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+	0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+	0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+	0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+	0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+	0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+	0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+	0xc67178f2,
+};
+
+static uint32_t ror32(uint32_t x, unsigned n)
+{
+	return (x >> n) | (x << (32 - n));
+}
+
+/* Adds one 64-byte block to the hash state h. */
+static void sha256_block(uint32_t h[8], const unsigned char *p)
+{
+	uint32_t w[64], v[8];
+	for (int i = 0; i < 16; i++)
+		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+		       (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+	for (int i = 16; i < 64; i++) {
+		uint32_t s0 = ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ (w[i - 15] >> 3);
+		uint32_t s1 = ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ (w[i - 2] >> 10);
+		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+	}
+	memcpy(v, h, sizeof(v));
+	for (int i = 0; i < 64; i++) {
+		uint32_t s1 = ror32(v[4], 6) ^ ror32(v[4], 11) ^ ror32(v[4], 25);
+		uint32_t ch = (v[4] & v[5]) ^ (~v[4] & v[6]);
+		uint32_t t1 = v[7] + s1 + ch + sha256_k[i] + w[i];
+		uint32_t s0 = ror32(v[0], 2) ^ ror32(v[0], 13) ^ ror32(v[0], 22);
+		uint32_t maj = (v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]);
+		/* a..h become t1+t2, a, b, c, d+t1, e, f, g */
+		memmove(v + 1, v, 7 * sizeof(v[0]));
+		v[4] += t1;
+		v[0] = t1 + s0 + maj;
+	}
+	for (int i = 0; i < 8; i++)
+		h[i] += v[i];
+	/* The block was the verifier: no trace of it stays on the stack. */
+	explicit_bzero(w, sizeof(w));
+	explicit_bzero(v, sizeof(v));
+}
+
+/* The SHA-256 digest of len bytes at data. */
+static void sha256(const void *data, size_t len, unsigned char out[SHA256_BYTES])
+{
+	uint32_t h[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+			  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+	const unsigned char *p = data;
+	size_t left = len;
+	for (; left >= 64; p += 64, left -= 64)
+		sha256_block(h, p);
+	/* The rest, a 1 bit, zeros and the length in bits fill one block, or
+	 * two when fewer than 9 bytes are left after the rest. */
+	unsigned char tail[128] = { 0 };
+	if (left)
+		memcpy(tail, p, left);
+	tail[left] = 0x80;
+	size_t tail_len = left < 56 ? 64 : 128;
+	uint64_t bits = (uint64_t)len * 8;
+	for (size_t i = 0; i < 8; i++)
+		tail[tail_len - 1 - i] = (unsigned char)(bits >> (8 * i));
+	sha256_block(h, tail);
+	if (tail_len == 128)
+		sha256_block(h, tail + 64);
+	for (size_t i = 0; i < 8; i++) {
+		out[4 * i] = (unsigned char)(h[i] >> 24);
+		out[4 * i + 1] = (unsigned char)(h[i] >> 16);
+		out[4 * i + 2] = (unsigned char)(h[i] >> 8);
+		out[4 * i + 3] = (unsigned char)h[i];
+	}
+	explicit_bzero(tail, sizeof(tail));
+}
+
+/* base64url without padding (RFC 4648 section 5), as RFC 7636 writes the
+ * verifier and the challenge; out has room for B64URL_LEN(n) + 1 bytes. */
+static void base64url(const unsigned char *in, size_t n, char *out)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				       "0123456789-_";
+	size_t o = 0;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)in[i + 1] << 8;
+		if (i + 2 < n)
+			v |= in[i + 2];
+		size_t chars = n - i >= 3 ? 4 : n - i + 1;
+		for (size_t k = 0; k < chars; k++)
+			out[o++] = alphabet[(v >> (18 - 6 * k)) & 63];
+	}
+	out[o] = '\0';
+}
+
+/* The S256 code challenge of a verifier: BASE64URL(SHA256(ASCII(verifier)));
+ * out has room for B64URL_LEN(SHA256_BYTES) + 1 bytes. */
+static void pkce_challenge(const char *verifier, char *out)
+{
+	unsigned char digest[SHA256_BYTES];
+	sha256(verifier, strlen(verifier), digest);
+	base64url(digest, sizeof(digest), out);
 }
 
 /* ---------------------------------------------------------------- options */
@@ -674,11 +820,13 @@ static void client_close(struct client *c)
 	c->len = 0;
 }
 
-static char *head_end(struct client *c)
+/* Where the request head in buf (len bytes, and room for a NUL after them)
+ * ends, or NULL while it is incomplete. */
+static char *head_end(char *buf, size_t len)
 {
-	c->head[c->len] = '\0';
-	char *end = strstr(c->head, "\r\n\r\n");
-	return end ? end : strstr(c->head, "\n\n");
+	buf[len] = '\0';
+	char *end = strstr(buf, "\r\n\r\n");
+	return end ? end : strstr(buf, "\n\n");
 }
 
 /* Parses the query of /callback into cb (in place). */
@@ -703,55 +851,188 @@ static void parse_callback_query(char *query, struct callback *cb)
 	}
 }
 
-/* A complete request head from c: true when it is the callback (c stays
- * open for the answer), false when it was answered and closed. */
-static bool handle_request(struct client *c, struct callback *cb)
+/* Parses a request head (NUL-terminated) in place: true when its request
+ * line is a GET of /callback, whose query's parameters are then in cb
+ * (pointers into head).  Only the request line counts; headers are not
+ * needed to answer a redirect. */
+static bool parse_request(char *head, struct callback *cb)
 {
-	char *line_end = strpbrk(c->head, "\r\n");
-	*line_end = '\0';
-	char *method = c->head;
+	memset(cb, 0, sizeof(*cb));
+	head[strcspn(head, "\r\n")] = '\0';
+	char *method = head;
 	char *target = strchr(method, ' ');
-	if (target) {
-		*target++ = '\0';
-		char *version = strchr(target, ' ');
-		if (version)
-			*version = '\0';
-	}
-	if (!target || strcmp(method, "GET") != 0) {
-		reply_page(c->fd, 404, "Not found", "This is sepayfs-login, waiting for SePay's "
-			   "answer at /callback.");
-		client_close(c);
+	if (!target)
 		return false;
-	}
+	*target++ = '\0';
+	char *version = strchr(target, ' ');
+	if (version)
+		*version = '\0';
 	char *query = strchr(target, '?');
 	if (query)
 		*query++ = '\0';
-	if (strcmp(target, "/callback") != 0) {
-		reply_page(c->fd, 404, "Not found", "This is sepayfs-login, waiting for SePay's "
-			   "answer at /callback.");
-		client_close(c);
+	if (strcmp(method, "GET") != 0 || strcmp(target, "/callback") != 0)
 		return false;
-	}
-	memset(cb, 0, sizeof(*cb));
 	if (query) {
-		char *hash = strchr(query, '#');
-		if (hash)
-			*hash = '\0';
+		query[strcspn(query, "#")] = '\0';
 		parse_callback_query(query, cb);
-	}
-	if ((!cb->code || !*cb->code) && (!cb->error || !*cb->error)) {
-		reply_page(c->fd, 400, "No authorization code", "This address expects SePay's "
-			   "answer with a code; sepayfs-login is still waiting for it.");
-		client_close(c);
-		return false;
 	}
 	return true;
 }
 
-/* Serves connections on lfd until the callback arrives (0: *out is its
- * client, still open, and cb is filled) or the deadline passes (ETIMEDOUT). */
-static int wait_for_callback(int lfd, int64_t deadline, struct client *clients,
-			     struct client **out, struct callback *cb)
+enum callback_verdict {
+	CALLBACK_FOREIGN, /* no state, or not this run's: refused, the wait goes on */
+	CALLBACK_EMPTY,   /* this run's state, but neither a code nor an error */
+	CALLBACK_ANSWER,  /* this run's state with a code or an error: the wait ends */
+};
+
+/* Whether a callback is this run's answer.  Only the state tells: any local
+ * user, and any web page (through an <img> pointed at the port), can send
+ * requests to the loopback port, but only SePay was given the state. */
+static enum callback_verdict judge_callback(const struct callback *cb, const char *state)
+{
+	if (!cb->state || !same_secret(cb->state, state))
+		return CALLBACK_FOREIGN;
+	if ((cb->code && *cb->code) || (cb->error && *cb->error))
+		return CALLBACK_ANSWER;
+	return CALLBACK_EMPTY;
+}
+
+/* The terminal line about a refused callback: what it carried, its error
+ * code as printable ASCII at most MAX_REFUSED_SHOWN long, never its code
+ * (someone's real one, perhaps) or its state. */
+static void describe_foreign(const struct callback *cb, char *out, size_t cap)
+{
+	char e[MAX_REFUSED_SHOWN + 4];
+	ascii_shown(cb->error ? cb->error : "", e, sizeof(e), MAX_REFUSED_SHOWN);
+	const char *carried = *e ? "error \"" : cb->code && *cb->code ? "a code" : "no code";
+	snprintf(out, cap, "refused a callback %s (possible CSRF; it carried %s%s%s); still "
+		 "waiting for SePay's answer",
+		 cb->state ? "whose state does not match" : "without a state", carried, e,
+		 *e ? "\"" : "");
+}
+
+/* The wait for SePay's answer. */
+struct waiter {
+	int lfd;
+	const char *state;      /* what this run sent: only a callback with it ends the wait */
+	unsigned refused;       /* callbacks refused so far, up to MAX_REFUSED_LINES + 1 */
+	struct client *clients; /* MAX_CLIENTS of them */
+};
+
+static void note_refused(struct waiter *w, const struct callback *cb)
+{
+	if (w->refused < MAX_REFUSED_LINES) {
+		char line[256];
+		describe_foreign(cb, line, sizeof(line));
+		fprintf(stderr, "sepayfs-login: %s\n", line);
+	} else if (w->refused == MAX_REFUSED_LINES) {
+		fprintf(stderr, "sepayfs-login: more callbacks were refused; not shown\n");
+	}
+	if (w->refused <= MAX_REFUSED_LINES)
+		w->refused++;
+}
+
+/* A complete request head from c: true when it is this run's answer (c
+ * stays open for the page), false when it was answered and closed. */
+static bool handle_request(struct waiter *w, struct client *c, struct callback *cb)
+{
+	if (!parse_request(c->head, cb)) {
+		reply_page(c->fd, 404, "Not found", "This is sepayfs-login, waiting for SePay's "
+			   "answer at /callback.");
+		client_close(c);
+		return false;
+	}
+	switch (judge_callback(cb, w->state)) {
+	case CALLBACK_ANSWER:
+		return true;
+	case CALLBACK_FOREIGN:
+		note_refused(w, cb);
+		reply_page(c->fd, 400, "Not this log-in's answer", "This answer does not belong to "
+			   "the log-in sepayfs-login started (the state does not match); it was "
+			   "ignored, and sepayfs-login is still waiting for SePay's answer.");
+		break;
+	case CALLBACK_EMPTY:
+		reply_page(c->fd, 400, "No authorization code", "This address expects SePay's "
+			   "answer with a code; sepayfs-login is still waiting for it.");
+		break;
+	}
+	client_close(c);
+	return false;
+}
+
+/* Takes a new connection into a free slot (the listener is only polled
+ * while there is one). */
+static void accept_client(struct waiter *w)
+{
+	int fd = accept4(w->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return; /* the peer gave up already, or no fds: next round */
+	for (size_t k = 0; k < MAX_CLIENTS; k++) {
+		struct client *c = &w->clients[k];
+		if (c->fd < 0) {
+			c->fd = fd;
+			c->since = now_ms();
+			c->len = 0;
+			return;
+		}
+	}
+	close(fd);
+}
+
+/* Reads from c: true when its request head is complete and this run's answer. */
+static bool read_client(struct waiter *w, struct client *c, struct callback *cb)
+{
+	ssize_t r = recv(c->fd, c->head + c->len, MAX_REQUEST_HEAD - c->len, 0);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return false;
+	if (r <= 0) {
+		client_close(c);
+		return false;
+	}
+	c->len += (size_t)r;
+	if (head_end(c->head, c->len))
+		return handle_request(w, c, cb);
+	if (c->len == MAX_REQUEST_HEAD) {
+		reply_page(c->fd, 431, "Request too large", "The request head is larger than "
+			   "sepayfs-login accepts.");
+		client_close(c);
+	}
+	return false;
+}
+
+/* Fills pfd and who with the open clients (closing those idle too long,
+ * and lowering *wake to the next one's limit) and the listener when a slot
+ * is free; how many. */
+static nfds_t poll_set(struct waiter *w, int64_t now, struct pollfd *pfd, struct client **who,
+		       int64_t *wake)
+{
+	nfds_t n = 0;
+	bool room = false;
+	for (size_t i = 0; i < MAX_CLIENTS; i++) {
+		struct client *c = &w->clients[i];
+		if (c->fd >= 0 && now - c->since >= CLIENT_IDLE_MS)
+			client_close(c); /* connected, said nothing useful */
+		if (c->fd < 0) {
+			room = true;
+			continue;
+		}
+		if (c->since + CLIENT_IDLE_MS < *wake)
+			*wake = c->since + CLIENT_IDLE_MS;
+		pfd[n] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
+		who[n++] = c;
+	}
+	if (room) {
+		pfd[n] = (struct pollfd){ .fd = w->lfd, .events = POLLIN };
+		who[n++] = NULL;
+	}
+	return n;
+}
+
+/* Serves connections until this run's answer arrives (0: *out is its
+ * client, still open, and cb is filled) or the deadline passes (ETIMEDOUT).
+ * Callbacks that are not the answer are refused, and the wait goes on. */
+static int wait_for_callback(struct waiter *w, int64_t deadline, struct client **out,
+			     struct callback *cb)
 {
 	for (;;) {
 		int64_t now = now_ms();
@@ -760,28 +1041,7 @@ static int wait_for_callback(int lfd, int64_t deadline, struct client *clients,
 		int64_t wake = deadline;
 		struct pollfd pfd[MAX_CLIENTS + 1];
 		struct client *who[MAX_CLIENTS + 1];
-		nfds_t n = 0;
-		bool room = false;
-		for (size_t i = 0; i < MAX_CLIENTS; i++) {
-			struct client *c = &clients[i];
-			if (c->fd < 0) {
-				room = true;
-				continue;
-			}
-			if (now - c->since >= CLIENT_IDLE_MS) {
-				client_close(c); /* connected, said nothing useful */
-				room = true;
-				continue;
-			}
-			if (c->since + CLIENT_IDLE_MS < wake)
-				wake = c->since + CLIENT_IDLE_MS;
-			pfd[n] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
-			who[n++] = c;
-		}
-		if (room) {
-			pfd[n] = (struct pollfd){ .fd = lfd, .events = POLLIN };
-			who[n++] = NULL;
-		}
+		nfds_t n = poll_set(w, now, pfd, who, &wake);
 		int ready = poll(pfd, n, (int)(wake - now));
 		if (ready < 0 && errno == EINTR)
 			continue;
@@ -790,41 +1050,11 @@ static int wait_for_callback(int lfd, int64_t deadline, struct client *clients,
 		for (nfds_t i = 0; i < n; i++) {
 			if (!pfd[i].revents)
 				continue;
-			struct client *c = who[i];
-			if (!c) {
-				int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-				if (fd < 0)
-					continue; /* the peer gave up already, or no fds: next round */
-				for (size_t k = 0; k < MAX_CLIENTS; k++) {
-					if (clients[k].fd < 0) {
-						clients[k].fd = fd;
-						clients[k].since = now_ms();
-						clients[k].len = 0;
-						fd = -1;
-						break;
-					}
-				}
-				if (fd >= 0)
-					close(fd);
-				continue;
-			}
-			ssize_t r = recv(c->fd, c->head + c->len, MAX_REQUEST_HEAD - c->len, 0);
-			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-				continue;
-			if (r <= 0) {
-				client_close(c);
-				continue;
-			}
-			c->len += (size_t)r;
-			if (head_end(c)) {
-				if (handle_request(c, cb)) {
-					*out = c;
-					return 0;
-				}
-			} else if (c->len == MAX_REQUEST_HEAD) {
-				reply_page(c->fd, 431, "Request too large", "The request head is "
-					   "larger than sepayfs-login accepts.");
-				client_close(c);
+			if (!who[i]) {
+				accept_client(w);
+			} else if (read_client(w, who[i], cb)) {
+				*out = who[i];
+				return 0;
 			}
 		}
 	}
@@ -832,59 +1062,91 @@ static int wait_for_callback(int lfd, int64_t deadline, struct client *clients,
 
 /* ---------------------------------------------------------------- the flow */
 
-static bool random_state(char *out, size_t cap)
+/* n random bytes from getrandom(2), or /dev/urandom on a kernel without it. */
+static bool random_bytes(unsigned char *raw, size_t n)
 {
-	unsigned char raw[STATE_BYTES];
 	size_t got = 0;
-	while (got < sizeof(raw)) {
-		ssize_t r = getrandom(raw + got, sizeof(raw) - got, 0);
+	while (got < n) {
+		ssize_t r = getrandom(raw + got, n - got, 0);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;
 		got += (size_t)r;
 	}
-	if (got < sizeof(raw)) { /* a kernel without getrandom(2) */
-		int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return false;
-		got = 0;
-		while (got < sizeof(raw)) {
-			ssize_t r = read(fd, raw + got, sizeof(raw) - got);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				break;
-			got += (size_t)r;
-		}
-		close(fd);
-		if (got < sizeof(raw))
-			return false;
+	if (got == n)
+		return true;
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, raw + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
 	}
-	if (cap < 2 * sizeof(raw) + 1)
+	close(fd);
+	return got == n;
+}
+
+/* The state: STATE_BYTES random bytes as hex. */
+static bool random_state(char *out, size_t cap)
+{
+	unsigned char raw[STATE_BYTES];
+	if (cap < 2 * sizeof(raw) + 1 || !random_bytes(raw, sizeof(raw)))
 		return false;
 	for (size_t i = 0; i < sizeof(raw); i++)
 		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+	explicit_bzero(raw, sizeof(raw));
 	return true;
 }
 
+/* PKCE (RFC 7636, S256), as RFC 8252 asks of loopback redirects: whatever
+ * else reads the code on its way to 127.0.0.1 cannot exchange it without the
+ * verifier, which leaves this process only in the exchange. */
+struct pkce {
+	char verifier[B64URL_LEN(VERIFIER_BYTES) + 1];  /* secret */
+	char challenge[B64URL_LEN(SHA256_BYTES) + 1];   /* public: on the authorize URL */
+};
+
+static bool pkce_new(struct pkce *p)
+{
+	unsigned char raw[VERIFIER_BYTES];
+	if (!random_bytes(raw, sizeof(raw)))
+		return false;
+	/* base64url's alphabet is within RFC 7636's unreserved characters. */
+	base64url(raw, sizeof(raw), p->verifier);
+	explicit_bzero(raw, sizeof(raw));
+	pkce_challenge(p->verifier, p->challenge);
+	return true;
+}
+
+/* The authorize URL (it holds the state: scrub it before freeing). */
 static char *authorize_url(const struct options *o, const char *redirect_uri,
-			   const char *state)
+			   const char *state, const char *challenge)
 {
 	static const char *const names[] = { "response_type", "client_id", "redirect_uri",
-					      "scope", "state" };
-	const char *const values[] = { "code", o->client_id, redirect_uri, o->scope, state };
+					      "scope", "state", "code_challenge",
+					      "code_challenge_method" };
+	const char *const values[] = { "code", o->client_id, redirect_uri, o->scope, state,
+				       challenge, "S256" };
 	size_t len;
-	char *query = http_form_encode(names, values, 5, &len);
+	char *query = http_form_encode(names, values, 7, &len);
 	if (!query)
 		return NULL;
-	struct strbuf sb;
-	strbuf_init(&sb, 0);
-	strbuf_puts(&sb, o->authorize_url);
-	strbuf_putc(&sb, strchr(o->authorize_url, '?') ? '&' : '?');
-	strbuf_puts(&sb, query);
+	/* Allocated at its size: a buffer grown by realloc would leave copies
+	 * of the state behind, unscrubbed. */
+	size_t size = strlen(o->authorize_url) + 1 + len + 1;
+	char *url = malloc(size);
+	if (url)
+		snprintf(url, size, "%s%c%s", o->authorize_url,
+			 strchr(o->authorize_url, '?') ? '&' : '?', query);
+	explicit_bzero(query, len);
 	free(query);
-	return strbuf_take(&sb, NULL);
+	return url;
 }
 
 static pid_t open_browser(const char *url)
@@ -905,6 +1167,8 @@ static pid_t open_browser(const char *url)
 	pid_t pid = -1;
 	if (!url_copy || posix_spawnp(&pid, prog, &fa, NULL, args, environ) != 0)
 		pid = -1; /* no xdg-open: the printed URL is enough */
+	if (url_copy)
+		explicit_bzero(url_copy, strlen(url_copy)); /* the state */
 	free(url_copy);
 	posix_spawn_file_actions_destroy(&fa);
 	return pid;
@@ -926,7 +1190,7 @@ static void set_outcome(struct outcome *out, int status, const char *title, cons
 /* Exchanges the code; the token endpoint's answer (checked to hold both
  * tokens) or NULL after saying why on stderr and in *out. */
 static json_t *exchange_code(const struct options *o, const char *secret, const char *code,
-			     const char *redirect_uri, struct outcome *out)
+			     const char *verifier, const char *redirect_uri, struct outcome *out)
 {
 	struct http_curl_config hc = {
 		.base_url = o->token_url,
@@ -941,11 +1205,14 @@ static json_t *exchange_code(const struct options *o, const char *secret, const 
 		set_outcome(out, 500, "Log-in failed", "sepayfs-login could not set up HTTP.");
 		return NULL;
 	}
+	/* A server that does not know PKCE ignores code_verifier (RFC 6749
+	 * section 3.2: unrecognized parameters are ignored). */
 	static const char *const names[] = { "grant_type", "code", "redirect_uri", "client_id",
-					     "client_secret" };
-	const char *values[] = { "authorization_code", code, redirect_uri, o->client_id, secret };
+					     "client_secret", "code_verifier" };
+	const char *values[] = { "authorization_code", code, redirect_uri, o->client_id, secret,
+				 verifier };
 	size_t form_len = 0;
-	char *form = http_form_encode(names, values, 5, &form_len);
+	char *form = http_form_encode(names, values, 6, &form_len);
 	if (!form) {
 		http->destroy(http);
 		fprintf(stderr, "sepayfs-login: out of memory\n");
@@ -1047,9 +1314,61 @@ static int write_credentials(const struct options *o, const char *secret, json_t
 	return rc;
 }
 
+/* This run's answer is an error from SePay: say so on the terminal and in
+ * the browser.  (Only an error with this run's state gets here.) */
+static void report_sepay_error(const struct callback *cb, struct outcome *result)
+{
+	char e_shown[MAX_SHOWN + 8], d_shown[MAX_SHOWN + 8], text[512];
+	shown(cb->error, e_shown, sizeof(e_shown));
+	shown(cb->error_description ? cb->error_description : "", d_shown, sizeof(d_shown));
+	fprintf(stderr, "sepayfs-login: SePay did not authorize the log-in: %s%s%s%s\n",
+		e_shown, *d_shown ? " (" : "", d_shown, *d_shown ? ")" : "");
+	if (strcmp(cb->error, "access_denied") == 0)
+		fprintf(stderr, "sepayfs-login: access was denied in the browser; run "
+				"sepayfs-login again and allow access\n");
+	snprintf(text, sizeof(text), "SePay answered %s%s%s%s; run sepayfs-login again to retry.",
+		 e_shown, *d_shown ? " (" : "", d_shown, *d_shown ? ")" : "");
+	set_outcome(result, 400, "Log-in failed", text);
+}
+
+/* This run's answer is a code: exchange it and write the credentials file.
+ * 0 or EXIT_FLOW_FAILED; the browser's page in *result. */
+static int complete_login(const struct options *o, const char *secret, const char *code,
+			  const char *verifier, const char *redirect_uri, struct outcome *result)
+{
+	json_t *answer = exchange_code(o, secret, code, verifier, redirect_uri, result);
+	if (!answer)
+		return EXIT_FLOW_FAILED;
+	const char *scope = json_string_value(json_object_get(answer, "scope"));
+	if (scope && !has_scope(scope, "bank-account:read")) {
+		char s_shown[MAX_SHOWN + 8];
+		shown(scope, s_shown, sizeof(s_shown));
+		fprintf(stderr, "sepayfs-login: warning: the granted scope \"%s\" lacks "
+				"bank-account:read; sepayfs will be refused\n", s_shown);
+	}
+	int wrc = write_credentials(o, secret, answer);
+	json_decref(answer);
+	if (wrc) {
+		fprintf(stderr, "sepayfs-login: cannot write credentials file %s: %s\n",
+			o->credentials, strerror(wrc));
+		set_outcome(result, 500, "Log-in failed", "The credentials file could not be "
+			    "written; see the terminal.");
+		return EXIT_FLOW_FAILED;
+	}
+	set_outcome(result, 200, "You are logged in", "You are logged in; you can close this "
+		    "window.");
+	return 0;
+}
+
+/* The fuzz target (tests/fuzz/fuzz_login.c) includes this file for its
+ * parsing functions and brings its own entry point. */
+#ifndef SEPAYFS_LOGIN_NO_MAIN
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
+	/* No core dump and no ptrace by the same uid: memory holds the client
+	 * secret, the code and the tokens. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	json_set_alloc_funcs(scrubbing_malloc, scrubbing_free);
 
 	struct options o;
@@ -1069,15 +1388,18 @@ int main(int argc, char **argv)
 	pid_t browser = -1;
 	struct client *clients = NULL;
 	char state[2 * STATE_BYTES + 1];
+	struct pkce pkce;
 	char redirect_uri[64];
 	if (!secret)
 		goto out;
-	if (!random_state(state, sizeof(state))) {
+	if (!random_state(state, sizeof(state)) || !pkce_new(&pkce)) {
 		fprintf(stderr, "sepayfs-login: cannot get random bytes: %s\n", strerror(errno));
 		goto out;
 	}
+	/* 127.0.0.1, not localhost: RFC 8252 section 8.3, and the listener
+	 * binds exactly that address. */
 	snprintf(redirect_uri, sizeof(redirect_uri), "http://127.0.0.1:%ld/callback", o.port);
-	if (!(url = authorize_url(&o, redirect_uri, state)) ||
+	if (!(url = authorize_url(&o, redirect_uri, state, pkce.challenge)) ||
 	    !(clients = malloc(MAX_CLIENTS * sizeof(*clients)))) {
 		fprintf(stderr, "sepayfs-login: out of memory\n");
 		goto out;
@@ -1104,7 +1426,8 @@ int main(int argc, char **argv)
 
 	struct client *c = NULL;
 	struct callback cb;
-	int rc = wait_for_callback(lfd, now_ms() + o.timeout_s * 1000, clients, &c, &cb);
+	struct waiter w = { .lfd = lfd, .state = state, .clients = clients };
+	int rc = wait_for_callback(&w, now_ms() + o.timeout_s * 1000, &c, &cb);
 	close(lfd);
 	lfd = -1;
 	if (rc == ETIMEDOUT) {
@@ -1117,52 +1440,12 @@ int main(int argc, char **argv)
 	}
 
 	struct outcome result;
-	char text[512];
-	if (cb.error && *cb.error) {
-		char e_shown[MAX_SHOWN + 8], d_shown[MAX_SHOWN + 8];
-		shown(cb.error, e_shown, sizeof(e_shown));
-		shown(cb.error_description ? cb.error_description : "", d_shown, sizeof(d_shown));
-		bool denied = strcmp(cb.error, "access_denied") == 0;
-		fprintf(stderr, "sepayfs-login: SePay did not authorize the log-in: %s%s%s%s\n",
-			e_shown, *d_shown ? " (" : "", d_shown, *d_shown ? ")" : "");
-		if (denied)
-			fprintf(stderr, "sepayfs-login: access was denied in the browser; run "
-					"sepayfs-login again and allow access\n");
-		snprintf(text, sizeof(text), "SePay answered %s%s%s%s; run sepayfs-login again "
-			 "to retry.",
-			 e_shown, *d_shown ? " (" : "", d_shown, *d_shown ? ")" : "");
-		set_outcome(&result, 400, "Log-in failed", text);
-	} else if (!cb.state || !same_secret(cb.state, state)) {
-		fprintf(stderr, "sepayfs-login: state does not match: possible CSRF; try again\n");
-		set_outcome(&result, 400, "Log-in failed", "This answer does not belong to the "
-			    "log-in sepayfs-login started (the state does not match). Run "
-			    "sepayfs-login again.");
-	} else {
-		json_t *answer = exchange_code(&o, secret, cb.code, redirect_uri, &result);
-		if (answer) {
-			const char *scope = json_string_value(json_object_get(answer, "scope"));
-			if (scope && !has_scope(scope, "bank-account:read")) {
-				char s_shown[MAX_SHOWN + 8];
-				shown(scope, s_shown, sizeof(s_shown));
-				fprintf(stderr, "sepayfs-login: warning: the granted scope \"%s\" lacks "
-						"bank-account:read; sepayfs will be refused\n", s_shown);
-			}
-			int wrc = write_credentials(&o, secret, answer);
-			json_decref(answer);
-			if (wrc) {
-				fprintf(stderr, "sepayfs-login: cannot write credentials file %s: %s\n",
-					o.credentials, strerror(wrc));
-				set_outcome(&result, 500, "Log-in failed", "The credentials file could "
-					    "not be written; see the terminal.");
-			} else {
-				set_outcome(&result, 200, "You are logged in",
-					    "You are logged in; you can close this window.");
-				status = 0;
-			}
-		}
-	}
+	if (cb.error && *cb.error)
+		report_sepay_error(&cb, &result);
+	else
+		status = complete_login(&o, secret, cb.code, pkce.verifier, redirect_uri, &result);
 	reply_page(c->fd, result.status, result.title, result.text);
-	client_close(c);
+	client_close(c); /* scrubs the code, in its request head */
 	if (status == 0) {
 		/* The hint names the file absolutely: a daemon in the background
 		 * runs in /, where a relative path means something else. */
@@ -1184,9 +1467,13 @@ out:
 		close(lfd);
 	if (browser > 0)
 		waitpid(browser, NULL, WNOHANG);
+	if (url)
+		explicit_bzero(url, strlen(url)); /* the state */
 	free(url);
 	secret_free(secret);
 	explicit_bzero(state, sizeof(state));
+	explicit_bzero(&pkce, sizeof(pkce));
 	curl_global_cleanup();
 	return status;
 }
+#endif

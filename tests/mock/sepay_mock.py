@@ -65,6 +65,7 @@ access token issued by /oauth/token that has not expired.
 
 OAuth2 authorization endpoint (what a browser visits to log in; no auth):
     GET /oauth/authorize?response_type=code&client_id=C&redirect_uri=U&scope=S&state=X
+        [&code_challenge=CH&code_challenge_method=S256]
     The user is "logged in" and approves at once:
         302 Location: U?code=<new one-time code>&state=X
     (state is echoed only when given; "&" instead of "?" when U has a query).
@@ -76,8 +77,16 @@ OAuth2 authorization endpoint (what a browser visits to log in; no auth):
                                       missing scope asks for every scope:
                                       all of KNOWN_SCOPES)
         access_denied                 the authorize_deny knob
+        invalid_request               PKCE (RFC 7636) other than S256: a
+                                      code_challenge without
+                                      code_challenge_method=S256 (plain is
+                                      refused), a method without a challenge,
+                                      or a challenge that is not 43 base64url
+                                      characters
     A code is good for one exchange, by the same client with the same
-    redirect_uri, within 5 minutes (CODE_TTL_S).  Logged in the request log as
+    redirect_uri, within 5 minutes (CODE_TTL_S).  A code issued with a
+    code_challenge is exchanged only with the code_verifier it was made from;
+    one issued without needs none (a code_verifier sent anyway is ignored).  Logged in the request log as
     {"method", "path": "/oauth/authorize", "query": "", "status", "t"}: the query
     (it holds the state) is never logged.
 
@@ -91,6 +100,7 @@ OAuth2 token endpoint (no bearer auth):
              (other shapes: the token_style knob, for both grants)
       authorization-code grant (the code from /oauth/authorize):
         grant_type=authorization_code&code=K&redirect_uri=U&client_id=C&client_secret=S
+            [&code_verifier=V]
         200 {"access_token": "<new>", "token_type": "Bearer", "expires_in":
              <token_ttl_s>, "refresh_token": "<new>", "scope": "<as authorized>"};
              the new refresh token is valid for the refresh grant from then on.
@@ -99,8 +109,12 @@ OAuth2 token endpoint (no bearer auth):
         400 unsupported_grant_type    grant_type other than those two
         401 invalid_client            wrong or missing client_id / client_secret
         400 invalid_grant             unknown, old (rotated) or missing refresh token;
-                                      unknown, used or expired code, or a
-                                      redirect_uri other than the code's
+                                      unknown, used or expired code, a
+                                      redirect_uri other than the code's, or
+                                      (a code with a code_challenge) a missing
+                                      code_verifier or one whose
+                                      BASE64URL(SHA256(V)) is not the challenge
+                                      (the code stays unused)
         405 invalid_request           a method other than POST
     Client credentials go in the body only (no HTTP Basic).  The valid refresh
     token at start is --refresh-token.  Each token request is logged in the
@@ -123,7 +137,9 @@ Control API (no auth, never counted in the request log):
                                        expired), "issued": [{"access_token",
                                        "refresh_token", "expires_in"}],
                                        "authorization_codes": [{"code", "client_id",
-                                       "redirect_uri", "scope", "used"}]}
+                                       "redirect_uri", "scope", "used",
+                                       "code_challenge" (or null), "code_verifier"
+                                       (the one that redeemed it, or null)}]}
     GET    /_mock/data                {"accounts": [...], "hidden_accounts": [...],
                                        "sub_accounts": {"<id>": [...]}}: the data
                                        set itself (accounts as detail objects)
@@ -310,6 +326,10 @@ Knobs for POST /_mock/config (all optional; /_mock/reset restores the command li
     authorize_wrong_state: bool (false)
                                   redirect with a valid code but a state other than
                                   the one given (what a CSRF attempt looks like)
+    authorize_ignore_pkce: bool (false)
+                                  behave like a server without PKCE: code_challenge
+                                  and code_challenge_method are ignored, the code
+                                  needs no code_verifier
 Error bodies: {"status": "error", "error": code, "message": ...} (other shapes:
 error_style) with code unauthorized (401), forbidden (403), resource_not_found
 (404), too_many_requests (429), bad_request (400), method_not_allowed (405),
@@ -1255,6 +1275,7 @@ class State:
             "refresh_latency_ms": 0,
             "authorize_deny": False,
             "authorize_wrong_state": False,
+            "authorize_ignore_pkce": False,
             "code_exchange_fail": {"count": 0, "status": 400, "error": "invalid_grant"},
         }
 
@@ -1291,7 +1312,8 @@ class State:
             self.issued = []
             self.access = {}
             # Authorization codes issued by /oauth/authorize, in order:
-            # code -> {"client_id", "redirect_uri", "scope", "used", "expires"}.
+            # code -> {"client_id", "redirect_uri", "scope", "used", "expires",
+            # "challenge" (PKCE S256, or None), "verifier" (the one that redeemed it)}.
             self.codes = {}
             # foreign_tx_items: the items of other accounts sent, in order.
             self.foreign_sent = []
@@ -1351,23 +1373,30 @@ class State:
                             "expires_in": ttl})
         return self.token_answer(access, refresh, ttl, TOKEN_SCOPE)
 
-    def issue_code(self, client_id, redirect_uri, scope):
-        """A new one-time authorization code for /oauth/authorize."""
+    def issue_code(self, client_id, redirect_uri, scope, challenge=None):
+        """A new one-time authorization code for /oauth/authorize (challenge:
+        its PKCE S256 code_challenge, or None)."""
         code = "mock-code-" + secrets.token_urlsafe(18)
         self.codes[code] = {"client_id": client_id, "redirect_uri": redirect_uri,
                             "scope": scope, "used": False,
-                            "expires": time.monotonic() + CODE_TTL_S}
+                            "expires": time.monotonic() + CODE_TTL_S,
+                            "challenge": challenge, "verifier": None}
         return code
 
-    def redeem_code(self, code, client_id, redirect_uri):
+    def redeem_code(self, code, client_id, redirect_uri, verifier=None):
         """Token answer for an authorization code, or None (unknown, used,
-        expired, another client's, or another redirect_uri).  A good code is
-        used up; the new refresh token joins the valid ones."""
+        expired, another client's, another redirect_uri, or a code_verifier
+        that does not match its code_challenge).  A good code is used up; the
+        new refresh token joins the valid ones."""
         info = self.codes.get(code)
         if info is None or info["used"] or time.monotonic() >= info["expires"] \
                 or info["client_id"] != client_id or info["redirect_uri"] != redirect_uri:
             return None
+        if info["challenge"] is not None and not pkce_verifier_matches(verifier,
+                                                                      info["challenge"]):
+            return None
         info["used"] = True
+        info["verifier"] = verifier
         access, ttl = self.new_access_token()
         refresh = "mock-rt-" + secrets.token_urlsafe(24)
         self.refresh_valid.add(refresh)
@@ -1392,7 +1421,8 @@ class State:
             "issued": [dict(i) for i in self.issued],
             "authorization_codes": [
                 {"code": c, "client_id": i["client_id"], "redirect_uri": i["redirect_uri"],
-                 "scope": i["scope"], "used": i["used"]} for c, i in self.codes.items()],
+                 "scope": i["scope"], "used": i["used"], "code_challenge": i["challenge"],
+                 "code_verifier": i["verifier"]} for c, i in self.codes.items()],
         }
 
     def _make(self, acc_id):
@@ -1610,7 +1640,8 @@ class State:
                 new[key] = _bool_knob(value, key)
             elif key == "token_ttl_s":
                 new[key] = _int_knob(value, key, 1)
-            elif key in ("rotate_refresh_token", "authorize_deny", "authorize_wrong_state"):
+            elif key in ("rotate_refresh_token", "authorize_deny", "authorize_wrong_state",
+                         "authorize_ignore_pkce"):
                 new[key] = _bool_knob(value, key)
             elif key in ("refresh_fail", "code_exchange_fail"):
                 new[key] = _refresh_fail_knob(value, key)
@@ -2038,11 +2069,13 @@ class Handler(BaseHTTPRequestHandler):
         if not redirect_uri:
             return self._oauth_error(400, "invalid_request", "redirect_uri is missing.")
         with state.lock:
-            answer = state.redeem_code(code, form.get("client_id", ""), redirect_uri)
+            answer = state.redeem_code(code, form.get("client_id", ""), redirect_uri,
+                                       form.get("code_verifier"))
         if answer is None:
             return self._oauth_error(400, "invalid_grant", "The authorization code is "
-                                     "invalid, expired, already used, or was issued for "
-                                     "another redirect_uri.")
+                                     "invalid, expired, already used, was issued for "
+                                     "another redirect_uri, or the code_verifier does not "
+                                     "match its code_challenge.")
         return self._send(200, answer, headers={"Cache-Control": "no-store",
                                                 "Pragma": "no-cache"})
 
@@ -2108,10 +2141,17 @@ class Handler(BaseHTTPRequestHandler):
             return back([("error", "invalid_scope"),
                          ("error_description", "Unknown scope: %s." % " ".join(unknown))])
         with state.lock:
+            ignore_pkce = state.knobs["authorize_ignore_pkce"]
+        challenge = None if ignore_pkce else q.get("code_challenge")
+        method = None if ignore_pkce else q.get("code_challenge_method")
+        pkce_error = pkce_request_error(challenge, method)
+        if pkce_error:
+            return back([("error", "invalid_request"), ("error_description", pkce_error)])
+        with state.lock:
             deny = state.knobs["authorize_deny"]
             wrong_state = state.knobs["authorize_wrong_state"]
             code = None if deny else state.issue_code(client_id, redirect_uri,
-                                                      " ".join(scopes))
+                                                      " ".join(scopes), challenge)
         if deny:
             return back([("error", "access_denied"),
                          ("error_description", "The user denied the request.")])
@@ -2379,6 +2419,36 @@ def write_port_file(path, port):
         except OSError:
             pass
         raise
+
+
+PKCE_CHALLENGE_RE = re.compile(r"[A-Za-z0-9_-]{43}")
+PKCE_VERIFIER_RE = re.compile(r"[A-Za-z0-9._~-]{43,128}")
+
+
+def pkce_s256(verifier):
+    """RFC 7636's S256 challenge of a verifier: BASE64URL(SHA256(ASCII(verifier)))."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def pkce_request_error(challenge, method):
+    """Why an authorize request's PKCE parameters are refused, or None."""
+    if challenge is None and method is None:
+        return None
+    if challenge is None:
+        return "code_challenge_method without code_challenge."
+    if method != "S256":
+        return "code_challenge_method must be S256 (plain is not supported)."
+    if not PKCE_CHALLENGE_RE.fullmatch(challenge):
+        return "code_challenge must be 43 base64url characters."
+    return None
+
+
+def pkce_verifier_matches(verifier, challenge):
+    """Whether verifier is RFC 7636-shaped and its S256 challenge is challenge."""
+    if not verifier or not PKCE_VERIFIER_RE.fullmatch(verifier):
+        return False
+    return hmac.compare_digest(pkce_s256(verifier), challenge)
 
 
 def redirect_uri_allowed(uri):

@@ -11,16 +11,22 @@ repository).  Every wait is bounded, so a hung tool fails a test instead of
 hanging the run.
 """
 
+import base64
+import hashlib
 import json
 import os
 import pty
 import queue
+import re
+import secrets
 import select
+import shutil
 import socket
 import stat
 import subprocess
 import threading
 import time
+from pathlib import Path
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -247,6 +253,48 @@ def run_tool(args, timeout=10):
                           stdin=subprocess.DEVNULL, env=env)
 
 
+def s256(verifier):
+    """RFC 7636's S256 code challenge of a verifier."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def refused_lines(stderr):
+    return [line for line in stderr.splitlines()
+            if line.startswith("sepayfs-login: refused a callback ")]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **kw):
+        return None
+
+
+_NO_REDIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
+
+
+def authorize_location(mock, **params):
+    """Where the mock's /oauth/authorize sends the browser for these parameters."""
+    url = mock.root + AUTHORIZE_PATH + "?" + urllib.parse.urlencode(params)
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        _NO_REDIRECT.open(url, timeout=30)
+    assert exc.value.code == 302, exc.value.read()
+    return exc.value.headers["Location"]
+
+
+def exchange_code(mock, code, redirect_uri, **extra):
+    """POSTs the authorization-code grant to the mock: (status, JSON answer)."""
+    form = dict({"grant_type": "authorization_code", "code": code,
+                 "redirect_uri": redirect_uri, "client_id": mock.client_id,
+                 "client_secret": mock.client_secret}, **extra)
+    data = urllib.parse.urlencode(form).encode()
+    try:
+        with _BROWSER.open(urllib.request.Request(mock.token_url, data=data),
+                           timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
 def port_listening(port):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(2)
@@ -402,17 +450,112 @@ def test_access_denied(mock, login):
 
 
 def test_wrong_state_is_refused(mock, login):
+    """SePay's redirect with a state other than this run's (a CSRF attempt, an
+    old tab) gets 400, its code is never exchanged, and the tool goes on
+    waiting: the real answer still logs in."""
     mock.config(authorize_wrong_state=True)
     lg = login(mock)
-    status, final, body = lg.log_in()
+    url = lg.url()
+    status, final, body = lg.browse(url)
     assert status == 400
-    assert "state" in body
-    assert lg.finish() == 1
-    assert "state does not match: possible CSRF; try again" in lg.stderr
+    assert "state does not match" in body
+    # Still listening: the wait did not end (it used to close the listener
+    # before answering this page).
+    assert port_listening(lg.port)
+    assert lg.proc.poll() is None
+    wrong_code = callback_query(final)["code"]
+
+    mock.config(authorize_wrong_state=False)
+    status, final, body = lg.browse(url)
+    assert status == 200, body
+    assert lg.finish() == 0, lg.stderr
+    assert refused_lines(lg.stderr) == [
+        "sepayfs-login: refused a callback whose state does not match (possible CSRF; it "
+        "carried a code); still waiting for SePay's answer"]
+    assert [e["status"] for e in token_requests(mock)] == [200]  # the right code only
+    codes = {c["code"]: c for c in mock.tokens()["authorization_codes"]}
+    assert not codes[wrong_code]["used"]
+    assert codes[callback_query(final)["code"]]["used"]
+    assert_no_secrets([lg.stdout, lg.stderr, body], [wrong_code])
+
+
+def test_wrong_state_waits_until_the_timeout(mock, login):
+    """Only this run's answer ends the wait: with nothing but a wrong-state
+    callback, the tool gives up at --timeout, not at the callback."""
+    mock.config(authorize_wrong_state=True)
+    lg = login(mock, timeout=3)
+    status, _, _ = lg.log_in()
+    assert status == 400
+    assert lg.finish(timeout=15) == 1
+    assert lg.elapsed >= 2.5, "gave up after %.1f s, before --timeout 3" % lg.elapsed
+    assert "no answer from the browser within 3 s" in lg.stderr
+    assert "SePay did not authorize" not in lg.stderr
+    assert len(refused_lines(lg.stderr)) == 1
     assert not lg.creds.exists()
-    assert token_requests(mock) == []  # the code was never exchanged
-    code = callback_query(final)["code"]
-    assert_no_secrets([lg.stdout, lg.stderr, body], [code])
+    assert token_requests(mock) == []
+
+
+def test_forged_callbacks_do_not_end_the_wait(mock, login):
+    """Anyone can send requests to the loopback port: a local user, or any web
+    page (<img src="http://127.0.0.1:PORT/callback?error=...">).  Callbacks
+    without this run's state, errors included, get 400 and a short, filtered
+    line on the terminal; the real callback then logs in."""
+    lg = login(mock)
+    url = lg.url()
+    state = callback_query(url)["state"]
+    near = state[:-1] + ("1" if state[-1] == "0" else "0")
+    cb = lg.redirect_uri
+    forged = [
+        cb + "?error=access_denied&error_description=Your+account+is+locked",  # no state
+        cb + "?error=access_denied&state=" + near,
+        cb + "?error=server_error&state=",
+        cb + "?code=forged-code-1&state=" + near,
+        cb + "?code=forged-code-2",
+        cb + "?code=forged-code-3&state=" + state[:-1],
+        cb + "?code=forged-code-4&state=" + state + "0",
+        cb + "?code=forged-code-5&state=" + state.upper(),
+        cb + "?state=" + near + "&error=%1b%5b31mevil%07%0d%0a%C3%A9%22" + "A" * 300,
+    ]
+    for u in forged:
+        status, _, body = lg.browse(u)
+        assert status == 400, u
+        assert "does not belong" in body and "still waiting" in body
+        assert "locked" not in body and "evil" not in body
+    assert lg.proc.poll() is None and port_listening(lg.port)
+    status, _, body = lg.browse(url)
+    assert status == 200, body
+    assert lg.finish() == 0, lg.stderr
+    assert "SePay did not authorize" not in lg.stderr
+    assert "locked" not in lg.stderr  # a forged description is not shown
+    lines = refused_lines(lg.stderr)
+    assert len(lines) == len(forged)
+    assert lines[0] == ("sepayfs-login: refused a callback without a state (possible CSRF; "
+                        "it carried error \"access_denied\"); still waiting for SePay's answer")
+    assert "whose state does not match" in lines[2]  # an empty state is a wrong one
+    assert "it carried a code" in lines[3]
+    # Attacker text is shown as printable ASCII only, and short.
+    assert 'it carried error "?[31mevil??????' + "A" * 25 + '...")' in lines[-1]
+    assert "A" * 26 not in lines[-1]
+    for line in lg.stderr.splitlines():
+        assert len(line) <= 200 and all(0x20 <= ord(ch) < 0x7f for ch in line), repr(line)
+    assert_no_secrets([lg.stdout, lg.stderr], ["forged-code"])
+    assert_no_secrets([lg.stderr], [state])  # stdout has it, in the URL
+    assert [e["status"] for e in token_requests(mock)] == [200]
+    assert dict(lg.credentials())["client_secret"] == mock.client_secret
+
+
+def test_refused_callback_lines_are_bounded(mock, login):
+    """A page that fires callbacks in a loop fills no terminal: 20 lines, then
+    one saying the rest are not shown."""
+    lg = login(mock)
+    url = lg.url()
+    for i in range(25):
+        assert lg.browse(lg.redirect_uri + "?error=e%d" % i)[0] == 400
+    assert lg.browse(url)[0] == 200
+    assert lg.finish() == 0, lg.stderr
+    lines = refused_lines(lg.stderr)
+    assert len(lines) == 20 and '"e19"' in lines[-1]
+    assert lg.stderr.count("sepayfs-login: more callbacks were refused; not shown\n") == 1
 
 
 def test_refused_code(mock, login):
@@ -498,6 +641,158 @@ def test_secrets_never_printed(mock, login, tmp_path):
     assert len(secret_values) == 5
     assert_no_secrets([ok.stdout, ok.stderr, ok_body, bad.stdout, bad.stderr, bad_body],
                       secret_values)
+
+
+# ---------------------------------------------------------------- PKCE
+
+def test_login_uses_pkce(mock, login):
+    """RFC 7636 S256: the authorize URL carries a challenge, the exchange the
+    verifier it was made from (the mock refuses the code otherwise)."""
+    lg = login(mock)
+    url = lg.url()
+    q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+    assert q["code_challenge_method"] == "S256"
+    challenge = q["code_challenge"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", challenge), challenge
+    status, _, body = lg.browse(url)
+    assert status == 200, body
+    assert lg.finish() == 0, lg.stderr
+    codes = mock.tokens()["authorization_codes"]
+    assert len(codes) == 1 and codes[0]["used"]
+    assert codes[0]["code_challenge"] == challenge
+    verifier = codes[0]["code_verifier"]
+    assert re.fullmatch(r"[A-Za-z0-9._~-]{43,128}", verifier), verifier
+    assert s256(verifier) == challenge
+    assert_no_secrets([lg.stdout, lg.stderr, body], [verifier])
+
+    # Every run has a verifier of its own.
+    mock.reset()
+    again = login(mock)
+    assert again.log_in()[0] == 200
+    assert again.finish() == 0, again.stderr
+    assert mock.tokens()["authorization_codes"][0]["code_verifier"] != verifier
+
+
+def test_login_with_a_server_without_pkce(mock, login):
+    """A server that ignores the PKCE parameters loses nothing."""
+    mock.config(authorize_ignore_pkce=True)
+    lg = login(mock)
+    status, _, body = lg.log_in()
+    assert status == 200, body
+    assert lg.finish() == 0, lg.stderr
+    codes = mock.tokens()["authorization_codes"]
+    assert codes[0]["used"] and codes[0]["code_challenge"] is None
+
+
+def test_mock_pkce_refuses_a_wrong_verifier(mock):
+    """What the tool relies on: a code issued with a challenge is exchanged
+    only with its verifier; S256 is the only method."""
+    redirect_uri = "http://127.0.0.1:9/callback"
+    verifier = secrets.token_urlsafe(32)
+    params = {"response_type": "code", "client_id": mock.client_id,
+              "redirect_uri": redirect_uri, "state": "s1"}
+    location = authorize_location(mock, code_challenge=s256(verifier),
+                                  code_challenge_method="S256", **params)
+    code = callback_query(location)["code"]
+    for wrong in ({}, {"code_verifier": secrets.token_urlsafe(32)},
+                  {"code_verifier": s256(verifier)},   # the challenge ("plain") is no verifier
+                  {"code_verifier": verifier + "x"}, {"code_verifier": ""}):
+        status, body = exchange_code(mock, code, redirect_uri, **wrong)
+        assert (status, body["error"]) == (400, "invalid_grant"), wrong
+    status, body = exchange_code(mock, code, redirect_uri, code_verifier=verifier)
+    assert status == 200 and body["refresh_token"]
+
+    for bad in ({"code_challenge": verifier, "code_challenge_method": "plain"},
+                {"code_challenge": s256(verifier)},
+                {"code_challenge_method": "S256"},
+                {"code_challenge": "short", "code_challenge_method": "S256"}):
+        answer = callback_query(authorize_location(mock, **params, **bad))
+        assert answer["error"] == "invalid_request" and answer["state"] == "s1", bad
+        assert "code" not in answer
+
+    # A code issued without a challenge needs no verifier (and ignores one).
+    for extra in ({}, {"code_verifier": verifier}):
+        code = callback_query(authorize_location(mock, **params))["code"]
+        status, body = exchange_code(mock, code, redirect_uri, **extra)
+        assert status == 200, body
+
+
+SHA256_HARNESS = r"""
+/* Reads lines of hex; prints SHA-256 (hex), base64url and, for text without
+ * NUL, the S256 challenge of each, as login.c computes them. */
+#define SEPAYFS_LOGIN_NO_MAIN
+#include "login.c"
+
+int main(void)
+{
+	static char line[1 << 21];
+	static unsigned char in[1 << 20];
+	while (fgets(line, sizeof(line), stdin)) {
+		size_t n = 0;
+		for (char *p = line; hex_value(p[0]) >= 0 && hex_value(p[1]) >= 0; p += 2)
+			in[n++] = (unsigned char)(hex_value(p[0]) * 16 + hex_value(p[1]));
+		unsigned char d[SHA256_BYTES];
+		sha256(in, n, d);
+		for (size_t i = 0; i < sizeof(d); i++)
+			printf("%02x", d[i]);
+		static char b64[B64URL_LEN(sizeof(in)) + 1];
+		base64url(in, n, b64);
+		char challenge[B64URL_LEN(SHA256_BYTES) + 1] = "-";
+		in[n] = 0;
+		if (strlen((char *)in) == n)
+			pkce_challenge((char *)in, challenge);
+		printf(" %s %s\n", *b64 ? b64 : "-", challenge);
+	}
+	return 0;
+}
+"""
+
+
+def test_sha256_and_pkce_challenge(tmp_path):
+    """login.c's own SHA-256 (no crypto library is linked) and base64url:
+    FIPS 180-2's vectors, RFC 7636 appendix B, and every length around the
+    padding boundaries against hashlib.  Built from login.c with the core
+    library next to the binary under test."""
+    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    core = Path(LOGIN_BIN).parent / "libsepayfs-core.a"
+    pkg = shutil.which("pkg-config")
+    if not cc or not pkg or not core.exists():
+        pytest.skip("needs cc, pkg-config and %s" % core)
+    flags = subprocess.run([pkg, "--cflags", "--libs", "jansson", "libcurl"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    (tmp_path / "harness.c").write_text(SHA256_HARNESS)
+    exe = tmp_path / "harness"
+    r = subprocess.run([cc, "-std=c11", "-D_GNU_SOURCE", '-DSEPAYFS_VERSION="test"',
+                        "-I" + str(REPO / "src"), "-o", str(exe), str(tmp_path / "harness.c"),
+                        str(core)] + flags + ["-lpthread", "-lm"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+    rfc_octets = bytes([116, 24, 223, 180, 151, 153, 224, 37, 79, 250, 96, 125, 216, 173,
+                        187, 186, 22, 212, 37, 77, 105, 214, 191, 240, 91, 88, 5, 88, 83,
+                        132, 141, 121])
+    rfc_verifier = b"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+    fips = [b"abc", b"", b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"]
+    inputs = fips + [rfc_octets, rfc_verifier] + [bytes(range(256))[:n] for n in range(1, 200)]
+    inputs += [b"a" * 1000000, bytes(range(256)) * 300]
+    r = subprocess.run([str(exe)], input="".join(i.hex() + "\n" for i in inputs),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = [line.split(" ") for line in r.stdout.splitlines()]
+    assert len(out) == len(inputs)
+    assert out[0][0] == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert out[1][0] == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    assert out[2][0] == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+    assert out[-2][0] == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
+    # RFC 7636 appendix B: the octets' base64url is the verifier, whose
+    # S256 challenge is E9Melhoa...
+    assert out[3][1] == rfc_verifier.decode()
+    assert out[4][2] == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    for data, (digest, b64, challenge) in zip(inputs, out):
+        assert digest == hashlib.sha256(data).hexdigest(), len(data)
+        assert b64 == (base64.urlsafe_b64encode(data).rstrip(b"=").decode() or "-"), len(data)
+        expected = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+        assert challenge == ("-" if b"\0" in data else expected.decode()), len(data)
 
 
 # ---------------------------------------------------------------- the command line
