@@ -65,6 +65,10 @@ LIST_PATH = "/api/v1/bank-accounts"
 
 def pytest_configure(config):
     config.addinivalue_line(
+        "markers", "cli: mounts nothing (the 'cli' suite, which runs without FUSE)")
+    config.addinivalue_line(
+        "markers", "needs_fuse: a cli test that mounts after all (runs with the mount suite)")
+    config.addinivalue_line(
         "markers", "mock_opts(**kw): options for the mock server (accounts, seed, "
         "max_page_size, default_page_size, latency_ms, token, client_id, "
         "client_secret, refresh_token, history_months, env={...}, knobs={...})")

@@ -24,6 +24,8 @@ import pytest
 
 from conftest import SEPAYFS_BIN
 
+pytestmark = pytest.mark.cli
+
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
 CONTRIB = REPO / "contrib"

@@ -35,6 +35,8 @@ import pytest
 
 from conftest import REPO, _clean_env, free_closed_port
 
+pytestmark = pytest.mark.cli
+
 LOGIN_BIN = os.environ.get("SEPAYFS_LOGIN_BIN") or str(REPO / "build" / "src" / "sepayfs-login")
 TOKEN_PATH = "/oauth/token"
 AUTHORIZE_PATH = "/oauth/authorize"
@@ -309,6 +311,7 @@ def port_listening(port):
 
 # ---------------------------------------------------------------- success
 
+@pytest.mark.needs_fuse
 def test_login_writes_credentials_that_mount(mock, mount, login):
     lg = login(mock)
     url = lg.url()
