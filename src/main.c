@@ -140,198 +140,242 @@ static int run_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cmd
 	return rc;
 }
 
-int main(int argc, char *argv[])
-{
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct fuse_cmdline_opts cmd = { 0 };
+/* Everything a mount holds, released in one place (daemon_release). */
+struct daemon {
+	struct fuse_args args;
+	struct fuse_cmdline_opts cmd;
 	struct sepayfs_options opts;
-	struct http_transport *http = NULL;
-	struct auth *auth = NULL;
+	char *token;
+	bool curl_ready;
+	struct http_transport *http;
+	struct auth *auth;
 	struct sepay_api api;
-	bool api_ready = false;
-	struct cache *cache = NULL;
-	struct disk_cache *disk = NULL;
+	bool api_ready;
+	struct disk_cache *disk;
 	struct objects_source source;
-	bool source_ready = false;
-	struct fs fs = { 0 };
-	struct fuse_session *se = NULL;
-	char *token = NULL;
-	int status = 1;
-	bool fs_ready = false;
+	bool source_ready;
+	struct objects_ttl ttls;
+	struct cache *cache;
+	struct fs fs;
+	bool fs_ready;
+	struct fuse_adapter adapter;
+	struct fuse_session *se;
+	bool signals_set, mounted;
+};
 
-	/* No core dump, no ptrace by others of the same uid: memory holds the
-	 * token (and with -o credentials the client secret). */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (options_parse(&args, &opts) != 0 || fuse_parse_cmdline(&args, &cmd) != 0) {
+/* The command line: -1 to go on, or the exit status (help, version, a
+ * usage error). */
+static int read_command_line(struct daemon *d, const char *prog)
+{
+	if (options_parse(&d->args, &d->opts) != 0 ||
+	    fuse_parse_cmdline(&d->args, &d->cmd) != 0) {
 		fprintf(stderr, "Try 'sepayfs --help' for more information.\n");
-		status = 2;
-		goto out;
+		return 2;
 	}
-	if (cmd.show_help) {
-		printf("usage: %s [options] MOUNTPOINT\n\n", argv[0]);
+	if (d->cmd.show_help) {
+		printf("usage: %s [options] MOUNTPOINT\n\n", prog);
 		options_print_help(stdout);
 		printf("FUSE options:\n");
 		fflush(stdout);
 		fuse_cmdline_help();
 		fuse_lowlevel_help();
-		status = 0;
-		goto out;
+		return 0;
 	}
-	if (cmd.show_version) {
+	if (d->cmd.show_version) {
 		print_versions();
-		status = 0;
-		goto out;
+		return 0;
 	}
-	if (!cmd.mountpoint) {
+	if (!d->cmd.mountpoint) {
 		fprintf(stderr, "usage: %s [options] MOUNTPOINT\n"
-				"Try 'sepayfs --help' for more information.\n", argv[0]);
-		status = 2;
-		goto out;
+				"Try 'sepayfs --help' for more information.\n", prog);
+		return 2;
 	}
-	log_set_level(cmd.debug ? LOG_LEVEL_DEBUG : (enum log_level)opts.log_level);
-	if (!opts.credentials && !(token = options_load_token(&opts)))
-		goto out;
+	log_set_level(d->cmd.debug ? LOG_LEVEL_DEBUG : (enum log_level)d->opts.log_level);
+	if (!d->opts.credentials && !(d->token = options_load_token(&d->opts)))
+		return 1;
+	return -1;
+}
 
+/* HTTP, the token, the API client; the access check; the disk cache of
+ * this API and user.  0, or -1 after saying why. */
+static int connect_api(struct daemon *d)
+{
+	const struct sepayfs_options *o = &d->opts;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "sepayfs: cannot initialise libcurl\n");
-		goto out;
+		return -1;
 	}
+	d->curl_ready = true;
 	struct http_curl_config hc = {
-		.base_url = opts.base_url,
-		.cafile = opts.cafile,
-		.max_conns = opts.max_conns,
+		.base_url = o->base_url,
+		.cafile = o->cafile,
+		.max_conns = o->max_conns,
 		.connect_timeout_s = CONNECT_TIMEOUT_S,
 		.max_body = MAX_RESPONSE_BYTES,
 	};
 	int err;
-	http = http_curl_new(&hc, &err);
-	if (!http) {
+	if (!(d->http = http_curl_new(&hc, &err))) {
 		fprintf(stderr, "sepayfs: cannot set up HTTP: %s\n", strerror(err));
-		goto out_curl;
+		return -1;
 	}
-	auth = opts.credentials ? auth_new_from_credentials(opts.credentials, opts.token_url, http)
-				: auth_new_fixed(token);
-	if (!auth)
-		goto out_curl;
+	d->auth = o->credentials ? auth_new_from_credentials(o->credentials, o->token_url, d->http)
+				 : auth_new_fixed(d->token);
+	if (!d->auth)
+		return -1;
 	struct sepay_api_config ac = {
-		.http = http,
-		.auth = auth,
-		.page_size = opts.page_size,
-		.parallel = opts.max_conns,
-		.max_rate = opts.max_rate,
+		.http = d->http,
+		.auth = d->auth,
+		.page_size = o->page_size,
+		.parallel = o->max_conns,
+		.max_rate = o->max_rate,
+		/* The check before mounting answers within a few seconds:
+		 * someone is waiting at a terminal, and a wrong URL should not
+		 * take the whole request deadline to report. */
+		.timeout_ms = o->timeout < PROBE_TIMEOUT_S ? o->timeout * 1000 : PROBE_TIMEOUT_S * 1000,
 	};
-	/* The check before mounting answers within a few seconds: someone is
-	 * waiting at a terminal, and a wrong URL should not take the whole
-	 * request deadline to report. */
-	ac.timeout_ms = opts.timeout < PROBE_TIMEOUT_S ? opts.timeout * 1000 : PROBE_TIMEOUT_S * 1000;
-	sepay_api_init(&api, &ac);
-	api_ready = true;
+	sepay_api_init(&d->api, &ac);
+	d->api_ready = true;
 	json_t *page1;
-	if (probe_api(&api, opts.base_url, (uint64_t)opts.cache_ttl * 1000, &page1) != 0)
-		goto out_curl;
-	api.cfg.timeout_ms = opts.timeout * 1000;
-	if (opts.cache_dir)
-		disk = open_disk_cache(&opts, auth, page1);
+	if (probe_api(&d->api, o->base_url, (uint64_t)o->cache_ttl * 1000, &page1) != 0)
+		return -1;
+	d->api.cfg.timeout_ms = o->timeout * 1000;
+	if (o->cache_dir)
+		d->disk = open_disk_cache(o, d->auth, page1);
 	json_decref(page1);
-	if (opts.cache_dir && !disk)
-		goto out_curl;
+	return o->cache_dir && !d->disk ? -1 : 0;
+}
 
-	unsigned negative_ttl_s = opts.cache_ttl < NEGATIVE_TTL_S ? opts.cache_ttl : NEGATIVE_TTL_S;
-	struct objects_ttl ttls = {
-		.ttl_ms = (uint64_t)opts.cache_ttl * 1000,
-		.history_ttl_ms = (uint64_t)opts.history_ttl * 1000,
-		.settle_ms = (uint64_t)opts.settle_days * 86400 * 1000,
+static unsigned negative_ttl_s(const struct sepayfs_options *o)
+{
+	return o->cache_ttl < NEGATIVE_TTL_S ? o->cache_ttl : NEGATIVE_TTL_S;
+}
+
+/* The objects, the cache and the tree over them.  0, or -1. */
+static int build_tree(struct daemon *d)
+{
+	const struct sepayfs_options *o = &d->opts;
+	d->ttls = (struct objects_ttl){
+		.ttl_ms = (uint64_t)o->cache_ttl * 1000,
+		.history_ttl_ms = (uint64_t)o->history_ttl * 1000,
+		.settle_ms = (uint64_t)o->settle_days * 86400 * 1000,
 	};
-	objects_source_init(&source, &api, (uint64_t)opts.cache_ttl * 1000,
-			    auth_lacks_scope(auth, "transaction:read"), (int)opts.history_months);
-	source_ready = true;
+	objects_source_init(&d->source, &d->api, (uint64_t)o->cache_ttl * 1000,
+			    auth_lacks_scope(d->auth, "transaction:read"), (int)o->history_months);
+	d->source_ready = true;
 	struct cache_config cc = {
 		.ttl_for = objects_ttl_ms,
-		.ttl_ctx = &ttls,
-		.negative_ttl_ms = (uint64_t)negative_ttl_s * 1000,
-		.max_bytes = (size_t)opts.cache_max_mb << 20,
-		.stale_if_error_ms = (uint64_t)opts.stale_if_error * 1000,
+		.ttl_ctx = &d->ttls,
+		.negative_ttl_ms = (uint64_t)negative_ttl_s(o) * 1000,
+		.max_bytes = (size_t)o->cache_max_mb << 20,
+		.stale_if_error_ms = (uint64_t)o->stale_if_error * 1000,
 		.describe = objects_path,
 		.fetch = objects_fetch,
-		.fetch_ctx = &source,
-		.disk = disk,
+		.fetch_ctx = &d->source,
+		.disk = d->disk,
 	};
 	struct fs_config fc = {
-		.uid = opts.has_uid ? (uid_t)opts.uid : getuid(),
-		.gid = opts.has_gid ? (gid_t)opts.gid : getgid(),
-		.file_mode = 0444 & ~(mode_t)opts.umask,
-		.dir_mode = 0555 & ~(mode_t)opts.umask,
-		.objects = &source,
-		.base_time = { disk ? disk_cache_born(disk) : 0, 0 },
+		.uid = o->has_uid ? (uid_t)o->uid : getuid(),
+		.gid = o->has_gid ? (gid_t)o->gid : getgid(),
+		.file_mode = 0444 & ~(mode_t)o->umask,
+		.dir_mode = 0555 & ~(mode_t)o->umask,
+		.objects = &d->source,
+		.base_time = { d->disk ? disk_cache_born(d->disk) : 0, 0 },
 	};
-	if ((cache = cache_new(&cc)))
-		source.cache = cache;
-	if (!cache || fs_init(&fs, &fc, cache) != 0) {
+	if ((d->cache = cache_new(&cc)))
+		d->source.cache = d->cache;
+	if (!d->cache || fs_init(&d->fs, &fc, d->cache) != 0) {
 		fprintf(stderr, "sepayfs: out of memory\n");
-		goto out_curl;
+		return -1;
 	}
-	fs_ready = true;
+	d->fs_ready = true;
+	return 0;
+}
 
+/* The FUSE session, mounted (and daemonized unless -f).  0, or -1. */
+static int mount_tree(struct daemon *d)
+{
+	const struct sepayfs_options *o = &d->opts;
 	/* Read-only in the kernel too: writes fail there with EROFS.  Other
 	 * users, when let in, are held to the modes by the kernel. */
-	if (fuse_opt_add_arg(&args, "-oro") != 0 ||
-	    fuse_opt_add_arg(&args, "-ofsname=sepayfs,subtype=sepayfs") != 0 ||
-	    (opts.allow_other && fuse_opt_add_arg(&args, "-odefault_permissions") != 0))
-		goto out_curl;
-	struct fuse_adapter adapter = {
-		.fs = &fs,
-		.timeout_s = (double)opts.cache_ttl,
-		.negative_timeout_s = (double)negative_ttl_s,
+	if (fuse_opt_add_arg(&d->args, "-oro") != 0 ||
+	    fuse_opt_add_arg(&d->args, "-ofsname=sepayfs,subtype=sepayfs") != 0 ||
+	    (o->allow_other && fuse_opt_add_arg(&d->args, "-odefault_permissions") != 0))
+		return -1;
+	d->adapter = (struct fuse_adapter){
+		.fs = &d->fs,
+		.timeout_s = (double)o->cache_ttl,
+		.negative_timeout_s = (double)negative_ttl_s(o),
 	};
-	se = fuse_session_new(&args, &sepayfs_ll_ops, sizeof(sepayfs_ll_ops), &adapter);
-	if (!se)
-		goto out_curl;
-	if (fuse_set_signal_handlers(se) != 0)
-		goto out_session;
-	if (fuse_session_mount(se, cmd.mountpoint) != 0)
-		goto out_signals;
-	if (fuse_daemonize(cmd.foreground) != 0)
-		goto out_unmount;
-	if (!cmd.foreground)
+	d->se = fuse_session_new(&d->args, &sepayfs_ll_ops, sizeof(sepayfs_ll_ops), &d->adapter);
+	if (!d->se || fuse_set_signal_handlers(d->se) != 0)
+		return -1;
+	d->signals_set = true;
+	if (fuse_session_mount(d->se, d->cmd.mountpoint) != 0)
+		return -1;
+	d->mounted = true;
+	if (fuse_daemonize(d->cmd.foreground) != 0)
+		return -1;
+	if (!d->cmd.foreground)
 		log_to_syslog(); /* stderr is /dev/null now */
+	return 0;
+}
+
+/* Serves until unmounted or asked to stop: the exit status. */
+static int serve(struct daemon *d)
+{
 	/* Threads start only now: fuse_daemonize() forks.  Every thread from
 	 * here on inherits the blocked SIGHUP/SIGUSR1, taken by its own thread. */
 	signals_block();
-	fs.readahead = readahead_start(cache, opts.max_conns,
-				       opts.max_conns * READAHEAD_ACCOUNTS_PER_CONN);
-	struct signal_targets targets = { se, &fs, cache, &api };
+	d->fs.readahead = readahead_start(d->cache, d->opts.max_conns,
+					  d->opts.max_conns * READAHEAD_ACCOUNTS_PER_CONN);
+	struct signal_targets targets = { d->se, &d->fs, d->cache, &d->api };
 	struct signal_thread *signals = signals_start(&targets);
-	log_info("mounted %s on %s", opts.base_url, cmd.mountpoint);
+	log_info("mounted %s on %s", d->opts.base_url, d->cmd.mountpoint);
 	/* libfuse ends its loop with the number of the signal that ended it:
 	 * SIGTERM and SIGINT are how a mount is asked to stop, not failures. */
-	int loop_rc = run_loop(se, &cmd);
-	status = loop_rc == 0 || loop_rc == SIGTERM || loop_rc == SIGINT ? 0 : 1;
+	int loop_rc = run_loop(d->se, &d->cmd);
 	signals_stop(signals);
-	readahead_stop(fs.readahead);
-	fs.readahead = NULL;
-out_unmount:
-	fuse_session_unmount(se);
-out_signals:
-	fuse_remove_signal_handlers(se);
-out_session:
-	fuse_session_destroy(se);
-out_curl:
-	if (fs_ready)
-		fs_destroy(&fs);
-	cache_free(cache);
-	disk_cache_close(disk);
-	if (source_ready)
-		objects_source_destroy(&source);
-	if (api_ready)
-		sepay_api_destroy(&api);
-	auth_free(auth);
-	if (http)
-		http->destroy(http);
-	curl_global_cleanup();
-out:
-	secret_free(token);
-	free(cmd.mountpoint);
-	options_release(&opts);
-	fuse_opt_free_args(&args);
+	readahead_stop(d->fs.readahead);
+	d->fs.readahead = NULL;
+	return loop_rc == 0 || loop_rc == SIGTERM || loop_rc == SIGINT ? 0 : 1;
+}
+
+static void daemon_release(struct daemon *d)
+{
+	if (d->mounted)
+		fuse_session_unmount(d->se);
+	if (d->signals_set)
+		fuse_remove_signal_handlers(d->se);
+	if (d->se)
+		fuse_session_destroy(d->se);
+	if (d->fs_ready)
+		fs_destroy(&d->fs);
+	cache_free(d->cache);
+	disk_cache_close(d->disk);
+	if (d->source_ready)
+		objects_source_destroy(&d->source);
+	if (d->api_ready)
+		sepay_api_destroy(&d->api);
+	auth_free(d->auth);
+	if (d->http)
+		d->http->destroy(d->http);
+	if (d->curl_ready)
+		curl_global_cleanup();
+	secret_free(d->token);
+	free(d->cmd.mountpoint);
+	options_release(&d->opts);
+	fuse_opt_free_args(&d->args);
+}
+
+int main(int argc, char *argv[])
+{
+	/* No core dump, no ptrace by others of the same uid: memory holds the
+	 * token (and with -o credentials the client secret). */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	struct daemon d = { .args = FUSE_ARGS_INIT(argc, argv) };
+	int status = read_command_line(&d, argv[0]);
+	if (status < 0)
+		status = connect_api(&d) || build_tree(&d) || mount_tree(&d) ? 1 : serve(&d);
+	daemon_release(&d);
 	return status;
 }
