@@ -1,0 +1,82 @@
+/* test_secretfile.c - secrets are read only from private files, and
+ * written whole or not at all. */
+#include "check.h"
+#include "secretfile.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void put(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+	chmod(path, mode);
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/sepayfs-test-secret-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char path[256], other[256];
+	snprintf(path, sizeof(path), "%s/token", dir);
+	snprintf(other, sizeof(other), "%s/sub", dir);
+	size_t len = 0;
+
+	put(path, "tok en\n", 0600);
+	char *text = secret_file_read(path, "token file", 1024, &len);
+	CHECK_STR(text, "tok en\n");
+	CHECK_INT(len, 7);
+	secret_free(text);
+	put(path, "tok", 0400);
+	text = secret_file_read(path, "token file", 1024, &len);
+	CHECK_STR(text, "tok");
+	secret_free(text);
+	/* Group or others may read or write it, it is too big, it is no
+	 * regular file, it is missing: refused (with a line on stderr). */
+	static const mode_t open_modes[] = { 0640, 0604, 0620, 0602, 0644 };
+	for (size_t i = 0; i < sizeof(open_modes) / sizeof(open_modes[0]); i++) {
+		put(path, "tok", open_modes[i]);
+		CHECK(secret_file_read(path, "token file", 1024, &len) == NULL);
+	}
+	put(path, "0123456789", 0600);
+	CHECK(secret_file_read(path, "token file", 9, &len) == NULL);
+	CHECK(mkdir(other, 0700) == 0);
+	CHECK(secret_file_read(other, "token file", 1024, &len) == NULL);
+	rmdir(other);
+	CHECK(secret_file_read(other, "token file", 1024, &len) == NULL);
+
+	/* Written through a private temporary file and renamed: 0600, the new
+	 * bytes, nothing left behind; a folder that cannot be written keeps
+	 * the old file whole. */
+	put(path, "old", 0600);
+	CHECK_INT(secret_file_write(path, "{\"refresh_token\":\"new\"}", 24), 0);
+	struct stat st;
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+	text = secret_file_read(path, "credentials file", 1024, &len);
+	CHECK_STR(text, "{\"refresh_token\":\"new\"}");
+	secret_free(text);
+	chmod(dir, 0500);
+	if (geteuid() != 0) { /* root writes anywhere */
+		CHECK(secret_file_write(path, "lost", 4) != 0);
+		text = secret_file_read(path, "credentials file", 1024, &len);
+		CHECK_STR(text, "{\"refresh_token\":\"new\"}");
+		secret_free(text);
+	}
+	chmod(dir, 0700);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "ls -A '%s' | grep -c . > '%s/count'", dir, dir);
+	CHECK(system(cmd) == 0);
+	snprintf(other, sizeof(other), "%s/count", dir);
+	FILE *f = fopen(other, "r");
+	int files = 0;
+	CHECK(f && fscanf(f, "%d", &files) == 1);
+	fclose(f);
+	CHECK_INT(files, 2); /* token and count: no temporary file left */
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0);
+	secret_free(NULL);
+	return check_report("secretfile");
+}
