@@ -5,6 +5,7 @@
 #include "http.h"
 #include "log.h"
 #include "secretfile.h"
+#include "sepay.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -16,108 +17,145 @@
 #include <strings.h>
 #include <unistd.h>
 
-/* One day: longer than anyone wants stale balances, short enough that a
- * typo of extra zeros is caught. */
-#define MAX_CACHE_TTL 86400
-/* The API's documented maximum page size is unknown; 1000 bounds a page. */
-#define MAX_PAGE_SIZE 1000
-/* More parallel connections than this only earns 429s from the API. */
-#define MAX_CONNS 64
-/* Above what any API allows; 0 means no cap. */
-#define MAX_RATE 10000
-/* SePay counts requests per IP address, before authentication, at about 3 a
- * second (its v2 documents 3, the older API 2-3): ask no faster by
- * default, and let 429s slow us further. */
-#define DEFAULT_MAX_RATE 3
-/* 64 GiB: a bound that catches a typo, not a real limit. */
-#define MAX_CACHE_MB 65536
-/* A year: a settled month is kept at most this long without asking. */
-#define MAX_HISTORY_TTL (366 * 86400)
-/* Settled months are those over for a week by default; a quarter is the
- * longest wait for late bookings that makes sense. */
-#define MAX_SETTLE_DAYS 92
-/* 1 TiB of cache is a typo, not a plan. */
-#define MAX_CACHE_DISK_MB (1u << 20)
-/* Fifty years of monthly files is more than any account has. */
-#define MAX_HISTORY_MONTHS 600
-/* Ten minutes: beyond this a hung request is worse than an error. */
-#define MAX_TIMEOUT 600
 /* A token is a JWT of a few KiB; a file larger than this is not a token. */
 #define MAX_TOKEN_FILE 65536
 
-#define OPT(templ, field) { templ, offsetof(struct sepayfs_options, field), 1 }
+/* What an option is, and so how it is checked. */
+enum option_kind {
+	OPTION_TEXT,   /* kept as given (checked after parsing, where it must be) */
+	OPTION_PATH,   /* made absolute: the daemon changes to / when it forks */
+	OPTION_NUMBER, /* a whole number in [min, max], def when not given */
+	OPTION_CUSTOM, /* parsed by its own code below (ids, modes, levels) */
+};
+
+struct option_def {
+	const char *name;   /* -o name=VALUE */
+	enum option_kind kind;
+	size_t arg;         /* offsetof the char * that fuse_opt fills */
+	size_t value;       /* OPTION_NUMBER: offsetof the unsigned it sets */
+	unsigned def, min, max;
+	const char *metavar;
+	const char *help;   /* for --help; "\n" starts an indented line */
+};
+
+#define ARG(field) offsetof(struct sepayfs_options, field)
+#define TEXT(name, field, metavar, help) { name, OPTION_TEXT, ARG(field), 0, 0, 0, 0, metavar, help }
+#define PATH(name, field, help) { name, OPTION_PATH, ARG(field), 0, 0, 0, 0, "PATH", help }
+#define NUMBER(name, field, def, min, max, metavar, help) \
+	{ name, OPTION_NUMBER, ARG(field##_arg), ARG(field), def, min, max, metavar, help }
+#define CUSTOM(name, field, metavar, help) { name, OPTION_CUSTOM, ARG(field), 0, 0, 0, 0, metavar, help }
+
+/* Every -o option sepayfs takes, in --help's order.  Adding one is a line
+ * here and its fields in struct sepayfs_options. */
+static const struct option_def options[] = {
+	TEXT("base_url", base_url_arg, "URL", "API base (default " SEPAYFS_DEFAULT_BASE_URL ")"),
+	PATH("token_file", token_file, "file holding the OAuth2 access token (mode 0600)\n"
+	     "(default: $SEPAY_ACCESS_TOKEN)"),
+	PATH("credentials", credentials, "OAuth2 credentials (JSON, mode 0600): the access\n"
+	     "token is refreshed with its refresh_token"),
+	TEXT("token_url", token_url, "URL", "token endpoint (default " AUTH_DEFAULT_TOKEN_URL ")"),
+	PATH("cafile", cafile, "CA certificates to trust for https"),
+	/* A minute: balances change, and a walk (ls -l, grep -r) is over long
+	 * before; up to a day, beyond which a typo of extra zeros is likelier
+	 * than a wish for day-old balances. */
+	NUMBER("cache_ttl", cache_ttl, 60, 1, 86400, "SECONDS",
+	       "serve listings and files from memory this long (default 60)"),
+	/* 128 MiB holds some 50,000 accounts with their months; up to 64 GiB,
+	 * a bound that catches a typo. */
+	NUMBER("cache_max_mb", cache_max_mb, 128, 1, 65536, "N",
+	       "memory for cached listings and files (default 128)"),
+	/* Off: stale content is served only when asked for; at most a day. */
+	NUMBER("stale_if_error", stale_if_error, 0, 0, 86400, "SECONDS",
+	       "when a refresh fails, serve the last content up\nto this long past its TTL "
+	       "(default 0: off)"),
+	CUSTOM("cache_dir", cache_dir_arg, "PATH", "keep fetched objects on disk here, across "
+	       "mounts\n(default $CACHE_DIRECTORY, $XDG_CACHE_HOME/sepayfs\nor ~/.cache/sepayfs; "
+	       "none: memory only)"),
+	/* 512 MiB is years of a company's history; 1 TiB is a typo, not a plan. */
+	NUMBER("cache_disk_mb", cache_disk_mb, 512, 1, 1u << 20, "N",
+	       "disk the cache may take (default 512)"),
+	/* A week: banks book late items and corrections within days; a quarter
+	 * is the longest wait that makes sense. */
+	NUMBER("settle_days", settle_days, 7, 0, 92, "N",
+	       "a past month fetched N days after it ended is\nsettled (default 7)"),
+	/* 30 days: banks do not rewrite settled history; at most a year. */
+	NUMBER("history_ttl", history_ttl, 30 * 86400, 1, 366 * 86400, "SECONDS",
+	       "settled months stay cached this long\n(default 2592000: 30 days)"),
+	/* Two years when created_at is missing; fifty years is more than any
+	 * account has. */
+	NUMBER("history_months", history_months, 24, 1, 600, "N",
+	       "months of transactions shown when an account has\nno created_at (default 24)"),
+	/* 100, the most SePay's v2 documents; the server may give fewer. */
+	NUMBER("page_size", page_size, 100, 1, 1000, "N",
+	       "items asked for per listing page (default 100)"),
+	/* 8 keeps a walk's pages and read-ahead busy; more only earns 429s. */
+	NUMBER("max_conns", max_conns, 8, 1, SEPAY_MAX_PARALLEL, "N",
+	       "HTTP requests in flight at most (default 8)"),
+	/* SePay counts requests per IP address, before authentication, at
+	 * about 3 a second (v2 documents 3, the older API 2-3): ask no faster,
+	 * and let 429s slow us further.  0: no cap (the loopback mock). */
+	NUMBER("max_rate", max_rate, 3, 0, 10000, "R",
+	       "requests a second at most, 0 for no cap (default 3,\nSePay's limit per IP "
+	       "address)"),
+	/* 20 s: longer than a slow page, shorter than a user's patience; ten
+	 * minutes at most, past which a hung request is worse than an error. */
+	NUMBER("timeout", timeout, 20, 1, 600, "SECONDS",
+	       "a request's deadline, retries included (default 20)"),
+	CUSTOM("uid", uid_arg, "N", "owner shown for every file (default: yours)"),
+	CUSTOM("gid", gid_arg, "N", "group shown for every file (default: yours)"),
+	CUSTOM("umask", umask_arg, "OCTAL", "taken from 0444 files and 0555 directories\n"
+	       "(default 0; 0227 with allow_other)"),
+	CUSTOM("log_level", log_level_arg, "LEVEL", "error, warn, info or debug (default warn)"),
+};
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
 enum { KEY_ALLOW_OTHER = 1 };
 
-static const struct fuse_opt option_table[] = {
-	OPT("base_url=%s", base_url_arg),
-	OPT("token_file=%s", token_file),
-	OPT("cache_ttl=%s", cache_ttl_arg),
-	OPT("page_size=%s", page_size_arg),
-	OPT("max_conns=%s", max_conns_arg),
-	OPT("max_rate=%s", max_rate_arg),
-	OPT("cache_max_mb=%s", cache_max_mb_arg),
-	OPT("timeout=%s", timeout_arg),
-	OPT("stale_if_error=%s", stale_if_error_arg),
-	OPT("credentials=%s", credentials),
-	OPT("token_url=%s", token_url),
-	OPT("cafile=%s", cafile),
-	OPT("uid=%s", uid_arg),
-	OPT("gid=%s", gid_arg),
-	OPT("umask=%s", umask_arg),
-	OPT("log_level=%s", log_level_arg),
-	OPT("history_months=%s", history_months_arg),
-	OPT("history_ttl=%s", history_ttl_arg),
-	OPT("settle_days=%s", settle_days_arg),
-	OPT("cache_dir=%s", cache_dir_arg),
-	OPT("cache_disk_mb=%s", cache_disk_mb_arg),
-	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
-	/* Options that mean something to mount(8), fstab or systemd, not to us. */
-	FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("nofail", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("noauto", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("user", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("users", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_KEY("nouser", FUSE_OPT_KEY_DISCARD),
-	FUSE_OPT_END
-};
+/* The fuse_opt table: every option above as "name=%s", then the keys. */
+static const struct fuse_opt *option_table(void)
+{
+	/* Built on first use, before any thread starts (options are parsed
+	 * first thing in main). */
+	static char templates[N_OPTIONS][48];
+	static struct fuse_opt table[N_OPTIONS + 9];
+	static const struct fuse_opt keys[] = {
+		FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+		/* Options that mean something to mount(8), fstab or systemd, not to us. */
+		FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD),
+		FUSE_OPT_KEY("nofail", FUSE_OPT_KEY_DISCARD),
+		FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD),
+		FUSE_OPT_KEY("noauto", FUSE_OPT_KEY_DISCARD),
+		FUSE_OPT_KEY("user", FUSE_OPT_KEY_DISCARD),
+		FUSE_OPT_KEY("users", FUSE_OPT_KEY_DISCARD),
+		FUSE_OPT_KEY("nouser", FUSE_OPT_KEY_DISCARD),
+		FUSE_OPT_END,
+	};
+	if (!table[0].templ) {
+		for (size_t i = 0; i < N_OPTIONS; i++) {
+			snprintf(templates[i], sizeof(templates[i]), "%s=%%s", options[i].name);
+			table[i] = (struct fuse_opt){ templates[i], (unsigned long)options[i].arg, 1 };
+		}
+		memcpy(table + N_OPTIONS, keys, sizeof(keys));
+	}
+	return table;
+}
 
 void options_print_help(FILE *out)
 {
+	fprintf(out, "sepayfs options:\n");
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		char head[64];
+		snprintf(head, sizeof(head), "-o %s=%s", options[i].name, options[i].metavar);
+		fprintf(out, "    %-22s ", head);
+		for (const char *p = options[i].help; *p; p++) {
+			fputc(*p, out);
+			if (*p == '\n')
+				fprintf(out, "%27s", "");
+		}
+		fputc('\n', out);
+	}
 	fprintf(out,
-		"sepayfs options:\n"
-		"    -o base_url=URL        API base (default " SEPAYFS_DEFAULT_BASE_URL ")\n"
-		"    -o token_file=PATH     file holding the OAuth2 access token (mode 0600)\n"
-		"                           (default: $SEPAY_ACCESS_TOKEN)\n"
-		"    -o credentials=PATH    OAuth2 credentials (JSON, mode 0600): the access\n"
-		"                           token is refreshed with its refresh_token\n"
-		"    -o token_url=URL       token endpoint (default https://my.sepay.vn/oauth/token)\n"
-		"    -o cafile=PATH         CA certificates to trust for https\n"
-		"    -o cache_ttl=SECONDS   serve listings and files from memory this long (default 60)\n"
-		"    -o cache_max_mb=N      memory for cached listings and files (default 128)\n"
-		"    -o stale_if_error=SECONDS  when a refresh fails, serve the last content up\n"
-		"                           to this long past its TTL (default 0: off)\n"
-		"    -o cache_dir=PATH      keep fetched objects on disk here, across mounts\n"
-		"                           (default $CACHE_DIRECTORY, $XDG_CACHE_HOME/sepayfs\n"
-		"                           or ~/.cache/sepayfs; none: memory only)\n"
-		"    -o cache_disk_mb=N     disk the cache may take (default 512)\n"
-		"    -o settle_days=N       a past month fetched N days after it ended is\n"
-		"                           settled (default 7)\n"
-		"    -o history_ttl=SECONDS settled months stay cached this long\n"
-		"                           (default 2592000: 30 days)\n"
-		"    -o history_months=N    months of transactions shown when an account has\n"
-		"                           no created_at (default 24)\n"
-		"    -o page_size=N         items asked for per listing page (default 100)\n"
-		"    -o max_conns=N         HTTP requests in flight at most (default 8)\n"
-		"    -o max_rate=R          requests a second at most, 0 for no cap (default 3,\n"
-		"                           SePay's limit per IP address)\n"
-		"    -o timeout=SECONDS     a request's deadline, retries included (default 20)\n"
-		"    -o uid=N, -o gid=N     owner shown for every file (default: yours)\n"
-		"    -o umask=OCTAL         taken from 0444 files and 0555 directories\n"
-		"                           (default 0; 0227 with allow_other)\n"
 		"    -o allow_other         let other users in (implies default_permissions)\n"
-		"    -o log_level=LEVEL     error, warn, info or debug (default warn)\n"
 		"    _netdev, nofail, auto, noauto, user, users, x-systemd.*: accepted and\n"
 		"                           ignored, for /etc/fstab\n"
 		"\n"
@@ -266,51 +304,45 @@ static int parse_level(const char *arg, int *out)
 	return -1;
 }
 
+/* The table's options: paths made absolute, numbers checked. */
+static int check_table(struct sepayfs_options *opts)
+{
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		const struct option_def *o = &options[i];
+		char **arg = (char **)((char *)opts + o->arg);
+		if (o->kind == OPTION_PATH && *arg) {
+			/* Some files are used later (a rotated refresh token is
+			 * written back, CA files are read at each TLS handshake):
+			 * hold them by absolute path. */
+			char *abs = realpath(*arg, NULL);
+			if (abs) {
+				free(*arg);
+				*arg = abs;
+			}
+		} else if (o->kind == OPTION_NUMBER &&
+			   parse_number(o->name, *arg, o->def, o->min, o->max,
+					(unsigned *)((char *)opts + o->value))) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int options_parse(struct fuse_args *args, struct sepayfs_options *opts)
 {
 	memset(opts, 0, sizeof(*opts));
-	if (fuse_opt_parse(args, opts, option_table, option_proc) == -1)
+	if (fuse_opt_parse(args, opts, option_table(), option_proc) == -1)
 		return -1;
 	/* The mount point goes back for fuse_parse_cmdline(). */
 	if (opts->mountpoint && fuse_opt_add_arg(args, opts->mountpoint) != 0)
 		return -1;
-	/* The daemon changes to / when it goes to the background, and some
-	 * files are used later (a rotated refresh token is written back, CA
-	 * files are read at each TLS handshake): hold them by absolute path. */
-	char **paths[] = { &opts->token_file, &opts->credentials, &opts->cafile };
-	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		char *abs = *paths[i] ? realpath(*paths[i], NULL) : NULL;
-		if (abs) {
-			free(*paths[i]);
-			*paths[i] = abs;
-		}
-	}
 	opts->has_uid = opts->uid_arg != NULL;
 	opts->has_gid = opts->gid_arg != NULL;
 	opts->umask = opts->allow_other ? 0227 : 0;
 	if ((opts->uid_arg && parse_number("uid", opts->uid_arg, 0, 0, UINT32_MAX - 1, &opts->uid)) ||
 	    (opts->gid_arg && parse_number("gid", opts->gid_arg, 0, 0, UINT32_MAX - 1, &opts->gid)) ||
 	    (opts->umask_arg && parse_octal("umask", opts->umask_arg, &opts->umask)) ||
-	    parse_level(opts->log_level_arg, &opts->log_level))
-		return -1;
-	if (parse_number("cache_ttl", opts->cache_ttl_arg, 60, 1, MAX_CACHE_TTL, &opts->cache_ttl) ||
-	    parse_number("page_size", opts->page_size_arg, 100, 1, MAX_PAGE_SIZE, &opts->page_size) ||
-	    parse_number("max_conns", opts->max_conns_arg, 8, 1, MAX_CONNS, &opts->max_conns) ||
-	    parse_number("max_rate", opts->max_rate_arg, DEFAULT_MAX_RATE, 0, MAX_RATE,
-			 &opts->max_rate) ||
-	    parse_number("cache_max_mb", opts->cache_max_mb_arg, 128, 1, MAX_CACHE_MB,
-			 &opts->cache_max_mb) ||
-	    parse_number("timeout", opts->timeout_arg, 20, 1, MAX_TIMEOUT, &opts->timeout) ||
-	    parse_number("stale_if_error", opts->stale_if_error_arg, 0, 0, MAX_CACHE_TTL,
-			 &opts->stale_if_error) ||
-	    parse_number("history_months", opts->history_months_arg, 24, 1, MAX_HISTORY_MONTHS,
-			 &opts->history_months) ||
-	    parse_number("history_ttl", opts->history_ttl_arg, 30 * 86400, 1, MAX_HISTORY_TTL,
-			 &opts->history_ttl) ||
-	    parse_number("settle_days", opts->settle_days_arg, 7, 0, MAX_SETTLE_DAYS,
-			 &opts->settle_days) ||
-	    parse_number("cache_disk_mb", opts->cache_disk_mb_arg, 512, 1, MAX_CACHE_DISK_MB,
-			 &opts->cache_disk_mb) ||
+	    parse_level(opts->log_level_arg, &opts->log_level) || check_table(opts) ||
 	    check_base_url(opts) || pick_cache_dir(opts))
 		return -1;
 	return 0;
@@ -318,27 +350,8 @@ int options_parse(struct fuse_args *args, struct sepayfs_options *opts)
 
 void options_release(struct sepayfs_options *opts)
 {
-	free(opts->base_url_arg);
-	free(opts->token_file);
-	free(opts->cache_ttl_arg);
-	free(opts->page_size_arg);
-	free(opts->max_conns_arg);
-	free(opts->max_rate_arg);
-	free(opts->cache_max_mb_arg);
-	free(opts->timeout_arg);
-	free(opts->stale_if_error_arg);
-	free(opts->credentials);
-	free(opts->token_url);
-	free(opts->cafile);
-	free(opts->uid_arg);
-	free(opts->gid_arg);
-	free(opts->umask_arg);
-	free(opts->log_level_arg);
-	free(opts->history_months_arg);
-	free(opts->history_ttl_arg);
-	free(opts->settle_days_arg);
-	free(opts->cache_dir_arg);
-	free(opts->cache_disk_mb_arg);
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		free(*(char **)((char *)opts + options[i].arg));
 	free(opts->cache_dir);
 	free(opts->mountpoint);
 	free(opts->base_url);
