@@ -1062,7 +1062,8 @@ static int wait_for_callback(struct waiter *w, int64_t deadline, struct client *
 
 /* ---------------------------------------------------------------- the flow */
 
-/* n random bytes from getrandom(2), or /dev/urandom on a kernel without it. */
+/* n random bytes from getrandom(2) (every kernel libfuse 3.14 runs on has
+ * it: no /dev/urandom fallback to get wrong). */
 static bool random_bytes(unsigned char *raw, size_t n)
 {
 	size_t got = 0;
@@ -1071,25 +1072,10 @@ static bool random_bytes(unsigned char *raw, size_t n)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			break;
+			return false;
 		got += (size_t)r;
 	}
-	if (got == n)
-		return true;
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	got = 0;
-	while (got < n) {
-		ssize_t r = read(fd, raw + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	close(fd);
-	return got == n;
+	return true;
 }
 
 /* The state: STATE_BYTES random bytes as hex. */
