@@ -2,6 +2,7 @@
 #include "auth.h"
 
 #include "clock.h"
+#include "htab.h"
 #include "log.h"
 #include "secretfile.h"
 
@@ -80,16 +81,6 @@ static void json_wipe(json_t *v)
 	else if (json_is_array(v))
 		json_array_foreach(v, i, child)
 			json_wipe(child);
-}
-
-/* Server text for a log line: printable ASCII, bounded. */
-static void printable(char *out, size_t size, const char *s)
-{
-	size_t n = 0;
-	for (; s && *s && n + 1 < size; s++)
-		if (*s >= 0x20 && *s < 0x7f)
-			out[n++] = *s;
-	out[n] = '\0';
 }
 
 static struct auth *auth_alloc(void)
@@ -274,7 +265,7 @@ static int refresh_now(struct auth *a, char **access, int64_t *expires_at, char 
 	const char *token = json_string_value(json_object_get(root, "access_token"));
 	if (resp.status == 400 || resp.status == 401) {
 		char code[64];
-		printable(code, sizeof(code), json_string_value(json_object_get(root, "error")));
+		log_printable(code, sizeof(code), json_string_value(json_object_get(root, "error")));
 		log_error("token refresh: POST %s: HTTP %ld %s: the refresh token or client was "
 			  "refused; log in again (sepayfs-login) (%s)", a->token_url, resp.status,
 			  code, strerror(EACCES));
@@ -489,17 +480,6 @@ static void claim_text(json_t *claims, const char *name, char *out, size_t size)
 		out[0] = '\0';
 }
 
-/* FNV-1a, to name an opaque token without keeping it. */
-static uint64_t text_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 void auth_identity(struct auth *a, char *out, size_t size)
 {
 	pthread_mutex_lock(&a->lock);
@@ -513,7 +493,7 @@ void auth_identity(struct auth *a, char *out, size_t size)
 		snprintf(out, size, "client:%s", a->client_id);
 	else
 		snprintf(out, size, "token:%016llx",
-			 (unsigned long long)text_hash(a->access_token ? a->access_token : ""));
+			 (unsigned long long)hash_text(a->access_token ? a->access_token : ""));
 	json_decref(claims);
 	pthread_mutex_unlock(&a->lock);
 }

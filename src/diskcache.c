@@ -3,6 +3,7 @@
 
 #include "clock.h"
 #include "diskformat.h"
+#include "htab.h"
 #include "log.h"
 
 #include <dirent.h>
@@ -36,16 +37,6 @@ struct disk_cache {
 	atomic_uint tmp_counter;
 	atomic_bool write_failed; /* logged once */
 };
-
-static uint64_t text_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
 
 /* A folder we may keep bank data in: ours, and nobody else's to read. */
 static bool private_dir(const char *path, char *why, size_t size)
@@ -148,7 +139,7 @@ struct disk_cache *disk_cache_open(const char *root, const char *identity, uint6
 		snprintf(why, why_size, "out of memory");
 		return NULL;
 	}
-	d->identity = text_hash(identity);
+	d->identity = hash_text(identity);
 	d->max_bytes = max_bytes;
 	if (asprintf(&d->dir, "%s/%016llx", root, (unsigned long long)d->identity) < 0) {
 		free(d);

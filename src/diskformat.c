@@ -10,6 +10,7 @@
  * A file is u64 hash, u64 length, i64 mtime s, i64 mtime ns, then its bytes. */
 #include "diskformat.h"
 
+#include "htab.h"
 #include "strbuf.h"
 
 #include <stdbool.h>
@@ -21,18 +22,6 @@
 #define FLAG_FILE 1u
 /* No object has more listed entries than this (a million accounts). */
 #define MAX_ENTRIES 1000000u
-
-/* FNV-1a over the entry: damage detection, not security (the folder is
- * private to its user). */
-static uint64_t checksum(const char *bytes, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)bytes[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
 
 static void put_u64(struct strbuf *sb, uint64_t v)
 {
@@ -82,7 +71,7 @@ char *disk_entry_encode(const struct obj_key *key, uint64_t identity, const stru
 		strbuf_release(&sb);
 		return NULL;
 	}
-	put_u64(&sb, checksum(sb.data, sb.len));
+	put_u64(&sb, hash_bytes(sb.data, sb.len));
 	return strbuf_take(&sb, len);
 }
 
@@ -145,7 +134,7 @@ struct snapshot *disk_entry_decode(const char *bytes, size_t len, const struct o
 	if (len < 8 + 8 || memcmp(bytes, MAGIC, 8) != 0)
 		return NULL;
 	struct reader sum = { (const unsigned char *)bytes + len - 8, 8, false };
-	if (take_u64(&sum) != checksum(bytes, len - 8))
+	if (take_u64(&sum) != hash_bytes(bytes, len - 8))
 		return NULL;
 	struct reader r = { (const unsigned char *)bytes + 8, len - 16, false };
 	uint64_t word = take_u64(&r);

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct hnode {
 	struct hnode *next;
@@ -32,7 +33,9 @@ void htab_remove(struct htab *t, struct hnode *node);
 /* Visits every node; fn may remove the node it is given. */
 void htab_foreach(struct htab *t, void (*fn)(struct hnode *node, void *arg), void *arg);
 
-/* A 64-bit mixer (splitmix64's finalizer) for building hashes from integers. */
+/* A 64-bit mixer (splitmix64's finalizer) for building hashes from integers.
+ * Inode numbers are made with it (inodes.c): changing it renumbers every
+ * file a backup has seen. */
 static inline uint64_t hash_mix(uint64_t x)
 {
 	x ^= x >> 30;
@@ -41,6 +44,24 @@ static inline uint64_t hash_mix(uint64_t x)
 	x *= 0x94d049bb133111ebULL;
 	x ^= x >> 31;
 	return x;
+}
+
+/* FNV-1a over bytes: content identity and damage checks, not security.
+ * Stored on disk (cache entries, folder names): it must not change. */
+static inline uint64_t hash_bytes(const void *bytes, size_t len)
+{
+	const unsigned char *p = bytes;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static inline uint64_t hash_text(const char *s)
+{
+	return hash_bytes(s, strlen(s));
 }
 
 #endif

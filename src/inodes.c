@@ -37,23 +37,14 @@ static bool match_ino(const struct hnode *n, const void *ino)
 	return INODE_OF(n, by_ino)->ino == *(const uint64_t *)ino;
 }
 
-/* splitmix64's finalizer: fixed here, because inode numbers must come out
- * the same in every version of sepayfs that reads the same cache. */
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
-
 uint64_t inodes_number(const struct obj_key *key, const struct version *content)
 {
-	uint64_t h = mix(mix(mix((uint64_t)key->kind) ^ (uint64_t)key->a) ^ (uint64_t)key->b);
+	/* hash_mix is fixed (htab.h): the same content must get the same
+	 * number in every version of sepayfs that reads the same cache. */
+	uint64_t h = hash_mix(hash_mix(hash_mix((uint64_t)key->kind) ^ (uint64_t)key->a) ^
+			      (uint64_t)key->b);
 	if (content)
-		h = mix(mix(h ^ content->hash) ^ (uint64_t)content->len);
+		h = hash_mix(hash_mix(h ^ content->hash) ^ (uint64_t)content->len);
 	/* 0 is no inode, 1 the root; FUSE_UNKNOWN_INO (0xffffffff) means
 	 * "unknown" in a directory entry. */
 	if (h <= INODE_ROOT || h == 0xffffffffULL)

@@ -48,3 +48,12 @@ void log_notice(const char *fmt, ...)
 	emit(LOG_NOTICE, "notice", fmt, ap);
 	va_end(ap);
 }
+
+void log_printable(char *out, size_t size, const char *s)
+{
+	size_t n = 0;
+	for (; s && *s && n + 1 < size; s++)
+		if (*s >= 0x20 && *s < 0x7f)
+			out[n++] = *s;
+	out[n] = '\0';
+}

@@ -8,6 +8,7 @@
 #define SEPAYFS_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
@@ -15,6 +16,10 @@ void log_set_level(enum log_level level);
 /* From now on, to syslog instead of stderr. */
 void log_to_syslog(void);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Copies the printable ASCII of s (at most size - 1 bytes, NUL-terminated;
+ * s may be NULL): text from a server or a client reaches a log line only so. */
+void log_printable(char *out, size_t size, const char *s);
+
 /* A line asked for (statistics): written whatever the level. */
 void log_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -119,17 +119,6 @@ bool sepay_parse_id(const json_t *v, int64_t *id)
 	return true;
 }
 
-/* Copies the printable ASCII of s (at most size - 1 bytes): text from the
- * server reaches a log line only so. */
-static void copy_printable(char *out, size_t size, const char *s)
-{
-	size_t n = 0;
-	for (; s && *s && n + 1 < size; s++)
-		if (*s >= 0x20 && *s < 0x7f)
-			out[n++] = *s;
-	out[n] = '\0';
-}
-
 void sepay_error_code(const json_t *root, char *out, size_t size)
 {
 	const json_t *error = json_object_get(root, "error");
@@ -139,7 +128,7 @@ void sepay_error_code(const json_t *root, char *out, size_t size)
 					     : json_string_value(error);
 	if (!code)
 		code = json_string_value(json_object_get(root, "message"));
-	copy_printable(out, size, code);
+	log_printable(out, size, code);
 }
 
 /* The HTTP status an error code stands for, when a 200 says "status":"error". */

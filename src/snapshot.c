@@ -6,24 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* FNV-1a: content identity for equal-length files, not security. */
-static uint64_t bytes_hash(const char *bytes, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)bytes[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 struct blob *blob_new(const char *bytes, size_t len, struct timespec mtime)
 {
 	struct blob *b = malloc(sizeof(*b) + len + 1);
 	if (!b)
 		return NULL;
 	atomic_init(&b->refs, 1);
-	b->v.hash = bytes_hash(bytes, len);
+	b->v.hash = hash_bytes(bytes, len);
 	b->v.len = len;
 	b->v.mtime = mtime;
 	memcpy(b->bytes, bytes, len);
