@@ -36,15 +36,14 @@ libs="$(pkg-config --cflags --libs jansson libcurl) -lpthread -lm"
 # the whole core library, as src/meson.build lists it.
 sources_of() {
 	case $1 in
-	page) sed -n '/^core_sources = files(/,/)/p' src/meson.build |
+	page | token | login) # login: + login.c, which the target #includes
+		sed -n '/^core_sources = files(/,/)/p' src/meson.build |
 		sed -n "s/^ *'\([^']*\.c\)',\{0,1\}$/\1/p" ;;
 	render) echo "render.c strbuf.c" ;;
 	names) echo "names.c" ;;
 	retry_after) echo "retry_after.c" ;;
 	cache_entry) echo "diskformat.c snapshot.c strbuf.c" ;;
 	dates) echo "months.c" ;;
-	token) echo "auth.c secretfile.c log.c http_curl.c strbuf.c retry_after.c" ;;
-	login) echo "auth.c secretfile.c log.c http_curl.c strbuf.c retry_after.c" ;; # + login.c, #included
 	esac
 }
 
