@@ -348,9 +348,15 @@ static uint64_t slow_down_ns(const struct sepay_api *api, double retry_after)
 	return (uint64_t)(retry_after * 1e9);
 }
 
-void sepay_api_reset_pace(struct sepay_api *api)
+void sepay_api_forget(struct sepay_api *api)
 {
 	rate_limit_reset(&api->rate);
+	pthread_mutex_lock(&api->seed_lock);
+	json_decref(api->seed_root);
+	free(api->seed_path);
+	api->seed_root = NULL;
+	api->seed_path = NULL;
+	pthread_mutex_unlock(&api->seed_lock);
 }
 
 int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json_t **root)

@@ -72,8 +72,9 @@ bool sepay_parse_id(const json_t *v, int64_t *id);
  * none. */
 void sepay_error_code(const json_t *root, char *out, size_t size);
 
-/* Forgets the waits 429s asked for (SIGHUP). */
-void sepay_api_reset_pace(struct sepay_api *api);
+/* SIGHUP: forgets the waits 429s asked for, and the access check's page,
+ * so the next listing asks the API too. */
+void sepay_api_forget(struct sepay_api *api);
 
 /* The errno a user sees for an HTTP status (0 for 2xx). */
 int sepay_status_errno(long status);

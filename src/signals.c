@@ -35,7 +35,7 @@ int signals_block(void)
 static void flush(const struct signal_targets *t)
 {
 	cache_expire_all(t->cache);
-	sepay_api_reset_pace(t->api);
+	sepay_api_forget(t->api);
 	size_t n, invalidated = 0;
 	struct fs_entry *entries = fs_known_entries(t->fs, &n);
 	for (size_t i = 0; entries && i < n; i++) {

@@ -492,6 +492,27 @@ def read(path):
         return f.read()
 
 
+def wait_until(check, limit=30.0, what="the condition"):
+    """Polls check() until it is true (a refresh after a TTL, a log line),
+    failing after limit seconds: a wait on an event, not on a guess of how
+    long it takes on a busy machine."""
+    deadline = time.monotonic() + limit
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail("%s did not happen within %.0f s" % (what, limit))
+        time.sleep(0.05)
+
+
+def forget_all(mount, mnt):
+    """SIGHUP: the daemon drops every cached answer (the next look at
+    anything asks the API); returns once it has said so."""
+    daemon = mount.daemon(mnt)
+    daemon.expect_quiet = False
+    seen = daemon.stderr_text().count("SIGHUP")
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: daemon.stderr_text().count("SIGHUP") > seen, what="SIGHUP's notice")
+
+
 def errno_of(fn, *args):
     try:
         fn(*args)

@@ -4,7 +4,7 @@ import json
 import os
 import time
 
-from conftest import read
+from conftest import read, wait_until
 
 
 def test_second_ls_within_ttl_sends_nothing(mock, mount):
@@ -40,7 +40,7 @@ def test_refresh_after_ttl_changes_content_and_mtime(mock, mount):
     assert b"1777283273.0" in old19
     # same length, different content: only the mtime tells rsync it changed
     mock.patch_account(19, {"accumulated": 1777283274.00})
-    time.sleep(2.2)
+    wait_until(lambda: read(info19) != old19, what="the refresh of info.json after the TTL")
     new19 = read(info19)
     assert b'"accumulated": 1777283274.0,' in new19
     assert len(new19) == len(old19)
@@ -48,6 +48,9 @@ def test_refresh_after_ttl_changes_content_and_mtime(mock, mount):
     assert nst19.st_mtime != st19.st_mtime, "content changed but mtime did not"
     assert nst19.st_mtime > st19.st_mtime
     assert nst19.st_size == len(new19)
+    asked21 = lambda: [e["path"] for e in mock.requests()].count("/api/v1/bank-accounts/21")
+    wait_until(lambda: read(info21) is not None and asked21() >= 2,
+               what="the refresh of the unchanged info.json")
     new21 = read(info21)
     assert new21 == old21
     assert os.stat(info21).st_mtime == st21.st_mtime, "content same but mtime moved"
@@ -62,7 +65,7 @@ def test_refresh_changes_size(mock, mount):
     info = os.path.join(mnt, "accounts", "19", "info.json")
     old = read(info)
     mock.patch_account(19, {"accumulated": 5.00, "label": "Nhãn mới dài hơn nhiều"})
-    time.sleep(2.2)
+    wait_until(lambda: read(info) != old, what="the refresh after the TTL")
     st = os.stat(info)
     new = read(info)
     assert st.st_size == len(new) != len(old)
@@ -81,7 +84,8 @@ def test_listing_refresh_after_ttl(mock, mount):
     within = sorted(int(n) for n in os.listdir(acc))
     if time.monotonic() - start < 3:
         assert within == ids
-    time.sleep(3.5)
+    wait_until(lambda: sorted(int(n) for n in os.listdir(acc)) == mock.account_ids(),
+               what="the listing's refresh after the TTL")
     now = sorted(int(n) for n in os.listdir(acc))
     assert now == mock.account_ids()
     assert 20 in now and ids[-1] not in now
@@ -94,7 +98,7 @@ def test_sub_account_refresh_after_ttl(mock, mount):
     old = json.loads(read(path))
     assert old == subs[0]
     mock.patch_sub_account(subs[0]["id"], {"label": "Đã đổi tên", "active": False})
-    time.sleep(2.2)
+    wait_until(lambda: json.loads(read(path)) != old, what="the sub-account's refresh")
     new = json.loads(read(path))
     assert new["label"] == "Đã đổi tên" and new["active"] is False
 
@@ -108,9 +112,9 @@ def test_file_pinned_to_open_handle(mock, mount):
         old = read(info)
         first = f.read(10)
         mock.patch_account(19, {"label": "Một nhãn hoàn toàn khác và dài hơn"})
-        time.sleep(2.2)
-        os.stat(info)
-        new = read(info)  # the new version gets fetched for others
+        # the new version gets fetched for others, once the TTL has passed
+        wait_until(lambda: read(info) != old, what="the new version for other readers")
+        new = read(info)
         rest = f.read()
     assert new != old and "Một nhãn".encode() in new
     whole = first + rest

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import errno_of, read
+from conftest import errno_of, read, wait_until
 
 
 def name(code):
@@ -49,7 +49,8 @@ def test_deleted_account_is_enoent_after_ttl(mock, mount):
     victim = ids[4]
     assert read(os.path.join(mnt, "accounts", str(victim), "info.json"))
     mock.delete_account(victim)
-    time.sleep(2.2)
+    wait_until(lambda: str(victim) not in os.listdir(os.path.join(mnt, "accounts")),
+               what="the listing's refresh after the TTL")
     assert str(victim) not in os.listdir(os.path.join(mnt, "accounts"))
     assert errno_of(read, os.path.join(mnt, "accounts", str(victim), "info.json")) \
         == errno.ENOENT

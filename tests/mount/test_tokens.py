@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import _unmount
+from conftest import _unmount, wait_until
 
 TOKEN_PATH = "/oauth/token"
 
@@ -265,7 +265,9 @@ def test_token_refreshed_before_it_expires(mock, mount, tmp_path):
     mock.config(token_ttl_s=4)
     creds = write_credentials(tmp_path, mock)
     mnt = mount_with(mount, mock, creds)
-    time.sleep(5.5)
+    first = mock.tokens()["access_tokens"][-1]
+    wait_until(lambda: first not in mock.tokens()["valid_access_tokens"],
+               what="the first token's expiry at the mock")
     acc = fresh_ids(mock, 5)[4]
     before = mock.log_len()
     assert json.loads(read(info_path(mnt, acc)))["id"] == acc

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlencode
 
 import pytest
 
-from conftest import LIST_PATH, read
+from conftest import LIST_PATH, read, wait_until
 
 TX_PATH = "/api/v1/transactions"
 VN_OFFSET_S = 7 * 3600
@@ -256,8 +256,9 @@ def test_current_month_follows_cache_ttl_past_months_history_ttl(mock, mount):
     old_mtime = os.stat(os.path.join(tdir, current)).st_mtime
 
     added = mock.config(add_transaction={"bank_account_id": acc["id"]})["transaction"]
-    time.sleep(1.5)
     before = mock.log_len()
+    wait_until(lambda: added["reference_number"].encode()
+               in read(os.path.join(tdir, current)), what="the current month's refresh")
     data = check_month_file(mock, os.path.join(tdir, current), acc["id"], current)
     assert added["reference_number"].encode() in data
     assert data.startswith(first[current]) and len(data) > len(first[current])
