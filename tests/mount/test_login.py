@@ -763,6 +763,12 @@ def test_sha256_and_pkce_challenge(tmp_path):
         pytest.skip("needs cc, pkg-config and %s" % core)
     flags = subprocess.run([pkg, "--cflags", "--libs", "jansson", "libcurl"],
                            capture_output=True, text=True, check=True).stdout.split()
+    # A sanitizer build's library needs its runtime at link time too.
+    binary = Path(LOGIN_BIN).read_bytes()
+    if b"__asan_init" in binary:
+        flags.append("-fsanitize=address,undefined")
+    elif b"__tsan_init" in binary:
+        flags.append("-fsanitize=thread")
     (tmp_path / "harness.c").write_text(SHA256_HARNESS)
     exe = tmp_path / "harness"
     r = subprocess.run([cc, "-std=c11", "-D_GNU_SOURCE", '-DSEPAYFS_VERSION="test"',
