@@ -32,6 +32,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -490,6 +491,28 @@ def mount(request, tmp_path):
 def read(path):
     with open(path, "rb") as f:
         return f.read()
+
+
+def bounded(fn, *args, timeout=60.0):
+    """fn(*args) on a daemon thread: its result, its exception re-raised, or a
+    test failure if it has not returned within timeout (a hung daemon)."""
+    box = {}
+
+    def run():
+        try:
+            box["value"] = fn(*args)
+        except BaseException as exc:  # handed to the caller
+            box["error"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        pytest.fail("%s%r did not return within %.0f s (daemon hung?)"
+                    % (getattr(fn, "__name__", fn), args, timeout))
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
 
 
 def wait_until(check, limit=30.0, what="the condition"):

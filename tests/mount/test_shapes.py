@@ -37,14 +37,13 @@ import errno
 import json
 import os
 import re
-import threading
 import time
 import urllib.request
 from decimal import Decimal
 
 import pytest
 
-from conftest import errno_of, read
+from conftest import errno_of, read, bounded
 
 ACCOUNTS = 45
 PAGE = 4
@@ -68,27 +67,6 @@ NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 # ---------------------------------------------------------------- helpers
-
-def bounded(fn, *args, timeout=OP_TIMEOUT):
-    """fn(*args) on a thread: its result or its exception, or a test failure
-    when it has not returned within timeout (a hung daemon)."""
-    box = {}
-
-    def run():
-        try:
-            box["value"] = fn(*args)
-        except BaseException as exc:  # handed to the caller
-            box["error"] = exc
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join(timeout)
-    if t.is_alive():
-        pytest.fail("%s did not return within %.0f s (daemon hung?)"
-                    % (getattr(fn, "__name__", fn), timeout))
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
 
 
 def loads(data):
@@ -492,7 +470,7 @@ def test_expired_token_answered_by_an_empty_200_is_refreshed(mock, mount, tmp_pa
     no listing comes out empty."""
     mnt = mount_with_credentials(mount, mock, tmp_path, extra_opts=["timeout=5"])
     ids = mock.account_ids()
-    assert sorted(int(n) for n in bounded(os.listdir, os.path.join(mnt, "accounts"))) \
+    assert sorted(int(n) for n in bounded(os.listdir, os.path.join(mnt, "accounts"), timeout=OP_TIMEOUT)) \
         == sorted(ids)
     truth = ground_truth(mock)
     with_subs = [i for i in ids if truth["subs"].get(i)]
@@ -502,9 +480,9 @@ def test_expired_token_answered_by_an_empty_200_is_refreshed(mock, mount, tmp_pa
     before_tokens = len(token_requests(mock.requests()))
     mock.config(expire_tokens_now=True)
 
-    assert difference(loads(bounded(read, info_path(mnt, detail_id))),
+    assert difference(loads(bounded(read, info_path(mnt, detail_id), timeout=OP_TIMEOUT)),
                       truth["details"][detail_id]) is None
-    names = bounded(os.listdir, sub_dir(mnt, subs_id))
+    names = bounded(os.listdir, sub_dir(mnt, subs_id), timeout=OP_TIMEOUT)
     assert sorted(names) == sorted("%d.json" % s["id"] for s in truth["subs"][subs_id])
     for s in truth["subs"][subs_id]:
         got = loads(bounded(read, os.path.join(sub_dir(mnt, subs_id), "%d.json" % s["id"])))
@@ -558,11 +536,11 @@ def test_one_error_200_never_gives_a_partial_list(mock, mount, fault, target):
             return 0, [loads(line) for line in got.decode("utf-8").splitlines()]
         return 0, sorted(got)
 
-    code, got = bounded(outcome)
+    code, got = bounded(outcome, timeout=OP_TIMEOUT)
     assert knob(mock, fault) == 0, "the fault was not used: the test proves nothing"
     if code:
         assert code in (errno.EIO, errno.EACCES), ename(code)
-        code, got = bounded(outcome)
+        code, got = bounded(outcome, timeout=OP_TIMEOUT)
         assert code == 0, "still failing once the fault is over: %s" % ename(code)
     assert difference(got, want) is None, "a partial list: %s" % difference(got, want)
 
@@ -574,7 +552,7 @@ def test_lasting_error_200_on_the_list_is_an_error(mock, mount, fault):
     listing fails (EIO or EACCES) instead of showing the first page."""
     mnt = mount(mock, page_size=PAGE, expect_quiet=False, extra_opts=["timeout=2"])
     mock.config(**{fault: 1_000_000})
-    got = bounded(errno_of, os.listdir, os.path.join(mnt, "accounts"))
+    got = bounded(errno_of, os.listdir, os.path.join(mnt, "accounts"), timeout=OP_TIMEOUT)
     assert got in (errno.EIO, errno.EACCES), "gave %s" % ename(got)
     mock.config(**{fault: 0})
 
@@ -609,7 +587,7 @@ def test_rate_limit_header_styles_are_honoured(mock, mount, style):
     truth = ground_truth(mock)
     mock.config(rate_limit={"next": 1, "retry_after": 1, "header": style})
     before = mock.log_len()
-    assert difference(loads(bounded(read, info_path(mnt, acc))),
+    assert difference(loads(bounded(read, info_path(mnt, acc), timeout=OP_TIMEOUT)),
                       truth["details"][acc]) is None
     new = [e for e in mock.requests_since(before)
            if e["path"] == "/api/v1/bank-accounts/%d" % acc]
@@ -627,10 +605,10 @@ def test_token_answer_styles(mock, mount, tmp_path, style):
     mnt = mount_with_credentials(mount, mock, tmp_path, extra_opts=["timeout=10"])
     ids = mock.account_ids()
     truth = ground_truth(mock)
-    assert difference(loads(bounded(read, info_path(mnt, ids[2]))),
+    assert difference(loads(bounded(read, info_path(mnt, ids[2]), timeout=OP_TIMEOUT)),
                       truth["details"][ids[2]]) is None
     mock.config(expire_tokens_now=True)
-    assert difference(loads(bounded(read, info_path(mnt, ids[7]))),
+    assert difference(loads(bounded(read, info_path(mnt, ids[7]), timeout=OP_TIMEOUT)),
                       truth["details"][ids[7]]) is None
     tokens = token_requests(mock.requests())
     assert len(tokens) >= 2 and all(e["status"] == 200 for e in tokens), tokens

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import _unmount, wait_until
+from conftest import _unmount, wait_until, bounded
 
 TOKEN_PATH = "/oauth/token"
 
@@ -60,27 +60,6 @@ def mount_with(mount, mock, path, **kw):
     return mount(mock, token=False, expect_quiet=False, extra_opts=extra, **kw)
 
 
-def bounded(fn, *args, timeout=OP_TIMEOUT):
-    """fn(*args) on a daemon thread; its result, its exception re-raised, or a
-    test failure if it has not returned within timeout (a hung daemon)."""
-    box = {}
-
-    def run():
-        try:
-            box["value"] = fn(*args)
-        except BaseException as exc:  # handed to the caller
-            box["error"] = exc
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join(timeout)
-    if t.is_alive():
-        pytest.fail("%s%r did not return within %.0f s (daemon hung?)"
-                    % (getattr(fn, "__name__", fn), args, timeout))
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
-
 
 def _read(path):
     with open(path, "rb") as f:
@@ -88,11 +67,11 @@ def _read(path):
 
 
 def read(path):
-    return bounded(_read, path)
+    return bounded(_read, path, timeout=OP_TIMEOUT)
 
 
 def listdir(path):
-    return bounded(os.listdir, path)
+    return bounded(os.listdir, path, timeout=OP_TIMEOUT)
 
 
 def read_errno(path):
