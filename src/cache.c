@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,7 +17,8 @@ struct cache_entry {
 	struct obj_key key;
 	struct snapshot *value;             /* the newest good value, fresh or not */
 	struct snapshot_versions *versions; /* of the newest good value, kept past eviction */
-	uint64_t fetched_ms;                /* when value was fetched */
+	int64_t fetched_ms;                 /* when value was fetched, monotonic; before
+					     * boot (negative) for old values from disk */
 	uint64_t epoch;                     /* cache epoch value belongs to; older = stale */
 	int error;                          /* remembered ENOENT, or 0 */
 	uint64_t error_until_ms;
@@ -212,7 +214,8 @@ static uint64_t entry_ttl(const struct cache *c, const struct cache_entry *e)
 
 static bool entry_fresh(const struct cache *c, const struct cache_entry *e, uint64_t now)
 {
-	return e->value && e->epoch == c->epoch && now - e->fetched_ms < entry_ttl(c, e);
+	return e->value && e->epoch == c->epoch &&
+	       (uint64_t)((int64_t)now - e->fetched_ms) < entry_ttl(c, e);
 }
 
 static bool entry_error_fresh(const struct cache *c, const struct cache_entry *e, uint64_t now)
@@ -226,7 +229,7 @@ static bool stale_usable(const struct cache *c, const struct cache_entry *e, int
 {
 	bool passing = rc == EIO || rc == ETIMEDOUT || rc == EAGAIN;
 	return passing && e->value && c->cfg.stale_if_error_ms &&
-	       now - e->fetched_ms < entry_ttl(c, e) + c->cfg.stale_if_error_ms;
+	       (uint64_t)((int64_t)now - e->fetched_ms) < entry_ttl(c, e) + c->cfg.stale_if_error_ms;
 }
 
 static void entry_store(struct cache *c, struct cache_entry *e, struct snapshot *fresh,
@@ -240,7 +243,7 @@ static void entry_store(struct cache *c, struct cache_entry *e, struct snapshot 
 	}
 	snapshot_unref(e->value);
 	e->value = fresh;
-	e->fetched_ms = now;
+	e->fetched_ms = (int64_t)now;
 	e->epoch = epoch; /* from before an expire_all: stale on arrival */
 	e->error = 0;
 	entry_recharge(c, e);
@@ -262,7 +265,8 @@ static void entry_adopt(struct cache *c, struct cache_entry *e, struct snapshot 
 	e->versions = snapshot_versions_of(loaded);
 	snapshot_unref(e->value);
 	e->value = loaded;
-	e->fetched_ms = now > age ? now - age : 0;
+	/* Its age, even when older than the monotonic clock (a reboot). */
+	e->fetched_ms = (int64_t)now - (int64_t)(age < INT64_MAX / 2 ? age : INT64_MAX / 2);
 	e->epoch = fresh ? c->epoch : c->epoch - 1; /* any other epoch is stale */
 	e->error = 0;
 	if (fresh)
@@ -346,7 +350,8 @@ int cache_get(struct cache *c, const struct obj_key *key, struct snapshot **out)
 				if (c->cfg.describe)
 					c->cfg.describe(key, what, sizeof(what));
 				log_warn("serving %s as fetched %.0f s ago: its refresh failed (%s)",
-					 what, (double)(now - e->fetched_ms) / 1000.0, strerror(rc));
+					 what, (double)((int64_t)now - e->fetched_ms) / 1000.0,
+					 strerror(rc));
 				*out = snapshot_ref(e->value);
 				rc = 0;
 			}
@@ -404,7 +409,10 @@ void cache_put(struct cache *c, const struct obj_key *key, struct snapshot *valu
 	/* A fetch of this key under way answers its own waiters; ours would
 	 * only race it. */
 	if (e && !e->fetching) {
-		entry_store(c, e, snapshot_ref(value), c->epoch, clock_mono_ms());
+		/* A value from before the last cache_expire_all() is stale. */
+		uint64_t epoch = wall_ms_of(value->fetched) < c->expired_wall_ms ? c->epoch - 1
+										 : c->epoch;
+		entry_store(c, e, snapshot_ref(value), epoch, clock_mono_ms());
 		if (c->cfg.disk)
 			persist = snapshot_ref(e->value);
 		entry_drop_if_empty(c, e);

@@ -291,8 +291,10 @@ int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
 		break;
 	}
 	}
+	/* Dated by when it was asked: a SIGHUP while it was under way makes
+	 * it stale, on disk too. */
 	if (rc == 0)
-		(*out)->fetched = clock_wall();
+		(*out)->fetched = now;
 	return rc;
 }
 

@@ -62,8 +62,11 @@ static void *fetcher(void *arg)
 		if (ra->stopping)
 			break;
 		if (now_ms() - ra->last_visit_ms > IDLE_DROP_MS) {
+			/* A reader going on queues what was dropped again. */
 			ra->dropped += ra->len;
 			ra->len = 0;
+			for (int o = 0; o < ORDER_COUNT; o++)
+				ra->queued_to[o] = ra->last_pos[o];
 			continue;
 		}
 		struct obj_key key = ra->queue[ra->head];

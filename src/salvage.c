@@ -54,7 +54,9 @@ static bool data_items(const char *s, size_t len, struct span **items, size_t *c
 			break;
 		case '}':
 		case ']':
-			if (depth == 0)
+			/* A '}' closing nothing inside the array: not a page to
+			 * repair. */
+			if (depth == 0 || (in_data && depth == 2 && c == '}'))
 				goto fail;
 			if (in_data && depth == 2 && item_start && c == ']') {
 				/* the last item ends at the array's end */
@@ -132,7 +134,11 @@ json_t *salvage_list(const char *body, size_t len, size_t flags, const char *op,
 	json_t *root = json_loadb(body, len, flags, error);
 	char *copy = NULL;
 	const char *text = body;
-	while (!root && *dropped < SALVAGE_MAX_DROPPED) {
+	/* Only a value jansson cannot hold is an item's fault; broken syntax
+	 * is a body damaged on the way, not a page to repair. */
+	while (!root && *dropped < SALVAGE_MAX_DROPPED &&
+	       (json_error_code(error) == json_error_numeric_overflow ||
+		json_error_code(error) == json_error_invalid_utf8)) {
 		struct span *items = NULL;
 		size_t count = 0, at = (size_t)error->position, bad = (size_t)-1;
 		if (!data_items(text, len, &items, &count))

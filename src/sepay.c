@@ -197,6 +197,7 @@ struct attempt {
 	double retry_after; /* seconds the server asked for on a 429, or -1 */
 	unsigned sent;      /* requests sent so far in this call */
 	const char *op, *path;
+	size_t dropped;     /* items of the answer left out (salvage.c) */
 };
 
 /* Whether a body at least starts as JSON does; an HTML page from a proxy
@@ -258,6 +259,7 @@ static enum outcome judge_response(struct http_response *resp, json_t **root,
 				return FINAL;
 			}
 			*root = body;
+			a->dropped = dropped;
 			return ANSWERED;
 		}
 		/* A 200 that says it failed fails as the status its code names. */
@@ -359,9 +361,12 @@ void sepay_api_forget(struct sepay_api *api)
 	pthread_mutex_unlock(&api->seed_lock);
 }
 
-int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json_t **root)
+/* sepay_get_json, also saying how many items of the answer were left out. */
+static int get_json_counted(struct sepay_api *api, const char *op, const char *path,
+			    json_t **root, size_t *dropped)
 {
 	*root = NULL;
+	*dropped = 0;
 	uint64_t start = clock_mono_ms(), deadline = start + api->cfg.timeout_ms;
 	uint64_t backoff = RETRY_FIRST_MS;
 	unsigned empty_answers = 0;
@@ -372,6 +377,7 @@ int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json
 		enum outcome out = attempt_once(api, path, deadline, root, &generation, &last);
 		if (out == ANSWERED) {
 			rate_limit_speed_up(&api->rate, clock_mono_ns());
+			*dropped = last.dropped;
 			return 0;
 		}
 		if (out == EMPTY_200 && ++empty_answers == 1)
@@ -420,6 +426,12 @@ int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json
 			  last.detail[0] ? last.detail : "no answer", attempts,
 			  attempts == 1 ? "" : "s", elapsed, strerror(rc));
 	return rc;
+}
+
+int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json_t **root)
+{
+	size_t dropped;
+	return get_json_counted(api, op, path, root, &dropped);
 }
 
 int sepay_get_object(struct sepay_api *api, const char *op, const char *path, json_t **data)
@@ -552,8 +564,9 @@ static int fetch_page(struct walk *w, int64_t page_no, char *page_path, size_t s
 			     strchr(w->path, '?') ? '&' : '?', page_no,
 			     w->api->cfg.page_size) >= size)
 		return ENAMETOOLONG;
+	size_t dropped = 0;
 	*root = page_no == 1 ? take_seed(w->api, page_path) : NULL;
-	int rc = *root ? 0 : sepay_get_json(w->api, w->op, page_path, root);
+	int rc = *root ? 0 : get_json_counted(w->api, w->op, page_path, root, &dropped);
 	if (rc)
 		return rc;
 	if (sepay_parse_page(*root, page_no, &seen->page) != 0) {
@@ -563,11 +576,14 @@ static int fetch_page(struct walk *w, int64_t page_no, char *page_path, size_t s
 		*root = NULL;
 		return EIO;
 	}
-	seen->count = json_array_size(seen->page.items);
+	/* Items left out still count: a page short of one unreadable item is
+	 * not the list's last page. */
+	seen->count = json_array_size(seen->page.items) + dropped;
 	seen->first_id = seen->last_id = 0;
-	if (seen->count) {
+	if (json_array_size(seen->page.items)) {
 		item_id(json_array_get(seen->page.items, 0), &seen->first_id);
-		item_id(json_array_get(seen->page.items, seen->count - 1), &seen->last_id);
+		item_id(json_array_get(seen->page.items, json_array_size(seen->page.items) - 1),
+			&seen->last_id);
 	}
 	return 0;
 }

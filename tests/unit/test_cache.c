@@ -321,9 +321,50 @@ static void test_flush_during_fetch(void)
 	cache_free(c);
 }
 
+/* A value from disk older than the machine's uptime is as old as it is:
+ * stale_if_error does not serve a three-week-old listing after a reboot.
+ * A value put after a flush but fetched before it is stale. */
+static void test_ages_across_reboots_and_flushes(void)
+{
+	char root[] = "/tmp/sepayfs-test-cache-age-XXXXXX";
+	CHECK(mkdtemp(root) != NULL);
+	char why[600];
+	struct disk_cache *d = disk_cache_open(root, "age", 1 << 20, why, sizeof(why));
+	CHECK(d != NULL);
+	struct obj_key k = { 1, 7, 0 };
+	struct snapshot *old = snapshot_new_file(blob_new("old", 3, (struct timespec){ 1, 0 }));
+	atomic_store(&test_clock.wall_ns, 1800000000LL * 1000000000LL);
+	old->fetched = (struct timespec){ 1800000000 - 21 * 86400, 0 };
+	disk_cache_store(d, &k, old);
+	snapshot_unref(old);
+	fake_set(1000); /* a second after boot */
+	struct fake_source failing = { .result = EIO };
+	struct cache_config cfg = { .ttl_ms = 60000, .stale_if_error_ms = 3600000,
+				    .fetch = fake_fetch, .fetch_ctx = &failing, .disk = d };
+	struct cache *c = cache_new(&cfg);
+	struct snapshot *s = NULL;
+	CHECK_INT(cache_get(c, &k, &s), EIO);
+	snapshot_unref(s);
+
+	/* Flushed while a range was under way: what it puts is stale. */
+	cache_expire_all(c);
+	struct obj_key month = { 4, 7, 202601 };
+	struct snapshot *put = snapshot_new_file(blob_new("m", 1, (struct timespec){ 1, 0 }));
+	put->fetched = (struct timespec){ 1800000000 - 10, 0 };
+	cache_put(c, &month, put);
+	snapshot_unref(put);
+	CHECK(!cache_fresh(c, &month));
+	cache_free(c);
+	disk_cache_close(d);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
 	clock_use_fake(&test_clock);
+	test_ages_across_reboots_and_flushes();
 	test_flush_during_fetch();
 	test_eviction();
 	test_ttl();

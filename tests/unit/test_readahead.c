@@ -114,6 +114,11 @@ int main(void)
 	settle(2);
 	CHECK_INT(total(), 2);
 	CHECK(readahead_dropped(ra) >= 6);
+	/* The reader goes on: what was dropped is queued again. */
+	reset();
+	readahead_visit(ra, 32, READAHEAD_FILES);
+	settle(4);
+	CHECK(count(OBJ_ACCOUNT, 33, 36) >= 3);
 	readahead_stop(ra);
 	cache_free(c);
 	clock_use_fake(NULL);
