@@ -249,6 +249,16 @@ static void entry_store(struct cache *c, struct cache_entry *e, struct snapshot 
 	entry_recharge(c, e);
 }
 
+/* Writes a value just stored to disk (the file I/O outside the cache's
+ * lock), and lets go of the reference taken for it; NULL: nothing to do. */
+static void persist_unlocked(struct cache *c, const struct obj_key *key, struct snapshot *value)
+{
+	if (!value)
+		return;
+	disk_cache_store(c->cfg.disk, key, value);
+	snapshot_unref(value);
+}
+
 /* A value read from disk becomes the entry's value, dated by its age on
  * the wall clock: fresh if that is within its TTL and after the last
  * cache_expire_all(), stale otherwise (its version records still keep the
@@ -364,10 +374,7 @@ int cache_get(struct cache *c, const struct obj_key *key, struct snapshot **out)
 	entry_drop_if_empty(c, e);
 	evict(c);
 	pthread_mutex_unlock(&c->lock);
-	if (persist) {
-		disk_cache_store(c->cfg.disk, key, persist);
-		snapshot_unref(persist);
-	}
+	persist_unlocked(c, key, persist);
 	return rc;
 }
 
@@ -419,10 +426,7 @@ void cache_put(struct cache *c, const struct obj_key *key, struct snapshot *valu
 		evict(c);
 	}
 	pthread_mutex_unlock(&c->lock);
-	if (persist) {
-		disk_cache_store(c->cfg.disk, key, persist);
-		snapshot_unref(persist);
-	}
+	persist_unlocked(c, key, persist);
 }
 
 struct snapshot *cache_peek(struct cache *c, const struct obj_key *key, bool fresh_only)

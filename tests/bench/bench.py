@@ -116,6 +116,13 @@ class Mount:
         self.stderr.close()
 
 
+def need_tools():
+    """The tools every benchmark runs, or an exit saying which is missing."""
+    for tool in ("curl", "grep", "fusermount3"):
+        if not shutil.which(tool):
+            raise SystemExit("bench: %s is needed" % tool)
+
+
 def timed(cmd, **kw):
     start = time.monotonic()
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
@@ -198,9 +205,7 @@ def main():
     args = ap.parse_args()
     if args.quick:
         args.accounts, args.big = 200, 5000
-    for tool in ("curl", "grep", "fusermount3"):
-        if not shutil.which(tool):
-            raise SystemExit("bench: %s is needed" % tool)
+    need_tools()
     n = args.accounts
     rt = LATENCY_MS / 1000.0
     results = {}

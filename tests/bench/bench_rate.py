@@ -211,9 +211,7 @@ def main():
     ap.add_argument("--rate", type=int, default=20,
                     help="requests a second the mock allows (20; SePay's is 3)")
     args = ap.parse_args()
-    for tool in ("curl", "grep", "fusermount3"):
-        if not shutil.which(tool):
-            raise SystemExit("bench: %s is needed" % tool)
+    bench.need_tools()
     workdir = tempfile.mkdtemp(prefix="sepayfs-bench-rate-")
     mock = bench_tx.Mock(workdir, args.accounts, bench.LATENCY_MS, args.history_months)
     r = {"rate": args.rate, "accounts": args.accounts, "history_months": args.history_months}

@@ -122,9 +122,7 @@ def main():
     ap.add_argument("--history-months", type=int, default=24,
                     help="every account created this many months ago (24)")
     args = ap.parse_args()
-    for tool in ("curl", "grep", "fusermount3"):
-        if not shutil.which(tool):
-            raise SystemExit("bench: %s is needed" % tool)
+    bench.need_tools()
     workdir = tempfile.mkdtemp(prefix="sepayfs-bench-tx-")
     mock = Mock(workdir, args.accounts, LATENCY_MS, args.history_months)
     results = {}
