@@ -2,6 +2,7 @@
 #include "options.h"
 
 #include "auth.h"
+#include "decimal.h"
 #include "http.h"
 #include "log.h"
 #include "secretfile.h"
@@ -168,14 +169,8 @@ void options_print_help(FILE *out)
 static int parse_number(const char *name, const char *arg, unsigned def, unsigned min,
 			unsigned max, unsigned *out)
 {
-	if (!arg) {
-		*out = def;
-		return 0;
-	}
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(arg, &end, 10);
-	if (arg[0] < '0' || arg[0] > '9' || *end || errno || v < min || v > max) {
+	unsigned long v = def;
+	if (arg && !decimal_parse(arg, min, max, &v)) {
 		fprintf(stderr, "sepayfs: -o %s=%s: expected a whole number from %u to %u\n",
 			name, arg, min, max);
 		return -1;
