@@ -2,37 +2,37 @@
  * send to 127.0.0.1:PORT while it waits for SePay's answer.
  *
  * The input is the bytes one connection sent (cut to the MAX_REQUEST_HEAD
- * the server reads).  login.c is included whole, its main() left out by
- * SEPAYFS_LOGIN_NO_MAIN, so its static parsing functions are reachable;
- * nothing here opens a socket.  Checked on every input:
- *   - head_end() finds the blank line inside what was received, or nothing;
- *   - parse_request() takes only a GET of /callback, and every parameter it
- *     gives is a NUL-terminated string inside the request;
- *   - judge_callback() ends the wait only for this run's exact state with a
+ * the server reads), given to login_callback.c, which parses them without
+ * a socket.  Checked on every input:
+ *   - callback_head_end() finds the blank line inside what was received,
+ *     or nothing;
+ *   - callback_parse() takes only a GET of /callback, and every parameter
+ *     it gives is a NUL-terminated string inside the request;
+ *   - callback_judge() ends the wait only for this run's exact state with a
  *     code or an error;
  *   - the terminal line about a refused callback is printable ASCII and
  *     bounded, and what the code and the state hold never changes it;
- *   - shown() (the terminal's copy of an accepted error) gives bounded,
+ *   - terminal_text() (the terminal's copy of an accepted error) gives bounded,
  *     valid UTF-8 without control characters; html_escaped() leaves no
  *     markup characters;
  *   - PKCE: the SHA-256 and base64url of the input match libcrypto's, when
  *     libcrypto.so.3 can be loaded (LLVMFuzzerInitialize checks the FIPS
  *     180-2 and RFC 7636 vectors in any case). */
-#define SEPAYFS_LOGIN_NO_MAIN
-/* The flow's functions are unused without main(). */
-#pragma GCC diagnostic ignored "-Wunused-function"
-#include "login.c"
-
 #include "fuzz_common.h"
+#include "login_callback.h"
+#include "login_pkce.h"
+#include "login_text.h"
 
 #include <dlfcn.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* The state this "run" sent; seeds carry it, so the fuzzer finds the
  * accepted paths too. */
 static const char STATE[] = "0123456789abcdef0123456789abcdef";
 
-/* libcrypto's, when it can be loaded: a second opinion on login.c's own. */
+/* libcrypto's, when it can be loaded: a second opinion on login_pkce.c's. */
 static unsigned char *(*ref_sha256)(const unsigned char *d, size_t n, unsigned char *md);
 static int (*ref_encode_block)(unsigned char *t, const unsigned char *f, int n);
 
@@ -85,10 +85,10 @@ static bool inside(const char *p, const char *buf, size_t size)
 
 static void check_shown(const char *s)
 {
-	char out[MAX_SHOWN + 8];
-	shown(s, out, sizeof(out));
+	char out[TERMINAL_TEXT_MAX + 8];
+	terminal_text(s, out, sizeof(out));
 	size_t n = strnlen(out, sizeof(out));
-	FUZZ_CHECK(n < sizeof(out) && n <= MAX_SHOWN + 6);
+	FUZZ_CHECK(n < sizeof(out) && n <= TERMINAL_TEXT_MAX + 6);
 	FUZZ_CHECK(utf8_valid(out));
 	for (const unsigned char *p = (const unsigned char *)out; *p; p++) {
 		FUZZ_CHECK(*p >= 0x20 && *p != 0x7f);
@@ -132,7 +132,7 @@ static void check_parsed(const uint8_t *data, size_t size, const char *buf, bool
 
 static void check_verdict(const struct callback *cb)
 {
-	enum callback_verdict v = judge_callback(cb, STATE);
+	enum callback_verdict v = callback_judge(cb, STATE);
 	bool right = cb->state && strcmp(cb->state, STATE) == 0;
 	bool answer = (cb->code && *cb->code) || (cb->error && *cb->error);
 	FUZZ_CHECK(v == (!right ? CALLBACK_FOREIGN : answer ? CALLBACK_ANSWER : CALLBACK_EMPTY));
@@ -140,7 +140,7 @@ static void check_verdict(const struct callback *cb)
 		return;
 
 	char line[256], blind[256];
-	describe_foreign(cb, line, sizeof(line));
+	callback_describe_foreign(cb, line, sizeof(line));
 	size_t n = strnlen(line, sizeof(line));
 	FUZZ_CHECK(n < sizeof(line) && n <= 200);
 	for (size_t i = 0; i < n; i++)
@@ -151,7 +151,7 @@ static void check_verdict(const struct callback *cb)
 		other.code = "x";
 	if (other.state)
 		other.state = "s";
-	describe_foreign(&other, blind, sizeof(blind));
+	callback_describe_foreign(&other, blind, sizeof(blind));
 	FUZZ_CHECK(strcmp(line, blind) == 0);
 }
 
@@ -191,7 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size)
 		memcpy(buf, data, size);
 
-	char *end = head_end(buf, size);
+	char *end = callback_head_end(buf, size);
 	FUZZ_CHECK(buf[size] == '\0');
 	if (end) {
 		FUZZ_CHECK(end >= buf && end < buf + size);
@@ -199,7 +199,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	struct callback cb;
-	bool is_callback = parse_request(buf, &cb);
+	bool is_callback = callback_parse(buf, &cb);
 	check_parsed(data, size, buf, is_callback, &cb);
 	if (is_callback)
 		check_verdict(&cb);
