@@ -163,32 +163,36 @@ void inodes_free(struct inode_table *t)
 	free(t);
 }
 
-uint64_t inodes_get(struct inode_table *t, const struct obj_key *key,
-		    const struct version *content)
+/* The number of key with content; a lookup (counted) also enters it in the
+ * table and counts it, a peek leaves the table as it is. */
+static uint64_t number_of(struct inode_table *t, const struct obj_key *key,
+			  const struct version *content, bool counted)
 {
 	if (key->kind == NODE_ROOT)
 		return INODE_ROOT;
 	pthread_mutex_lock(&t->lock);
 	struct inode *node;
 	uint64_t ino = place(t, key, content, &node);
-	if (!node && !(node = inode_add(t, key, ino, content)))
-		ino = 0;
-	if (node)
-		node->nlookup++;
+	if (counted) {
+		if (!node && !(node = inode_add(t, key, ino, content)))
+			ino = 0;
+		if (node)
+			node->nlookup++;
+	}
 	pthread_mutex_unlock(&t->lock);
 	return ino;
+}
+
+uint64_t inodes_get(struct inode_table *t, const struct obj_key *key,
+		    const struct version *content)
+{
+	return number_of(t, key, content, true);
 }
 
 uint64_t inodes_peek(struct inode_table *t, const struct obj_key *key,
 		     const struct version *content)
 {
-	if (key->kind == NODE_ROOT)
-		return INODE_ROOT;
-	pthread_mutex_lock(&t->lock);
-	struct inode *node;
-	uint64_t ino = place(t, key, content, &node);
-	pthread_mutex_unlock(&t->lock);
-	return ino;
+	return number_of(t, key, content, false);
 }
 
 bool inodes_content(struct inode_table *t, uint64_t ino, struct version *out)

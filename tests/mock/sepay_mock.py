@@ -1963,21 +1963,25 @@ class Handler(BaseHTTPRequestHandler):
         return self._send(200, reply)
 
     # ---- the OAuth2 token endpoint
-    def _oauth(self):
-        """POST /oauth/token.  Logged like an API request, never with its body."""
+    def _logged(self, path, query, answer):
+        """Logs the request (never its body) before answer(state) gives its
+        status, and the status after it."""
         state = self.server.state
-        entry = {"method": self.command, "path": TOKEN_PATH, "query": "", "status": 0}
+        entry = {"method": self.command, "path": path, "query": query, "status": 0}
         with state.lock:
             entry["t"] = round(time.monotonic() - state.t0, 6)
             state.log.append(entry)
-            latency = state.knobs["refresh_latency_ms"]
         try:
-            status = self._oauth_answer(state, latency)
+            status = answer(state)
         except (BrokenPipeError, ConnectionResetError):
             status = 0
             self.close_connection = True
         with state.lock:
             entry["status"] = status
+
+    def _oauth(self):
+        """POST /oauth/token."""
+        self._logged(TOKEN_PATH, "", self._oauth_answer)
 
     def _oauth_error(self, status, error, description=None, headers=None):
         body = {"error": error}
@@ -1987,7 +1991,9 @@ class Handler(BaseHTTPRequestHandler):
         all_headers.update(headers or {})
         return self._send(status, body, headers=all_headers)
 
-    def _oauth_answer(self, state, latency):
+    def _oauth_answer(self, state):
+        with state.lock:
+            latency = state.knobs["refresh_latency_ms"]
         length = self.headers.get("Content-Length")
         raw = b""
         too_big = False
@@ -2082,18 +2088,7 @@ class Handler(BaseHTTPRequestHandler):
     # ---- the OAuth2 authorization endpoint
     def _authorize(self):
         """GET /oauth/authorize.  Logged without its query (it holds the state)."""
-        state = self.server.state
-        entry = {"method": self.command, "path": AUTHORIZE_PATH, "query": "", "status": 0}
-        with state.lock:
-            entry["t"] = round(time.monotonic() - state.t0, 6)
-            state.log.append(entry)
-        try:
-            status = self._authorize_answer(state)
-        except (BrokenPipeError, ConnectionResetError):
-            status = 0
-            self.close_connection = True
-        with state.lock:
-            entry["status"] = status
+        self._logged(AUTHORIZE_PATH, "", self._authorize_answer)
 
     def _authorize_page(self, status, message, headers=None):
         body = ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>SePay (mock): "
@@ -2161,27 +2156,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- the API
     def _api(self):
-        state = self.server.state
         parts = urlsplit(self.path)
-        entry = {"method": self.command, "path": parts.path, "query": parts.query,
-                 "status": 0}
-        with state.lock:
-            entry["t"] = round(time.monotonic() - state.t0, 6)
-            state.log.append(entry)
-            latency = state.knobs["latency_ms"]
-        try:
-            self._read_body()
-        except BadInput:
-            pass
-        if latency > 0:
-            time.sleep(latency / 1000.0)
-        try:
-            status = self._api_answer(state, parts)
-        except (BrokenPipeError, ConnectionResetError):
-            status = 0
-            self.close_connection = True
-        with state.lock:
-            entry["status"] = status
+        self._logged(parts.path, parts.query, lambda state: self._api_answer(state, parts))
 
     def _fault(self, state):
         """A fault to inject now (consuming it), or None. Called with the lock held."""
@@ -2221,6 +2197,14 @@ class Handler(BaseHTTPRequestHandler):
         return None
 
     def _api_answer(self, state, parts):
+        with state.lock:
+            latency = state.knobs["latency_ms"]
+        try:
+            self._read_body()
+        except BadInput:
+            pass
+        if latency > 0:
+            time.sleep(latency / 1000.0)
         auth = self.headers.get("Authorization", "")
         scheme, _, given = auth.partition(" ")
         with state.lock:
