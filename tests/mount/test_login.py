@@ -812,52 +812,32 @@ def test_mock_code_is_one_time_and_bound_to_redirect_uri(mock, login):
     assert lg.finish() == 0, lg.stderr
     code = callback_query(final)["code"]
 
-    def exchange(code, redirect_uri):
-        form = urllib.parse.urlencode({"grant_type": "authorization_code", "code": code,
-                                       "redirect_uri": redirect_uri,
-                                       "client_id": mock.client_id,
-                                       "client_secret": mock.client_secret}).encode()
-        try:
-            with _BROWSER.open(urllib.request.Request(mock.token_url, data=form),
-                               timeout=30) as resp:
-                return resp.status, json.loads(resp.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read())
-
-    status, body = exchange(code, lg.redirect_uri)  # the tool used it already
+    status, body = exchange_code(mock, code, lg.redirect_uri)  # the tool used it already
     assert (status, body["error"]) == (400, "invalid_grant")
 
     # A fresh code, sent with another redirect_uri, then with the right one.
     q = {"response_type": "code", "client_id": mock.client_id,
          "redirect_uri": "http://127.0.0.1:9/callback", "state": "s1"}
-    req = urllib.request.Request(mock.root + AUTHORIZE_PATH + "?" + urllib.parse.urlencode(q))
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *a, **kw):
-            return None
-
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), NoRedirect)
-    with pytest.raises(urllib.error.HTTPError) as exc:
-        opener.open(req, timeout=30)
-    assert exc.value.code == 302
-    location = exc.value.headers["Location"]
+    location = authorize_location(mock, **q)
     assert location.startswith("http://127.0.0.1:9/callback?code=")
     fresh = callback_query(location)
     assert fresh["state"] == "s1"
-    status, body = exchange(fresh["code"], "http://127.0.0.1:9/other")
+    status, body = exchange_code(mock, fresh["code"], "http://127.0.0.1:9/other")
     assert (status, body["error"]) == (400, "invalid_grant")
-    status, body = exchange(fresh["code"], "http://127.0.0.1:9/callback")
+    status, body = exchange_code(mock, fresh["code"], "http://127.0.0.1:9/callback")
     assert status == 200 and body["refresh_token"] and body["scope"] == ALL_SCOPES
 
     # A client id the mock does not know gets a page, not a redirect.
     bad = dict(q, client_id="someone-else")
     with pytest.raises(urllib.error.HTTPError) as exc:
-        opener.open(mock.root + AUTHORIZE_PATH + "?" + urllib.parse.urlencode(bad), timeout=30)
+        _NO_REDIRECT.open(mock.root + AUTHORIZE_PATH + "?" + urllib.parse.urlencode(bad),
+                          timeout=30)
     assert exc.value.code == 400
     # And a redirect_uri off loopback is refused the same way.
     far = dict(q, redirect_uri="https://example.com/callback")
     with pytest.raises(urllib.error.HTTPError) as exc:
-        opener.open(mock.root + AUTHORIZE_PATH + "?" + urllib.parse.urlencode(far), timeout=30)
+        _NO_REDIRECT.open(mock.root + AUTHORIZE_PATH + "?" + urllib.parse.urlencode(far),
+                          timeout=30)
     assert exc.value.code == 400
     # /_mock/reset forgets the codes.
     mock.reset()
