@@ -16,13 +16,14 @@
  * The client secret comes from a private file or standard input, never from
  * the command line.  The secret, the code, the PKCE verifier and the tokens
  * are never printed (the state only in the URL), and every buffer that held
- * one is scrubbed before it is freed (jansson's copies included, through a
- * scrubbing allocator). */
+ * one is scrubbed before it is freed (jansson's and libcurl's copies
+ * included: they allocate through login_memory.c). */
 #include "auth.h"
 #include "clock.h"
 #include "decimal.h"
 #include "http.h"
 #include "login_flow.h"
+#include "login_memory.h"
 #include "login_pkce.h"
 #include "login_secret.h"
 #include "login_server.h"
@@ -347,19 +348,18 @@ int main(int argc, char **argv)
 	/* No core dump and no ptrace by the same uid: memory holds the client
 	 * secret, the code and the tokens. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	json_set_alloc_funcs(scrubbing_malloc, scrubbing_free);
-
-	struct login_run run = { .browser = -1 };
-	int status = parse_args(argc, argv, &run.o);
-	if (status >= 0)
-		return status;
-	if (!credentials_writable(run.o.credentials))
-		return EXIT_FLOW_FAILED;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	/* Before anything else: the option checks already use libcurl's URL
+	 * API, and a block must be freed by the allocator that made it. */
+	if (!login_scrub_freed_memory()) {
 		fprintf(stderr, "sepayfs-login: cannot initialise libcurl\n");
 		return EXIT_FLOW_FAILED;
 	}
-	status = start_login(&run) ? finish_login(&run) : EXIT_FLOW_FAILED;
+	struct login_run run = { .browser = -1 };
+	int status = parse_args(argc, argv, &run.o);
+	if (status < 0 && !credentials_writable(run.o.credentials))
+		status = EXIT_FLOW_FAILED;
+	if (status < 0)
+		status = start_login(&run) ? finish_login(&run) : EXIT_FLOW_FAILED;
 	release_run(&run);
 	curl_global_cleanup();
 	return status;

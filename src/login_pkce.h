@@ -27,8 +27,9 @@ struct pkce {
 	char challenge[B64URL_LEN(SHA256_BYTES) + 1];       /* public: on the authorize URL */
 };
 
-/* A fresh verifier and its challenge; false (errno set) when the kernel
- * gave no random bytes.  Scrub it with explicit_bzero when done. */
+/* A fresh verifier and its challenge; false when the kernel gave no
+ * random bytes (getrandom's errno, if it set one).  Scrub it with
+ * explicit_bzero when done. */
 bool pkce_new(struct pkce *p);
 /* A fresh state, LOGIN_STATE_LEN hex digits and a NUL in out. */
 bool login_random_state(char out[LOGIN_STATE_LEN + 1]);

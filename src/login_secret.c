@@ -1,4 +1,4 @@
-/* login_secret.c - reading the client secret, and memory that scrubs. */
+/* login_secret.c - reading the client secret. */
 #include "login_secret.h"
 
 #include "login_text.h"
@@ -17,31 +17,6 @@
 
 /* A client secret is a few dozen characters. */
 #define MAX_SECRET 4096
-
-union block_head {
-	size_t size;
-	max_align_t align;
-};
-
-void *scrubbing_malloc(size_t size)
-{
-	if (size > SIZE_MAX - sizeof(union block_head))
-		return NULL;
-	union block_head *h = malloc(sizeof(*h) + size);
-	if (!h)
-		return NULL;
-	h->size = size;
-	return h + 1;
-}
-
-void scrubbing_free(void *p)
-{
-	if (!p)
-		return;
-	union block_head *h = (union block_head *)p - 1;
-	explicit_bzero(h, sizeof(*h) + h->size);
-	free(h);
-}
 
 static struct termios tty_saved;
 static volatile sig_atomic_t tty_restore;

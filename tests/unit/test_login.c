@@ -6,13 +6,38 @@
 #include "decimal.h"
 #include "login_callback.h"
 #include "login_flow.h"
+#include "login_memory.h"
 #include "login_pkce.h"
 #include "login_text.h"
 
 #include <curl/curl.h>
+#include <malloc.h>
 #include <stdlib.h>
 
 static const char STATE[] = "0123456789abcdef0123456789abcdef";
+
+/* This program is linked with --wrap=malloc,free (tests/meson.build): every
+ * block the program's own code allocates or frees passes here, libcurl's
+ * too once it allocates through login_memory.c; a block freed while
+ * `watched` is set is searched for it. */
+void *__real_malloc(size_t size);
+void __real_free(void *p);
+static const char *watched;
+static unsigned watched_mallocs, watched_left_behind;
+
+void *__wrap_malloc(size_t size)
+{
+	if (watched)
+		watched_mallocs++;
+	return __real_malloc(size);
+}
+
+void __wrap_free(void *p)
+{
+	if (watched && p && memmem(p, malloc_usable_size(p), watched, strlen(watched)))
+		watched_left_behind++;
+	__real_free(p);
+}
 
 /* Parses one request line, kept in buf (the callback's fields point into it). */
 static bool parse(char *buf, size_t cap, const char *request, struct callback *cb)
@@ -137,6 +162,18 @@ static void test_authorize_url(void)
 	CHECK(starts_with(url, "http://127.0.0.1:9/authorize?tenant=7&response_type=code&"));
 	free(url);
 
+	/* No freed block keeps the state: not login_authorize_url's own, not
+	 * libcurl's (which allocates through the scrubbing allocator: the flow
+	 * itself makes 7 blocks, one a parameter, so more are libcurl's). */
+	watched = STATE;
+	watched_mallocs = watched_left_behind = 0;
+	url = login_authorize_url(&o, redirect, STATE, "c");
+	watched = NULL;
+	CHECK(url != NULL);
+	CHECK(watched_mallocs > 7);
+	CHECK_INT(watched_left_behind, 0);
+	free(url);
+
 	o.authorize_url = "not a url";
 	url = login_authorize_url(&o, redirect, STATE, "c");
 	CHECK(url == NULL);
@@ -206,11 +243,13 @@ static void test_decimal(void)
 
 int main(void)
 {
+	CHECK(login_scrub_freed_memory()); /* as sepayfs-login's main() does */
 	test_callback_parse();
 	test_callback_judge();
 	test_authorize_url();
 	test_text();
 	test_pkce();
 	test_decimal();
+	curl_global_cleanup();
 	return check_report("login");
 }
