@@ -161,17 +161,14 @@ static json_t *exchange_code(const struct login_options *o, const char *secret, 
 		json_decref(root);
 		return NULL;
 	}
-	if (!access || !*access) {
-		fprintf(stderr, "sepayfs-login: the token endpoint %s answered HTTP 200 without an "
-				"access token\n", o->token_url);
-		set_outcome(out, 502, "Log-in failed", "SePay answered without an access token.");
-		json_decref(root);
-		return NULL;
-	}
-	if (!refresh || !*refresh) {
-		fprintf(stderr, "sepayfs-login: the token endpoint %s answered without a refresh "
-				"token, which sepayfs needs to stay logged in\n", o->token_url);
-		set_outcome(out, 502, "Log-in failed", "SePay answered without a refresh token.");
+	bool no_access = !access || !*access, no_refresh = !refresh || !*refresh;
+	if (no_access || no_refresh) {
+		fprintf(stderr, "sepayfs-login: the token endpoint %s answered %s\n", o->token_url,
+			no_access ? "HTTP 200 without an access token"
+				  : "without a refresh token, which sepayfs needs to stay logged in");
+		set_outcome(out, 502, "Log-in failed", no_access
+			    ? "SePay answered without an access token."
+			    : "SePay answered without a refresh token.");
 		json_decref(root);
 		return NULL;
 	}

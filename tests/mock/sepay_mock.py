@@ -2182,18 +2182,11 @@ class Handler(BaseHTTPRequestHandler):
         fail = state.take_counted("fail_next")
         if fail is not None:
             return ("fail", fail)
-        if k["truncate_next"] > 0:
-            k["truncate_next"] -= 1
-            return ("truncate",)
-        if k["garbage_next"] > 0:
-            k["garbage_next"] -= 1
-            return ("garbage",)
-        if k["empty_200_next"] > 0:
-            k["empty_200_next"] -= 1
-            return ("empty_200",)
-        if k["status_error_200_next"] > 0:
-            k["status_error_200_next"] -= 1
-            return ("status_error_200",)
+        # The counted faults of one kind each, "<kind>_next", in this order.
+        for kind in ("truncate", "garbage", "empty_200", "status_error_200"):
+            if k[kind + "_next"] > 0:
+                k[kind + "_next"] -= 1
+                return (kind,)
         return None
 
     def _api_answer(self, state, parts):

@@ -575,6 +575,20 @@ def test_refused_code(mock, login):
     assert_no_secrets([lg.stdout, lg.stderr, body], [code, mock.client_secret])
 
 
+def test_answer_without_a_refresh_token(mock, login):
+    """A token answer without a refresh token would leave sepayfs logged
+    out within the hour: the log-in fails and says why, no file is written."""
+    mock.config(token_style="minimal")
+    lg = login(mock)
+    status, _, body = lg.log_in()
+    assert status == 502
+    assert "without a refresh token" in body
+    assert lg.finish() == 1
+    assert ("the token endpoint %s answered without a refresh token, which sepayfs needs "
+            "to stay logged in" % mock.token_url) in lg.stderr
+    assert not lg.creds.exists()
+
+
 def test_authorize_url_with_a_query_of_its_own(mock, login):
     """An --authorize-url that has a query already is extended, not broken."""
     lg = login(mock, args=["--authorize-url", mock.root + AUTHORIZE_PATH + "?prompt=login"])
