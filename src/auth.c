@@ -202,6 +202,14 @@ uint64_t auth_refreshes(struct auth *a)
 	return n;
 }
 
+int64_t auth_granted_lifetime_s(struct auth *a)
+{
+	pthread_mutex_lock(&a->lock);
+	int64_t lifetime = a->expires_at ? a->expires_at - a->issued_at : 0;
+	pthread_mutex_unlock(&a->lock);
+	return lifetime;
+}
+
 /* Keeps the credentials file in step: a rotated refresh token lost would
  * mean logging in again at the next mount. */
 static void save_credentials(struct auth *a)
@@ -241,9 +249,18 @@ static void save_credentials(struct auth *a)
 			  "memory only", a->credentials_path, strerror(rc));
 }
 
+/* What a token answer grants.  Issue and expiry come from one reading of
+ * the clock: read twice, a second ticking over between the two shortened
+ * a 4 s token's lifetime to 3 and so its refresh margin to nothing. */
+struct token_grant {
+	char *access;
+	char *rotated; /* a new refresh token, or NULL */
+	int64_t issued_at, expires_at;
+};
+
 /* Asks the token endpoint for a new access token.  Called by the one
  * refreshing thread, without the lock held. */
-static int refresh_now(struct auth *a, char **access, int64_t *expires_at, char **rotated)
+static int refresh_now(struct auth *a, struct token_grant *grant)
 {
 	static const char *const names[] = { "grant_type", "refresh_token", "client_id",
 					     "client_secret" };
@@ -280,11 +297,13 @@ static int refresh_now(struct auth *a, char **access, int64_t *expires_at, char 
 		rc = EIO;
 	} else {
 		const char *new_refresh = json_string_value(json_object_get(root, "refresh_token"));
-		*access = strdup(token);
-		*expires_at = auth_expires_at(json_object_get(root, "expires_in"), token, wall_now());
-		*rotated = new_refresh && *new_refresh && strcmp(new_refresh, a->refresh_token)
-				   ? strdup(new_refresh) : NULL;
-		rc = *access ? 0 : ENOMEM;
+		grant->access = strdup(token);
+		grant->issued_at = wall_now();
+		grant->expires_at = auth_expires_at(json_object_get(root, "expires_in"), token,
+						    grant->issued_at);
+		grant->rotated = new_refresh && *new_refresh && strcmp(new_refresh, a->refresh_token)
+				 ? strdup(new_refresh) : NULL;
+		rc = grant->access ? 0 : ENOMEM;
 	}
 	json_wipe(root);
 	json_decref(root);
@@ -305,23 +324,25 @@ static int refresh_locked(struct auth *a)
 		return EACCES;
 	a->refreshing = true;
 	pthread_mutex_unlock(&a->lock);
-	char *access = NULL, *rotated = NULL;
-	int64_t expires_at = 0;
-	int rc = refresh_now(a, &access, &expires_at, &rotated);
+	struct token_grant grant = { 0 };
+	int rc = refresh_now(a, &grant);
 	pthread_mutex_lock(&a->lock);
 	if (rc == 0) {
 		secret_free(a->access_token);
-		a->access_token = access;
-		a->expires_at = expires_at;
-		a->issued_at = wall_now();
+		a->access_token = grant.access;
+		a->expires_at = grant.expires_at;
+		a->issued_at = grant.issued_at;
 		a->generation++;
 		a->refreshes++;
-		if (rotated) {
+		if (grant.rotated) {
 			secret_free(a->refresh_token);
-			a->refresh_token = rotated;
+			a->refresh_token = grant.rotated;
 			/* Written once the lock every request needs is let go. */
 			a->save_pending = true;
 		}
+	} else {
+		secret_free(grant.access);
+		secret_free(grant.rotated);
 	}
 	a->last_refresh_error = rc;
 	a->refreshing = false;

@@ -37,6 +37,9 @@ int auth_current(struct auth *a, char **token, uint64_t *generation);
 int auth_after_401(struct auth *a, uint64_t generation);
 bool auth_can_refresh(const struct auth *a);
 uint64_t auth_refreshes(struct auth *a);
+/* The lifetime the current token was granted, in seconds (0: unknown);
+ * a quarter of a short one is the margin it is refreshed ahead by. */
+int64_t auth_granted_lifetime_s(struct auth *a);
 
 /* A token endpoint's answer as JSON (NULL when it is none).  The body
  * carries tokens: it is scrubbed and released either way. */

@@ -37,7 +37,7 @@ struct timespec clock_wall(void)
 	struct fake_clock *fake = atomic_load(&fake_in_use);
 	struct timespec ts;
 	if (fake) {
-		int64_t ns = atomic_load(&fake->wall_ns);
+		int64_t ns = atomic_fetch_add(&fake->wall_ns, atomic_load(&fake->wall_step_ns));
 		ts.tv_sec = (time_t)(ns / 1000000000);
 		ts.tv_nsec = (long)(ns % 1000000000);
 	} else {

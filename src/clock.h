@@ -26,6 +26,10 @@ void clock_sleep_ms(uint64_t ms);
 struct fake_clock {
 	_Atomic uint64_t mono_ns;
 	_Atomic int64_t wall_ns;
+	/* Moves the wall clock on after each reading of it: time that passes
+	 * while the code runs, for a second that ticks over between two
+	 * readings. */
+	_Atomic int64_t wall_step_ns;
 };
 /* From now on every clock reading and wait goes through fake (NULL: the
  * system's clocks again).  Not for use while other threads read the time. */

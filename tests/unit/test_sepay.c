@@ -3,6 +3,7 @@
 #include "clock.h"
 #include "fake_http.h"
 #include "log.h"
+#include "secretfile.h"
 #include "sepay.h"
 
 #include <errno.h>
@@ -251,6 +252,10 @@ static void test_errors(void)
 	CHECK_INT(sepay_status_errno(502), EIO);
 	CHECK_INT(sepay_status_errno(302), EIO);
 
+	/* On the test clock: a retry until the deadline is counted, however
+	 * slowly the machine runs (valgrind), not raced against real time. */
+	struct fake_clock fake = { .mono_ns = 1000000000u, .wall_ns = 1800000000LL * 1000000000LL };
+	clock_use_fake(&fake);
 	struct client cl;
 	client_start(&cl, 1, 400);
 	struct fake_http *f = cl.http;
@@ -281,6 +286,7 @@ static void test_errors(void)
 	CHECK(fake_http_count(f, "/down") > 1);
 	CHECK(fake_http_count(f, "/html") > 1);
 	client_stop(&cl);
+	clock_use_fake(NULL);
 }
 
 static double seconds_since(const struct timespec *t0)
@@ -653,6 +659,8 @@ static void test_error_bodies(void)
 		json_decref(root);
 	}
 
+	struct fake_clock fake = { .mono_ns = 1000000000u, .wall_ns = 1800000000LL * 1000000000LL };
+	clock_use_fake(&fake); /* as in test_errors: retries counted, not raced */
 	struct client cl;
 	client_start(&cl, 1, 400);
 	struct fake_http *f = cl.http;
@@ -682,6 +690,7 @@ static void test_error_bodies(void)
 	CHECK_INT(fake_http_count(f, "/empty?page=1&limit=100"), 2);
 	CHECK_INT(c.n, 0);
 	client_stop(&cl);
+	clock_use_fake(NULL);
 }
 
 /* One value jansson cannot hold skips its item, not the page; a body that
@@ -744,7 +753,7 @@ static void test_unreadable_items(void)
  * the test clock: the waits are counted, not slept. */
 static void test_429_waits(void)
 {
-	struct fake_clock fake = { 1000000000u, 1800000000LL * 1000000000LL };
+	struct fake_clock fake = { .mono_ns = 1000000000u, .wall_ns = 1800000000LL * 1000000000LL };
 	clock_use_fake(&fake);
 	struct client cl;
 	client_start(&cl, 1, 10000);
@@ -815,6 +824,33 @@ static void test_token_lifetime(void)
 	CHECK_INT(auth_expires_at(NULL, "x.eyJleHAiOjJlODB9.sig", now), now + 3600);
 }
 
+/* A 4 s token keeps its 4 s, and so its 1 s refresh margin, when the wall
+ * clock's second ticks over while the answer is taken in: here every
+ * reading of the clock is a second later than the one before. */
+static void test_token_granted_lifetime(void)
+{
+	struct fake_clock fake = { .mono_ns = 1000000000u, .wall_ns = 1800000000LL * 1000000000LL,
+				   .wall_step_ns = 1000000000LL };
+	clock_use_fake(&fake);
+	char path[] = "/tmp/sepayfs-test-credentials-XXXXXX";
+	struct fake_http *f = fake_http_new();
+	struct auth *auth = credentials_auth(path, "{\"client_id\":\"c\",\"client_secret\":\"s\","
+					     "\"refresh_token\":\"r1\"}", f);
+	CHECK(auth != NULL);
+	fake_http_set(f, "https://auth.test/token", 200,
+		      "{\"access_token\":\"brief\",\"expires_in\":4}");
+	char *token = NULL;
+	uint64_t generation;
+	CHECK_INT(auth_current(auth, &token, &generation), 0);
+	CHECK_STR(token, "brief");
+	secret_free(token);
+	CHECK_INT(auth_granted_lifetime_s(auth), 4);
+	auth_free(auth);
+	fake_http_free(f);
+	unlink(path);
+	clock_use_fake(NULL);
+}
+
 int main(void)
 {
 	test_retries();
@@ -828,5 +864,6 @@ int main(void)
 	test_error_bodies();
 	test_429_waits();
 	test_token_lifetime();
+	test_token_granted_lifetime();
 	return check_report("sepay");
 }
