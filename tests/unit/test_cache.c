@@ -171,6 +171,16 @@ static void run_readers(struct fake_source *src, int expect_rc)
 		readers[i] = (struct reader){ c, &start, -1, NULL };
 		pthread_create(&threads[i], NULL, read_one, &readers[i]);
 	}
+	/* The fetch is held until every other reader waits on it, however
+	 * slowly threads run (valgrind runs one at a time): a fixed delay let
+	 * a late reader start a second fetch after an uncached error. */
+	struct cache_stats st = { 0 };
+	for (int i = 0; i < 10000 && st.shared < READERS - 1; i++) {
+		nanosleep(&(struct timespec){ 0, 1000000L }, NULL);
+		cache_get_stats(c, &st);
+	}
+	CHECK_INT(st.shared, READERS - 1);
+	atomic_store(src->gate, true);
 	for (int i = 0; i < READERS; i++)
 		pthread_join(threads[i], NULL);
 	pthread_barrier_destroy(&start);
@@ -187,11 +197,11 @@ static void run_readers(struct fake_source *src, int expect_rc)
 
 static void test_single_flight(void)
 {
-	/* The fetch takes long enough for all readers to arrive while it runs. */
 	fake_set(1000);
-	struct fake_source ok = { .content = "shared", .delay_ms = 500 };
+	atomic_bool ok_gate = false, failing_gate = false;
+	struct fake_source ok = { .content = "shared", .gate = &ok_gate };
 	run_readers(&ok, 0);
-	struct fake_source failing = { .result = EACCES, .delay_ms = 500 };
+	struct fake_source failing = { .result = EACCES, .gate = &failing_gate };
 	run_readers(&failing, EACCES);
 }
 
