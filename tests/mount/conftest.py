@@ -250,19 +250,11 @@ def mock(request, tmp_path):
         m.stop()
 
 
-def free_closed_port():
-    """A loopback port with nothing listening on it (bound, then closed)."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def port_outside_ephemeral_range():
-    """A free loopback port the kernel never picks for an outgoing
-    connection: a server restarted on it finds it still free, even after
-    clients spent a while failing to connect to it."""
+    """A free loopback port (nothing listens on it) that the kernel never
+    picks for an outgoing connection: a server started or restarted on it
+    finds it still free, even after clients spent a while failing to
+    connect to it, and a connect to it cannot meet itself."""
     with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
         low = int(f.read().split()[0])
     rnd = random.Random()

@@ -31,7 +31,7 @@ import urllib.request
 
 import pytest
 
-from conftest import REPO, _clean_env, free_closed_port
+from conftest import REPO, _clean_env, port_outside_ephemeral_range
 
 pytestmark = pytest.mark.cli
 
@@ -96,7 +96,7 @@ class Login:
         """The secret comes from a file (mode secret_mode), or stdin_secret is
         piped to standard input, or tty_secret is typed at the prompt on a
         terminal (which is then also standard error)."""
-        self.port = free_closed_port()
+        self.port = port_outside_ephemeral_range()
         self.redirect_uri = "http://127.0.0.1:%d/callback" % self.port
         self.cfg = tmp_path / "cfg"
         self.cfg.mkdir(mode=0o700, exist_ok=True)

@@ -92,8 +92,12 @@ def test_walk_reads_ahead(mock, mount):
 
     def ahead():
         paths = {e["path"] for e in mock.requests_since(before)}
-        return detail_path(ids[6]) in paths and subs_path(ids[6]) in paths
+        return detail_path(ids[3]) in paths and subs_path(ids[3]) in paths
 
+    # The next account is in the first batch the fetchers take.  One
+    # further on waits behind others, and on a slow machine the queue can
+    # be dropped before it is reached: a second without visits (this wait)
+    # is read-ahead's idle drop.
     assert wait_for(ahead), "nothing was fetched ahead of the walk"
     # Now the walk goes on over what was fetched ahead: nothing twice.
     for acc_id in ids[3:8]:
@@ -126,7 +130,7 @@ def test_name_ordered_walk_reads_ahead(mock, mount):
     before = mock.log_len()
     for name in names[:3]:
         read(os.path.join(mnt, "accounts", name, "info.json"))
-    target = detail_path(int(names[6]))
+    target = detail_path(int(names[3]))
     assert wait_for(lambda: target in {e["path"] for e in mock.requests_since(before)})
 
 
@@ -152,19 +156,21 @@ def test_max_rate_spaces_requests(mock, mount):
     before = mock.log_len()
     threads = [threading.Thread(target=read,
                                 args=(os.path.join(mnt, "accounts", str(i), "info.json"),))
-               for i in ids[:6]]
+               for i in ids[:10]]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(30)
+        t.join(60)
     times = sorted(e["t"] for e in mock.requests_since(before))
-    assert len(times) >= 6
+    assert len(times) >= 10
     # Slots are 0.2 s apart; a request that reaches the mock late (a slow
-    # wake-up, a new connection) shortens the gap after it, not the pace:
-    # any k + 1 requests span k slots, less one such delay.
+    # wake-up under a sanitizer, a new connection) shortens the gap after
+    # it, not the pace: any k + 1 requests span k slots, less one such
+    # delay, allowed up to 0.5 s.  Unpaced, 10 requests span ~0 s, and
+    # paced twice too fast they span 0.9 s against the 1.3 s this asks.
     for i in range(len(times)):
         for j in range(i + 1, len(times)):
-            assert times[j] - times[i] >= 0.2 * (j - i) - 0.25, \
+            assert times[j] - times[i] >= 0.2 * (j - i) - 0.5, \
                 "requests %d-%d closer than the rate allows: %s" % (i, j, times)
 
 

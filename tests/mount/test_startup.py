@@ -2,7 +2,7 @@
 
 import os
 
-from conftest import free_closed_port
+from conftest import port_outside_ephemeral_range
 
 
 def test_wrong_token_refuses_to_mount(mock, mount):
@@ -25,7 +25,7 @@ def test_no_token_refuses_to_mount(mock, mount):
 
 
 def test_unreachable_api_refuses_to_mount(mock, mount):
-    port = free_closed_port()
+    port = port_outside_ephemeral_range()
     rc, err, mounted = mount.start_failure(
         mock, base_url="http://127.0.0.1:%d/api/v1" % port)
     assert not mounted
