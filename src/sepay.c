@@ -21,6 +21,10 @@
 #define RETRY_MAX_MS 2000
 /* One attempt may take this long at most, whatever is left of the deadline. */
 #define ATTEMPT_TIMEOUT_MS 15000
+/* An attempt is sent only with this much of the deadline left: one given a
+ * millisecond to live still counts against SePay's per-address budget, and
+ * its certain timeout would hide why the attempts before it failed. */
+#define ATTEMPT_MIN_MS 100
 /* A 429 that names no time waits a second: SePay counts requests per second.
  * One that names more than two minutes is not believed past them: a typo or
  * a hostile server must not stop the mount for longer. */
@@ -293,7 +297,7 @@ static enum outcome attempt_once(struct sepay_api *api, const char *path, uint64
 		return FINAL;
 	}
 	uint64_t now = clock_mono_ms();
-	if (now >= deadline) {
+	if (now + ATTEMPT_MIN_MS > deadline) {
 		/* The last failure says what went wrong: a 5xx stays EIO,
 		 * only a timeout is ETIMEDOUT. */
 		a->err = a->err ? a->err : ETIMEDOUT;
@@ -307,21 +311,30 @@ static enum outcome attempt_once(struct sepay_api *api, const char *path, uint64
 		a->err = rc;
 		return FINAL;
 	}
+	/* A timeout the call's deadline imposed says nothing new about an
+	 * earlier failure (a 5xx, a body that is no JSON): that stays the
+	 * reason given. */
+	struct attempt before = *a;
 	a->sent++;
 	a->status = 0;
 	a->detail[0] = '\0';
 	atomic_fetch_add(&api->requests, 1);
 	struct http_response resp;
 	uint64_t left = deadline - now;
+	bool cut_by_deadline = left < ATTEMPT_TIMEOUT_MS;
 	atomic_fetch_add(&api->in_flight, 1);
 	rc = api->cfg.http->get(api->cfg.http, path, token,
-				(long)(left < ATTEMPT_TIMEOUT_MS ? left : ATTEMPT_TIMEOUT_MS), &resp);
+				(long)(cut_by_deadline ? left : ATTEMPT_TIMEOUT_MS), &resp);
 	atomic_fetch_sub(&api->in_flight, 1);
 	secret_free(token);
 	a->status = resp.status;
 	enum outcome out;
 	a->path = path;
-	if (rc) {
+	if (rc == ETIMEDOUT && cut_by_deadline && before.err) {
+		before.sent = a->sent;
+		*a = before;
+		out = FINAL;
+	} else if (rc) {
 		/* No answer: refused, reset, timed out, cut off. */
 		snprintf(a->detail, sizeof(a->detail), "%s", resp.error);
 		a->err = rc;
@@ -409,7 +422,7 @@ static int get_json_counted(struct sepay_api *api, const char *op, const char *p
 			break;
 		uint64_t wait = jitter_ms(backoff);
 		backoff = backoff * 2 < RETRY_MAX_MS ? backoff * 2 : RETRY_MAX_MS;
-		if (clock_mono_ms() + wait >= deadline)
+		if (clock_mono_ms() + wait + ATTEMPT_MIN_MS > deadline)
 			break; /* no time left for another attempt */
 		atomic_fetch_add(&api->retries, 1);
 		clock_sleep_ms(wait);

@@ -1,6 +1,8 @@
 /* fake_http.c - table-driven fake transport for unit tests. */
 #include "fake_http.h"
 
+#include "clock.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <pthread.h>
@@ -39,6 +41,7 @@ struct fake_http {
 	unsigned delay_ms;
 	unsigned in_flight;
 	unsigned max_in_flight;
+	long min_timeout_ms;
 };
 
 static struct route *find_route(struct fake_http *f, const char *path)
@@ -47,6 +50,14 @@ static struct route *find_route(struct fake_http *f, const char *path)
 		if (strcmp(f->routes[i].path, path) == 0)
 			return &f->routes[i];
 	return NULL;
+}
+
+static bool has_queued(const struct fake_http *f, const char *path)
+{
+	for (size_t i = 0; i < f->n_queued; i++)
+		if (strcmp(f->queue[i].path, path) == 0)
+			return true;
+	return false;
 }
 
 /* Takes the first queued answer for path, if any. */
@@ -67,12 +78,24 @@ static bool take_queued(struct fake_http *f, const char *path, long *status, cha
 	return false;
 }
 
-static int answer(struct fake_http *f, const char *path, const char *token,
+static int answer(struct fake_http *f, const char *path, const char *token, long timeout_ms,
 		  struct http_response *resp)
 {
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after = -1;
 	pthread_mutex_lock(&f->lock);
+	if (!f->min_timeout_ms || timeout_ms < f->min_timeout_ms)
+		f->min_timeout_ms = timeout_ms;
+	struct route *hanging = find_route(f, path);
+	if (hanging && hanging->status == FAKE_HTTP_HANG && !has_queued(f, path)) {
+		hanging->hits++;
+		f->total++;
+		pthread_mutex_unlock(&f->lock);
+		clock_sleep_ms(timeout_ms > 0 ? (uint64_t)timeout_ms : 0);
+		snprintf(resp->error, sizeof(resp->error), "timed out after %ld ms (fake)",
+			 timeout_ms);
+		return ETIMEDOUT;
+	}
 	unsigned delay = f->delay_ms;
 	if (++f->in_flight > f->max_in_flight)
 		f->max_in_flight = f->in_flight;
@@ -126,20 +149,18 @@ static int answer(struct fake_http *f, const char *path, const char *token,
 static int fake_get(struct http_transport *t, const char *path, const char *token,
 		    long timeout_ms, struct http_response *resp)
 {
-	(void)timeout_ms;
-	return answer((struct fake_http *)t, path, token, resp);
+	return answer((struct fake_http *)t, path, token, timeout_ms, resp);
 }
 
 static int fake_post_form(struct http_transport *t, const char *url, const char *form,
 			  long timeout_ms, struct http_response *resp)
 {
-	(void)timeout_ms;
 	struct fake_http *f = (struct fake_http *)t;
 	pthread_mutex_lock(&f->lock);
 	free(f->last_form);
 	f->last_form = strdup(form);
 	pthread_mutex_unlock(&f->lock);
-	return answer(f, url, NULL, resp);
+	return answer(f, url, NULL, timeout_ms, resp);
 }
 
 static void fake_destroy(struct http_transport *t)
@@ -224,6 +245,14 @@ unsigned fake_http_max_in_flight(struct fake_http *f)
 	unsigned n = f->max_in_flight;
 	pthread_mutex_unlock(&f->lock);
 	return n;
+}
+
+long fake_http_min_timeout_ms(struct fake_http *f)
+{
+	pthread_mutex_lock(&f->lock);
+	long ms = f->min_timeout_ms;
+	pthread_mutex_unlock(&f->lock);
+	return ms;
 }
 
 void fake_http_set_delay_ms(struct fake_http *f, unsigned ms)

@@ -12,8 +12,11 @@ struct fake_http;
 struct fake_http *fake_http_new(void);
 struct http_transport *fake_http_transport(struct fake_http *f);
 void fake_http_free(struct fake_http *f);
-/* status 0 with a NULL body makes the request fail as a network error.
- * For post_form, path is the absolute URL. */
+/* status 0 with a NULL body makes the request fail as a network error;
+ * FAKE_HTTP_HANG, a server that never answers: the request uses up the
+ * whole timeout it was given (on the test clock, if one is in use) and
+ * fails with ETIMEDOUT.  For post_form, path is the absolute URL. */
+#define FAKE_HTTP_HANG (-1L)
 void fake_http_set(struct fake_http *f, const char *path, long status, const char *body);
 /* A one-time answer for path, given before its standing answer (queue
  * several to script a sequence, e.g. 503 then the standing 200). */
@@ -31,6 +34,8 @@ unsigned fake_http_count(struct fake_http *f, const char *path); /* NULL: all */
 void fake_http_reset_counts(struct fake_http *f);
 /* The most requests that were ever being answered at once. */
 unsigned fake_http_max_in_flight(struct fake_http *f);
+/* The shortest timeout a request was given, in ms (0: none was sent yet). */
+long fake_http_min_timeout_ms(struct fake_http *f);
 /* Every answer waits this long first (to make requests overlap). */
 void fake_http_set_delay_ms(struct fake_http *f, unsigned ms);
 

@@ -440,6 +440,58 @@ static void get_a(void *arg)
 	json_decref(data);
 }
 
+struct get_path {
+	struct sepay_api *api;
+	const char *path;
+	int rc;
+};
+
+static void get_path(void *arg)
+{
+	struct get_path *g = arg;
+	json_t *data = NULL;
+	g->rc = sepay_get_object(g->api, "test", g->path, &data);
+	json_decref(data);
+}
+
+/* The call's deadline bounds its attempts: none is sent with less than
+ * 100 ms of it left (it would count against the server's budget for a
+ * certain timeout), and an attempt the deadline cuts short leaves the
+ * reason the earlier ones failed as the one given.  On the test clock. */
+static void test_deadline_ends_attempts(void)
+{
+	struct fake_clock fake = { .mono_ns = 1000000000u, .wall_ns = 1800000000LL * 1000000000LL };
+	clock_use_fake(&fake);
+	struct client cl;
+	client_start(&cl, 1, 1000);
+	struct fake_http *f = cl.http;
+	/* A 503, then a server that never answers: EIO, and the log names
+	 * the 503; it was ETIMEDOUT with "timed out" (CI saw it so). */
+	fake_http_set(f, "/hang", FAKE_HTTP_HANG, NULL);
+	fake_http_queue(f, "/hang", 503, "");
+	struct get_path g = { &cl.api, "/hang", -1 };
+	const char *log = stderr_of(get_path, &g);
+	CHECK_INT(g.rc, EIO);
+	CHECK(strstr(log, "HTTP 503") != NULL && strstr(log, "2 attempts") != NULL);
+	/* Hanging from the start: that is a timeout. */
+	g.path = "/hang-only";
+	fake_http_set(f, "/hang-only", FAKE_HTTP_HANG, NULL);
+	stderr_of(get_path, &g);
+	CHECK_INT(g.rc, ETIMEDOUT);
+	/* Failing fast, over and over, with random backoff: no attempt is
+	 * given less than 100 ms, in 20 calls. */
+	fake_http_set(f, "/busy", 503, "");
+	g.path = "/busy";
+	for (int i = 0; i < 20; i++) {
+		stderr_of(get_path, &g);
+		CHECK_INT(g.rc, EIO);
+	}
+	CHECK(fake_http_count(f, "/busy") > 20);
+	CHECK(fake_http_min_timeout_ms(f) >= 100);
+	client_stop(&cl);
+	clock_use_fake(NULL);
+}
+
 /* Tokens from outside are checked before they go into a header; a token
  * living a minute is not refreshed before every request; the credentials
  * file is rewritten only for a new refresh token; the token endpoint's
@@ -865,5 +917,6 @@ int main(void)
 	test_429_waits();
 	test_token_lifetime();
 	test_token_granted_lifetime();
+	test_deadline_ends_attempts();
 	return check_report("sepay");
 }
