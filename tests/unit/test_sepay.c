@@ -60,6 +60,18 @@ static void set_page(struct fake_http *f, const char *path, const char *items, i
 	free(body);
 }
 
+/* The test clock, at a fixed moment: waits move it on instead of
+ * sleeping.  wall_step_ns: how far each reading of the wall clock moves it. */
+static struct fake_clock test_clock;
+
+static void use_test_clock(int64_t wall_step_ns)
+{
+	atomic_store(&test_clock.mono_ns, 1000000000u);
+	atomic_store(&test_clock.wall_ns, 1800000000LL * 1000000000LL);
+	atomic_store(&test_clock.wall_step_ns, wall_step_ns);
+	clock_use_fake(&test_clock);
+}
+
 /* An API client of a fake server, with a fixed token. */
 struct client {
 	struct fake_http *http;
@@ -254,8 +266,7 @@ static void test_errors(void)
 
 	/* On the test clock: a retry until the deadline is counted, however
 	 * slowly the machine runs (valgrind), not raced against real time. */
-	struct fake_clock fake = { .mono_ns = 1000000000u, .wall_ns = 1800000000LL * 1000000000LL };
-	clock_use_fake(&fake);
+	use_test_clock(0);
 	struct client cl;
 	client_start(&cl, 1, 400);
 	struct fake_http *f = cl.http;
@@ -460,8 +471,7 @@ static void get_path(void *arg)
  * reason the earlier ones failed as the one given.  On the test clock. */
 static void test_deadline_ends_attempts(void)
 {
-	struct fake_clock fake = { .mono_ns = 1000000000u, .wall_ns = 1800000000LL * 1000000000LL };
-	clock_use_fake(&fake);
+	use_test_clock(0);
 	struct client cl;
 	client_start(&cl, 1, 1000);
 	struct fake_http *f = cl.http;
@@ -711,8 +721,7 @@ static void test_error_bodies(void)
 		json_decref(root);
 	}
 
-	struct fake_clock fake = { .mono_ns = 1000000000u, .wall_ns = 1800000000LL * 1000000000LL };
-	clock_use_fake(&fake); /* as in test_errors: retries counted, not raced */
+	use_test_clock(0); /* as in test_errors: retries counted, not raced */
 	struct client cl;
 	client_start(&cl, 1, 400);
 	struct fake_http *f = cl.http;
@@ -805,8 +814,7 @@ static void test_unreadable_items(void)
  * the test clock: the waits are counted, not slept. */
 static void test_429_waits(void)
 {
-	struct fake_clock fake = { .mono_ns = 1000000000u, .wall_ns = 1800000000LL * 1000000000LL };
-	clock_use_fake(&fake);
+	use_test_clock(0);
 	struct client cl;
 	client_start(&cl, 1, 10000);
 	struct fake_http *f = cl.http;
@@ -881,9 +889,7 @@ static void test_token_lifetime(void)
  * reading of the clock is a second later than the one before. */
 static void test_token_granted_lifetime(void)
 {
-	struct fake_clock fake = { .mono_ns = 1000000000u, .wall_ns = 1800000000LL * 1000000000LL,
-				   .wall_step_ns = 1000000000LL };
-	clock_use_fake(&fake);
+	use_test_clock(1000000000LL);
 	char path[] = "/tmp/sepayfs-test-credentials-XXXXXX";
 	struct fake_http *f = fake_http_new();
 	struct auth *auth = credentials_auth(path, "{\"client_id\":\"c\",\"client_secret\":\"s\","
