@@ -402,7 +402,11 @@ static int get_json_counted(struct sepay_api *api, const char *op, const char *p
 			 * back off and try the refresh again, within the deadline. */
 			int arc = auth_after_401(api->cfg.auth, generation);
 			if (arc == 0) {
+				/* The 401 is answered: no reason for what follows. */
 				refreshed = true;
+				last.err = 0;
+				last.status = 0;
+				last.detail[0] = '\0';
 				continue;
 			}
 			last.err = arc;

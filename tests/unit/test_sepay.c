@@ -499,6 +499,30 @@ static void test_deadline_ends_attempts(void)
 	CHECK(fake_http_count(f, "/busy") > 20);
 	CHECK(fake_http_min_timeout_ms(f) >= 100);
 	client_stop(&cl);
+
+	/* A 401 answered by a new token is no failure to give as the reason:
+	 * the retry that then hangs is a timeout (it was EACCES). */
+	char path[] = "/tmp/sepayfs-test-credentials-XXXXXX";
+	f = fake_http_new();
+	struct auth *auth = credentials_auth(path, "{\"client_id\":\"c\",\"client_secret\":\"s\","
+					     "\"refresh_token\":\"r1\"}", f);
+	CHECK(auth != NULL);
+	fake_http_set(f, "https://auth.test/token", 200,
+		      "{\"access_token\":\"new\",\"expires_in\":3600}");
+	struct sepay_api api;
+	struct sepay_api_config ac = { .http = fake_http_transport(f), .auth = auth,
+				       .page_size = 100, .parallel = 1, .timeout_ms = 1000 };
+	sepay_api_init(&api, &ac);
+	fake_http_set(f, "/stalls", FAKE_HTTP_HANG, NULL);
+	fake_http_queue(f, "/stalls", 401, "");
+	g = (struct get_path){ &api, "/stalls", -1 };
+	stderr_of(get_path, &g);
+	CHECK_INT(g.rc, ETIMEDOUT);
+	CHECK_INT(auth_refreshes(auth), 2); /* the first token, then after the 401 */
+	sepay_api_destroy(&api);
+	auth_free(auth);
+	fake_http_free(f);
+	unlink(path);
 	clock_use_fake(NULL);
 }
 
