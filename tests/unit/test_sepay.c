@@ -798,27 +798,25 @@ static void test_unreadable_items(void)
 	CHECK_INT(c.ids[1], 5);
 	CHECK_INT(c.ids[2], 6);
 	CHECK_INT(fake_http_count(f, NULL), 1);
+	unsigned requests;
 	/* The bad item is the last one: its comma goes with it. */
-	c.n = 0;
-	fake_http_set(f, "/last?page=1&limit=100", 200,
-		      "{\"data\":[{\"id\":7},{\"id\":8,\"v\":1e999}],\"meta\":{}}");
-	fake_http_set(f, "/last?page=2&limit=100", 200, "{\"data\":[]}");
-	CHECK_INT(sepay_walk_pages(&cl.api, "test", "/last", collect, &c), 0);
+	const char *last[] = { "{\"data\":[{\"id\":7},{\"id\":8,\"v\":1e999}],\"meta\":{}}",
+			       "{\"data\":[]}" };
+	CHECK_INT(walk_bodies(&cl, "last", last, 2, &c, &requests), 0);
 	CHECK_INT(c.n, 1);
 	/* With no meta, an item left out still counts: page 2, short of it,
 	 * is not taken for the last page (page 3 was lost). */
-	c.n = 0;
-	fake_http_set(f, "/nometa?page=1&limit=100", 200, "{\"data\":[{\"id\":1},{\"id\":2}]}");
-	fake_http_set(f, "/nometa?page=2&limit=100", 200,
-		      "{\"data\":[{\"id\":3},{\"id\":4,\"v\":99999999999999999999999}]}");
-	fake_http_set(f, "/nometa?page=3&limit=100", 200, "{\"data\":[{\"id\":5}]}");
-	CHECK_INT(sepay_walk_pages(&cl.api, "test", "/nometa", collect, &c), 0);
+	const char *nometa[] = {
+		"{\"data\":[{\"id\":1},{\"id\":2}]}",
+		"{\"data\":[{\"id\":3},{\"id\":4,\"v\":99999999999999999999999}]}",
+		"{\"data\":[{\"id\":5}]}",
+	};
+	CHECK_INT(walk_bodies(&cl, "nometa", nometa, 3, &c, &requests), 0);
 	CHECK_INT(c.n, 4);
 	/* Broken syntax is no item's fault: not "repaired" into a page the
 	 * server never sent. */
-	c.n = 0;
-	fake_http_set(f, "/spliced?page=1&limit=100", 200, "{\"data\":[}, \"x\":[1, 2]}");
-	CHECK(sepay_walk_pages(&cl.api, "test", "/spliced", collect, &c) != 0);
+	const char *spliced[] = { "{\"data\":[}, \"x\":[1, 2]}" };
+	CHECK(walk_bodies(&cl, "spliced", spliced, 1, &c, &requests) != 0);
 	CHECK_INT(c.n, 0);
 	/* A detail jansson cannot hold: one request, then EIO (it was asked
 	 * again and again as if the network had cut it). */
