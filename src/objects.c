@@ -133,12 +133,23 @@ static struct snapshot *join_pages(struct listing_build *lb)
 	return all;
 }
 
+/* The walk starts again from page 1: what the pages so far built goes. */
+static void drop_listed_items(void *ctx)
+{
+	struct listing_build *lb = ctx;
+	for (size_t p = 0; p < lb->n_pages; p++) {
+		snapshot_unref(lb->pages[p]);
+		lb->pages[p] = NULL;
+	}
+	lb->bytes = 0;
+}
+
 static int fetch_listing(struct sepay_api *api, const char *op, const char *path,
 			 bool with_files, struct timespec now, struct snapshot **out)
 {
 	struct listing_build lb = { .with_files = with_files, .now = now };
 	pthread_mutex_init(&lb.lock, NULL);
-	int rc = sepay_walk_pages(api, op, path, add_listed_item, &lb);
+	int rc = sepay_walk_pages(api, op, path, add_listed_item, drop_listed_items, &lb);
 	if (rc == EFBIG) {
 		log_error("%s: GET %s: the listing's files pass %u MiB; refused (%s)", op, path,
 			  LISTING_MAX_BYTES >> 20, strerror(EIO));

@@ -504,6 +504,7 @@ int sepay_parse_page(json_t *root, int64_t requested, struct sepay_page *page)
 	page->current_page = requested;
 	page->last_page = 0;
 	page->has_more = -1;
+	page->total = -1;
 	if (!json_is_array(page->items))
 		return EIO;
 	/* Where SePay's APIs say it: meta.pagination (v1: last_page; v2:
@@ -524,6 +525,8 @@ int sepay_parse_page(json_t *root, int64_t requested, struct sepay_page *page)
 			page->last_page = n ? n : 1;
 		if (page->has_more < 0)
 			page->has_more = more_flag(json_object_get(where, "has_more"));
+		if (page->total < 0 && page_number(json_object_get(where, "total"), &n))
+			page->total = n;
 		if (!current_known && page_number(json_object_get(where, "current_page"), &n) && n) {
 			page->current_page = n;
 			current_known = true;
@@ -550,6 +553,11 @@ struct walk {
 	int64_t end_page;   /* a page found past the end: none from it on is taken */
 	int64_t error_page; /* the lowest page that failed, and how */
 	int error;
+	/* What tells a list that lost items under the walk (under lock). */
+	size_t full;        /* items on page 1, when more pages follow it */
+	int64_t total_high; /* the largest total a page has said; -1: none */
+	bool shifted;       /* items were lost: walk again */
+	char shift_why[128];
 };
 
 /* What one page showed, beyond its items. */
@@ -571,6 +579,42 @@ static int walk_fail_cap(struct walk *w, const char *page_path)
 	char why[96];
 	snprintf(why, sizeof(why), "the list goes on past %u pages, the cap", w->api->cfg.max_pages);
 	return walk_fail(w, page_path, why);
+}
+
+/* The list lost items while it was walked: every item after them moved
+ * onto an earlier page, one already read.  The first reason is kept for
+ * the log.  With w->lock held where pages run side by side. */
+static void mark_shifted(struct walk *w, const char *fmt, int64_t a, int64_t b, int64_t page_no)
+{
+	if (w->shifted)
+		return;
+	w->shifted = true;
+	char what[96];
+	snprintf(what, sizeof(what), fmt, a, b);
+	snprintf(w->shift_why, sizeof(w->shift_why), "%s on page %" PRId64, what, page_no);
+}
+
+/* A total below one a page answered before means items went meanwhile;
+ * one above it, that items came (nothing lost: callers drop repeats). */
+static void check_total(struct walk *w, const struct page_seen *seen, int64_t page_no)
+{
+	int64_t total = seen->page.total;
+	if (total < 0)
+		return;
+	if (w->total_high >= 0 && total < w->total_high)
+		mark_shifted(w, "the total fell from %" PRId64 " to %" PRId64, w->total_high, total,
+			     page_no);
+	if (total > w->total_high)
+		w->total_high = total;
+}
+
+/* A page before the last one, shorter than page 1: items went from it. */
+static void check_short(struct walk *w, const struct page_seen *seen, int64_t page_no,
+			bool more_follow)
+{
+	if (more_follow && w->full && seen->count < w->full)
+		mark_shifted(w, "%" PRId64 " items where page 1 had %" PRId64, (int64_t)seen->count,
+			     (int64_t)w->full, page_no);
 }
 
 /* Fetches one page.  *root (caller decrefs) and *seen on success. */
@@ -646,17 +690,30 @@ static int numbered_page(struct walk *w, int64_t page_no, int64_t *last_page, bo
 		json_decref(root);
 		return walk_fail_cap(w, page_path);
 	}
+	pthread_mutex_lock(&w->lock);
+	check_total(w, &seen, page_no);
+	pthread_mutex_unlock(&w->lock);
 	bool beyond = seen.page.last_page && page_no > seen.page.last_page;
 	if (seen.page.current_page != page_no || seen.count == 0) {
 		/* A server clamping a page past the end answers with another
-		 * page, or none: those items were seen already.  Within the
-		 * end it names itself, that is a server that ignores page=. */
-		if (beyond || !seen.page.last_page)
+		 * page, or none: the list ends before a page page 1 promised,
+		 * so it lost items meanwhile.  Within the end it names itself,
+		 * that is a server that ignores page=. */
+		if (beyond || !seen.page.last_page) {
 			*past_end = true;
-		else
+			pthread_mutex_lock(&w->lock);
+			mark_shifted(w, "the list ended early, at %" PRId64 " of %" PRId64 " pages",
+				     seen.page.last_page ? seen.page.last_page : page_no - 1,
+				     w->last_page, page_no);
+			pthread_mutex_unlock(&w->lock);
+		} else {
 			rc = walk_fail(w, page_path, seen.count ? "the server answered another page "
 				       "than the one asked for" : "an empty page before the last one");
+		}
 	} else {
+		pthread_mutex_lock(&w->lock);
+		check_short(w, &seen, page_no, page_no < seen.page.last_page);
+		pthread_mutex_unlock(&w->lock);
 		rc = deliver_items(w, page_no, page_path, &seen.page);
 	}
 	json_decref(root);
@@ -669,7 +726,7 @@ static void *walk_worker(void *arg)
 	struct walk *w = arg;
 	pthread_mutex_lock(&w->lock);
 	while (w->next_page <= w->last_page && w->next_page < w->end_page &&
-	       w->next_page < w->error_page) {
+	       w->next_page < w->error_page && !w->shifted) {
 		int64_t page_no = w->next_page++;
 		pthread_mutex_unlock(&w->lock);
 		int64_t last = 0;
@@ -697,7 +754,6 @@ static int walk_numbered(struct walk *w, int64_t last_page)
 	w->next_page = 2;
 	w->last_page = last_page;
 	w->end_page = w->error_page = INT64_MAX;
-	pthread_mutex_init(&w->lock, NULL);
 	size_t helpers = 0;
 	pthread_t threads[SEPAY_MAX_PARALLEL];
 	while (helpers + 1 < w->api->cfg.parallel && (int64_t)helpers + 1 < last_page - 1 &&
@@ -707,7 +763,6 @@ static int walk_numbered(struct walk *w, int64_t last_page)
 	walk_worker(w);
 	for (size_t i = 0; i < helpers; i++)
 		pthread_join(threads[i], NULL);
-	pthread_mutex_destroy(&w->lock);
 	/* Pages fetched side by side may fail past an end found meanwhile (a
 	 * server answering 404 there): only a failure before the end counts. */
 	return w->error_page < w->end_page ? w->error : 0;
@@ -734,6 +789,7 @@ static int walk_unnumbered(struct walk *w, const struct page_seen *first)
 			return rc;
 		const char *contradiction = NULL;
 		bool last = false;
+		check_total(w, &seen, page_no);
 		if (seen.page.current_page != page_no) {
 			if (promised)
 				contradiction = "the server answered another page than the one asked for";
@@ -743,16 +799,26 @@ static int walk_unnumbered(struct walk *w, const struct page_seen *first)
 			if (seen.page.has_more == 1 ||
 			    (seen.page.last_page && page_no < seen.page.last_page))
 				contradiction = "an empty page that says more follow";
+			else if (promised) /* the list ended before its promise */
+				mark_shifted(w, "an empty page after %" PRId64 " of %" PRId64 " promised "
+					     "pages", page_no - 1, prev.page.last_page ? prev.page.last_page
+					     : page_no, page_no);
 			last = true;
 		} else if (seen.first_id && seen.count == prev.count && seen.first_id == prev.first_id &&
 			   seen.last_id == prev.last_id) {
 			contradiction = "the same page twice: the server seems to ignore page=";
 		} else if (seen.page.has_more >= 0) {
 			last = seen.page.has_more == 0;
+			check_short(w, &seen, page_no, !last);
 		} else if (seen.page.last_page) {
 			last = page_no >= seen.page.last_page;
+			check_short(w, &seen, page_no, !last);
 		} else {
 			last = seen.count < first->count;
+		}
+		if (w->shifted && !contradiction) {
+			json_decref(root);
+			return 0; /* the walk starts again: the rest is no use */
 		}
 		if (contradiction)
 			rc = walk_fail(w, page_path, contradiction);
@@ -765,20 +831,19 @@ static int walk_unnumbered(struct walk *w, const struct page_seen *first)
 	}
 }
 
-int sepay_walk_pages(struct sepay_api *api, const char *op, const char *path,
-		     sepay_item_fn on_item, void *ctx)
+/* One walk of the list from page 1; w->shifted when it lost items meanwhile. */
+static int walk_once(struct walk *w)
 {
-	struct walk w = { .api = api, .op = op, .path = path, .on_item = on_item, .ctx = ctx };
 	char page_path[512];
 	json_t *root;
 	struct page_seen first;
-	int rc = fetch_page(&w, 1, page_path, sizeof(page_path), &root, &first);
+	int rc = fetch_page(w, 1, page_path, sizeof(page_path), &root, &first);
 	if (rc)
 		return rc;
 	int64_t last_page = first.page.last_page;
-	if (last_page > api->cfg.max_pages) {
+	if (last_page > w->api->cfg.max_pages) {
 		json_decref(root);
-		return walk_fail_cap(&w, page_path);
+		return walk_fail_cap(w, page_path);
 	}
 	const char *contradiction =
 		first.page.current_page != 1 ? "the server answered another page than page 1"
@@ -788,12 +853,38 @@ int sepay_walk_pages(struct sepay_api *api, const char *op, const char *path,
 		: NULL;
 	if (contradiction) {
 		json_decref(root);
-		return walk_fail(&w, page_path, contradiction);
+		return walk_fail(w, page_path, contradiction);
 	}
-	rc = deliver_items(&w, 1, page_path, &first.page);
+	w->total_high = first.page.total;
+	w->full = first.count;
+	rc = deliver_items(w, 1, page_path, &first.page);
 	json_decref(root);
 	if (rc || first.count == 0 || last_page == 1 ||
 	    (!last_page && first.page.has_more == 0))
 		return rc;
-	return last_page ? walk_numbered(&w, last_page) : walk_unnumbered(&w, &first);
+	return last_page ? walk_numbered(w, last_page) : walk_unnumbered(w, &first);
+}
+
+int sepay_walk_pages(struct sepay_api *api, const char *op, const char *path,
+		     sepay_item_fn on_item, sepay_restart_fn on_restart, void *ctx)
+{
+	for (int walks = 1;; walks++) {
+		struct walk w = { .api = api, .op = op, .path = path, .on_item = on_item,
+				  .ctx = ctx, .total_high = -1 };
+		pthread_mutex_init(&w.lock, NULL);
+		int rc = walk_once(&w);
+		pthread_mutex_destroy(&w.lock);
+		if (rc || !w.shifted)
+			return rc;
+		if (walks == SEPAY_WALK_TRIES) {
+			log_error("%s: GET %s: the list lost items while it was read, %d times in a "
+				  "row (last: %s); refused rather than shown in part (%s)", op, path,
+				  walks, w.shift_why, strerror(EIO));
+			return EIO;
+		}
+		log_info("%s: GET %s: the list lost items while it was read (%s): reading it "
+			 "again", op, path, w.shift_why);
+		if (on_restart)
+			on_restart(ctx);
+	}
 }

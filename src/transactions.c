@@ -140,6 +140,15 @@ static int render_months(const struct tx_build *tb, struct timespec now, struct 
 	return rc;
 }
 
+/* The walk starts again from page 1: the items so far go. */
+static void drop_tx_items(void *ctx)
+{
+	struct tx_build *tb = ctx;
+	for (size_t i = 0; i < tb->count; i++)
+		json_decref(tb->items[i].item);
+	tb->count = 0;
+}
+
 int tx_fetch_months(struct sepay_api *api, int64_t account, int32_t from, int32_t to,
 		    struct timespec now, struct blob **months)
 {
@@ -151,7 +160,7 @@ int tx_fetch_months(struct sepay_api *api, int64_t account, int32_t from, int32_
 	struct tx_build tb = { .account = account, .from = from, .to = to, .path = path };
 	pthread_mutex_init(&tb.lock, NULL);
 	memset(months, 0, (size_t)n * sizeof(*months));
-	int rc = sepay_walk_pages(api, "list transactions", path, add_tx, &tb);
+	int rc = sepay_walk_pages(api, "list transactions", path, add_tx, drop_tx_items, &tb);
 	if (rc == 0) {
 		drop_repeats(&tb);
 		rc = render_months(&tb, now, months);

@@ -226,9 +226,14 @@ Knobs for POST /_mock/config (all optional; /_mock/reset restores the command li
     rate_limit_header_style: style   the header style of rate_per_s's 429s
                                   ("Retry-After")
     hide_from_list: [ids]         reachable by detail/sub-accounts, not listed
-    after_list_page: {"page": p, "add": [accounts], "delete": [ids]}
-                                  once, right after list page p is rendered: lets a
-                                  test change the data between two page requests
+    after_list_page: {"page": p, "add": [accounts], "delete": [ids], "list": kind}
+                                  once, right after page p of a list is rendered: lets
+                                  a test change the data between two page requests.
+                                  kind "accounts" (the default): add and delete
+                                  accounts; "sub-accounts": delete sub-accounts by id;
+                                  "transactions": delete transactions by id, and add
+                                  ones ({"bank_account_id", "transaction_date", ...}:
+                                  as add_transaction, dated as given)
   Shapes (SePay's other APIs; shared/sepay-api.md "Value and pagination shapes").
   The first of each list is the default, the documented v1 shape:
     value_style: "documented" | "legacy" | "v2"
@@ -1715,6 +1720,10 @@ class State:
                     if not isinstance(value.get("add", []), list) or \
                             not isinstance(value.get("delete", []), list):
                         raise BadInput("after_list_page.add and .delete must be lists")
+                    if value.get("list", "accounts") not in ("accounts", "sub-accounts",
+                                                              "transactions"):
+                        raise BadInput("after_list_page.list must be accounts, "
+                                       "sub-accounts or transactions")
                 new[key] = value
             else:
                 raise BadInput("unknown knob: %s" % key)
@@ -2292,15 +2301,33 @@ class Handler(BaseHTTPRequestHandler):
                     for acc_id in listed[start:end]]
             body = to_json_bytes(envelope(state.knobs, data, len(listed), per_page, page,
                                           last_page))
-            hook = state.knobs["after_list_page"]
-            if hook is not None and int(hook.get("page", 1)) == page:
-                state.knobs["after_list_page"] = None
-                for obj in hook.get("add", []):
-                    state.add_account(obj)
-                for acc_id in hook.get("delete", []):
-                    if state.has(_id_of(acc_id)):
-                        state.delete_account(_id_of(acc_id))
+            self._after_page(state, "accounts", page)
         return 200, body
+
+    @staticmethod
+    def _after_page(state, kind, page):
+        """The after_list_page hook, once, after page `page` of a `kind` list.
+        The caller holds the lock."""
+        hook = state.knobs["after_list_page"]
+        if hook is None or hook.get("list", "accounts") != kind or \
+                int(hook.get("page", 1)) != page:
+            return
+        state.knobs["after_list_page"] = None
+        if kind == "accounts":
+            for obj in hook.get("add", []):
+                state.add_account(obj)
+            for acc_id in hook.get("delete", []):
+                if state.has(_id_of(acc_id)):
+                    state.delete_account(_id_of(acc_id))
+        elif kind == "sub-accounts":
+            for sub_id in hook.get("delete", []):
+                state.patch_sub(_id_of(sub_id), None)
+        else:
+            for fields in hook.get("add", []):
+                state.add_transaction(fields)
+            gone = {_id_of(t) for t in hook.get("delete", [])}
+            for items in state.tx.values():
+                items[:] = [t for t in items if t.get("id") not in gone]
 
     def _transactions(self, state, query):
         """GET /transactions?bank_account_id=&from_date=&to_date=&page=&limit="""
@@ -2343,8 +2370,9 @@ class Handler(BaseHTTPRequestHandler):
                         "foreign_account_id": foreign.get("bank_account_id")})
             st = state.styler()
             data = [st.tx(t) for t in found[start:end]]
-            return 200, to_json_bytes(envelope(knobs, data, len(found), per_page, page,
-                                               last_page))
+            body = to_json_bytes(envelope(knobs, data, len(found), per_page, page, last_page))
+            self._after_page(state, "transactions", page)
+            return 200, body
 
     def _one_account(self, state, id_text, sub_accounts, query):
         if not re.fullmatch(r"[0-9]+", id_text):
@@ -2363,8 +2391,10 @@ class Handler(BaseHTTPRequestHandler):
             items = state.sub_items(acc_id)
             page, per_page, last_page, start, end = self._page(state, query, len(items))
             data = [st.sub(s, account) for s in items[start:end]]
-            return 200, to_json_bytes(envelope(state.knobs, data, len(items), per_page, page,
-                                               last_page))
+            body = to_json_bytes(envelope(state.knobs, data, len(items), per_page, page,
+                                          last_page))
+            self._after_page(state, "sub-accounts", page)
+            return 200, body
 
 
 class Server(ThreadingHTTPServer):

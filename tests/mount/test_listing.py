@@ -97,7 +97,8 @@ def test_listing_with_account_added_during_walk(mock, mount):
 @pytest.mark.mock_opts(accounts=120, max_page_size=7)
 def test_listing_with_account_removed_during_walk(mock, mount):
     """One account removed after page 1 is read: later pages shift back, the
-    total drops to 119 and page 18 comes back empty.  No crash, no duplicates."""
+    total drops to 119 and page 18 comes back empty.  The account that slid
+    onto page 1 must not go missing: the list is walked again."""
     mnt = mount(mock, expect_quiet=False)
     ids_before = mock.account_ids()
     mock.config(after_list_page={"page": 1, "delete": [ids_before[3]]})
@@ -105,9 +106,54 @@ def test_listing_with_account_removed_during_walk(mock, mount):
     names, ids = listed_ids(mnt)
     assert len(names) == len(set(names))
     assert ids_before[3] not in mock.account_ids(), "the mock's hook did not fire"
-    assert set(ids) <= set(ids_before)
-    # at most the deleted account and the one that slid onto page 1 are missing
-    assert len(set(ids_before) - set(ids)) <= 2
+    assert ids == mock.account_ids()
+
+
+# ---------------------------------------------------------------- lists that shift
+
+@pytest.mark.mock_opts(accounts=20)
+def test_an_account_removed_after_page_1_hides_no_other(mock, mount):
+    """20 accounts, 5 a page: the third is removed right after page 1 was
+    served, so every later page moves up one and the sixth would vanish
+    from ls.  The total falls from 20 to 19 between pages: walk again."""
+    mnt = mount(mock, page_size=5)
+    ids = mock.account_ids()
+    mock.config(after_list_page={"page": 1, "delete": [ids[2]]})
+    forget_all(mount, mnt)
+    _, got = listed_ids(mnt)
+    assert ids[2] not in mock.account_ids(), "the mock's hook did not fire"
+    assert got == ids[:2] + ids[3:]
+    pages = [query_of(e)["page"] for e in list_requests(mock.requests())]
+    assert pages.count("1") >= 2, pages  # walked again from page 1
+
+
+@pytest.mark.mock_opts(accounts=2)
+def test_a_sub_account_removed_after_page_1_hides_no_other(mock, mount):
+    subs = [{"id": 5000 + i, "account_number": "VA%03d" % i, "label": "Quầy %d" % i}
+            for i in range(12)]
+    mock.add_account({"id": 7001, "label": "Nhiều VA", "sub_accounts": subs})
+    mnt = mount(mock, page_size=5)
+    folder = os.path.join(mnt, "accounts", "7001", "sub-accounts")
+    mock.config(after_list_page={"list": "sub-accounts", "page": 1, "delete": [5001]})
+    names = sorted(os.listdir(folder))
+    assert [s["id"] for s in mock.data()["sub_accounts"]["7001"]] == \
+        [5000] + list(range(5002, 5012)), "the mock's hook did not fire"
+    assert names == sorted("%d.json" % i for i in [5000] + list(range(5002, 5012)))
+
+
+@pytest.mark.mock_opts(accounts=2)
+def test_a_transaction_removed_after_page_1_hides_no_other(mock, mount):
+    mock.add_account({"id": 7002, "label": "Bận"})
+    added = [mock.config(add_transaction={"bank_account_id": 7002})["transaction"]
+             for _ in range(12)]
+    month = added[0]["transaction_date"][:7]
+    mnt = mount(mock, page_size=5)
+    gone = added[1]["id"]
+    mock.config(after_list_page={"list": "transactions", "page": 1, "delete": [gone]})
+    path = os.path.join(mnt, "accounts", "7002", "transactions", month + ".jsonl")
+    with open(path, "rb") as f:
+        got = [json.loads(line)["id"] for line in f.read().splitlines()]
+    assert got == [t["id"] for t in added if t["id"] != gone]
 
 
 @pytest.mark.mock_opts(accounts=20, knobs={"hide_from_list": [38]})

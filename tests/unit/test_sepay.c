@@ -5,6 +5,7 @@
 #include "log.h"
 #include "secretfile.h"
 #include "sepay.h"
+#include "strbuf.h"
 
 #include <errno.h>
 #include <sys/stat.h>
@@ -30,6 +31,15 @@ static int collect(void *ctx, int64_t page_no, int64_t id, json_t *item)
 		c->ids[c->n++] = id;
 	pthread_mutex_unlock(&c->lock);
 	return 0;
+}
+
+/* The walk starts again: what it collected goes. */
+static void restart_collect(void *ctx)
+{
+	struct collected *c = ctx;
+	pthread_mutex_lock(&c->lock);
+	c->n = 0;
+	pthread_mutex_unlock(&c->lock);
 }
 
 static int id_cmp(const void *a, const void *b)
@@ -109,56 +119,53 @@ static void test_walk(void)
 	set_page(f, "/bank-accounts?page=1&limit=100", "{\"id\":1},{\"id\":2}", 1, 3);
 	set_page(f, "/bank-accounts?page=2&limit=100", "{\"id\":3},{\"id\":4}", 2, 3);
 	set_page(f, "/bank-accounts?page=3&limit=100", "{\"id\":5}", 3, 3);
-	CHECK_INT(sepay_walk_pages(api, "test", "/bank-accounts", collect, &c), 0);
+	CHECK_INT(sepay_walk_pages(api, "test", "/bank-accounts", collect, restart_collect, &c), 0);
 	collected_sort(&c);
 	CHECK_INT(c.n, 5);
 	CHECK_INT(c.ids[4], 5);
 	CHECK_INT(fake_http_count(f, NULL), 3);
 
-	/* Hostile items are skipped, ids as digit strings kept; a page past
-	 * the end (the list shrank meanwhile: empty, and it says so) stops the
-	 * walk. */
+	/* Hostile items are skipped, ids as digit strings kept. */
 	fake_http_reset_counts(f);
 	c.n = 0;
 	set_page(f, "/x?page=1&limit=100",
 		 "{\"id\":7},\"str\",{\"id\":-1},{\"id\":\"8\"},{\"noid\":1},{\"id\":1.5},null,"
 		 "{\"id\":9},{\"id\":\"\"},{\"id\":\"0\"},{\"id\":\"-3\"},{\"id\":\"4x\"},"
 		 "{\"id\":\"99999999999999999999\"},{\"id\":\"0012\"}",
-		 1, 1000);
-	set_page(f, "/x?page=2&limit=100", "", 2, 1);
-	CHECK_INT(sepay_walk_pages(api, "test", "/x", collect, &c), 0);
+		 1, 1);
+	CHECK_INT(sepay_walk_pages(api, "test", "/x", collect, restart_collect, &c), 0);
 	collected_sort(&c);
 	CHECK_INT(c.n, 4);
 	CHECK_INT(c.ids[0], 7);
 	CHECK_INT(c.ids[1], 8);
 	CHECK_INT(c.ids[2], 9);
 	CHECK_INT(c.ids[3], 12);
-	/* Pages 2-5 may go out side by side before page 2 shows the end. */
-	CHECK(fake_http_count(f, NULL) >= 2 && fake_http_count(f, NULL) <= 5);
+	CHECK_INT(fake_http_count(f, NULL), 1);
 
-	/* A server that answers page 2 with page 1 again (clamping: the list
-	 * shrank to one page) ends it; pages 3-5, asked for side by side
-	 * meanwhile, fail (404 here) past that end, which is not the walk's
-	 * failure. */
-	fake_http_reset_counts(f);
-	c.n = 0;
+	/* A page past the end (empty, and it says so) or a server that
+	 * answers page 2 with page 1 again (clamping) means the list ends
+	 * before the pages page 1 promised: it lost items meanwhile, and every
+	 * later item moved onto a page already read.  The walk starts again;
+	 * a list that keeps doing so is refused, not shown in part. */
 	set_page(f, "/y?page=1&limit=100", "{\"id\":1}", 1, 5);
+	set_page(f, "/y?page=2&limit=100", "", 2, 1);
+	fake_http_reset_counts(f);
+	CHECK_INT(sepay_walk_pages(api, "test", "/y", collect, restart_collect, &c), EIO);
+	CHECK_INT(fake_http_count(f, "/y?page=1&limit=100"), SEPAY_WALK_TRIES);
 	set_page(f, "/y?page=2&limit=100", "{\"id\":1}", 1, 1);
-	CHECK_INT(sepay_walk_pages(api, "test", "/y", collect, &c), 0);
-	CHECK_INT(c.n, 1);
-	CHECK(fake_http_count(f, NULL) >= 2 && fake_http_count(f, NULL) <= 5);
+	CHECK_INT(sepay_walk_pages(api, "test", "/y", collect, restart_collect, &c), EIO);
 	/* But page 1 again while it still says there are 5 is a server that
 	 * ignores page=: the listing fails rather than show one page of five;
 	 * so does an empty page before the last one it names. */
 	set_page(f, "/y?page=2&limit=100", "{\"id\":1}", 1, 5);
-	CHECK_INT(sepay_walk_pages(api, "test", "/y", collect, &c), EIO);
+	CHECK_INT(sepay_walk_pages(api, "test", "/y", collect, restart_collect, &c), EIO);
 	set_page(f, "/y?page=2&limit=100", "", 2, 5);
-	CHECK_INT(sepay_walk_pages(api, "test", "/y", collect, &c), EIO);
+	CHECK_INT(sepay_walk_pages(api, "test", "/y", collect, restart_collect, &c), EIO);
 	/* But a failure before the end is the walk's. */
 	set_page(f, "/z2?page=1&limit=100", "{\"id\":1}", 1, 3);
 	set_page(f, "/z2?page=3&limit=100", "{\"id\":3}", 3, 3);
 	fake_http_set(f, "/z2?page=2&limit=100", 500, "");
-	CHECK_INT(sepay_walk_pages(api, "test", "/z2", collect, &c), EIO);
+	CHECK_INT(sepay_walk_pages(api, "test", "/z2", collect, restart_collect, &c), EIO);
 
 	/* An item nested past the bound is skipped, the others kept, and the
 	 * page is not asked for again; a body nested past it is refused. */
@@ -168,7 +175,7 @@ static void test_walk(void)
 	snprintf(deep, sizeof(deep), "{\"id\":4},{\"id\":5,\"x\":%.*s%.*s}", 40,
 		 "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", 40, "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
 	set_page(f, "/deep?page=1&limit=100", deep, 1, 1);
-	CHECK_INT(sepay_walk_pages(api, "test", "/deep", collect, &c), 0);
+	CHECK_INT(sepay_walk_pages(api, "test", "/deep", collect, restart_collect, &c), 0);
 	CHECK_INT(c.n, 1);
 	CHECK_INT(c.ids[0], 4);
 	CHECK_INT(fake_http_count(f, NULL), 1);
@@ -178,18 +185,18 @@ static void test_walk(void)
 	c.n = 0;
 	fake_http_set(f, "/z?page=1&limit=100", 200, "{\"data\":[{\"id\":3}]}");
 	fake_http_set(f, "/z?page=2&limit=100", 200, "{\"data\":[]}");
-	CHECK_INT(sepay_walk_pages(api, "test", "/z", collect, &c), 0);
+	CHECK_INT(sepay_walk_pages(api, "test", "/z", collect, restart_collect, &c), 0);
 	CHECK_INT(c.n, 1);
 	CHECK_INT(fake_http_count(f, NULL), 2);
 
 	/* Errors in the middle of a walk are the walk's error. */
 	set_page(f, "/e?page=1&limit=100", "{\"id\":1}", 1, 2);
 	fake_http_set(f, "/e?page=2&limit=100", 503, "oops");
-	CHECK_INT(sepay_walk_pages(api, "test", "/e", collect, &c), EIO);
+	CHECK_INT(sepay_walk_pages(api, "test", "/e", collect, restart_collect, &c), EIO);
 	fake_http_set(f, "/bad?page=1&limit=100", 200, "{\"data\":{\"id\":1}}");
-	CHECK_INT(sepay_walk_pages(api, "test", "/bad", collect, &c), EIO);
+	CHECK_INT(sepay_walk_pages(api, "test", "/bad", collect, restart_collect, &c), EIO);
 	fake_http_set(f, "/trunc?page=1&limit=100", 200, "{\"data\":[{\"id\":1},");
-	CHECK_INT(sepay_walk_pages(api, "test", "/trunc", collect, &c), EIO);
+	CHECK_INT(sepay_walk_pages(api, "test", "/trunc", collect, restart_collect, &c), EIO);
 	client_stop(&cl);
 }
 
@@ -209,7 +216,7 @@ static void test_parallel_pages(void)
 	}
 	fake_http_set_delay_ms(f, 30);
 	struct collected c = { .lock = PTHREAD_MUTEX_INITIALIZER, .n = 0 };
-	CHECK_INT(sepay_walk_pages(api, "test", "/l", collect, &c), 0);
+	CHECK_INT(sepay_walk_pages(api, "test", "/l", collect, restart_collect, &c), 0);
 	collected_sort(&c);
 	CHECK_INT(c.n, 12);
 	CHECK_INT(c.ids[0], 1);
@@ -225,13 +232,13 @@ static void test_parallel_pages(void)
 	json_decref(page1);
 	fake_http_reset_counts(f);
 	c.n = 0;
-	CHECK_INT(sepay_walk_pages(api, "test", "/l", collect, &c), 0);
+	CHECK_INT(sepay_walk_pages(api, "test", "/l", collect, restart_collect, &c), 0);
 	CHECK_INT(c.n, 12);
 	CHECK_INT(fake_http_count(f, NULL), 11);
 	CHECK_INT(fake_http_count(f, "/l?page=1&limit=100"), 0);
 	fake_http_reset_counts(f);
 	c.n = 0;
-	CHECK_INT(sepay_walk_pages(api, "test", "/l", collect, &c), 0);
+	CHECK_INT(sepay_walk_pages(api, "test", "/l", collect, restart_collect, &c), 0);
 	CHECK_INT(fake_http_count(f, NULL), 12);
 
 	/* An expired seed is not used. */
@@ -240,17 +247,120 @@ static void test_parallel_pages(void)
 	json_decref(page1);
 	fake_http_reset_counts(f);
 	c.n = 0;
-	CHECK_INT(sepay_walk_pages(api, "test", "/l", collect, &c), 0);
+	CHECK_INT(sepay_walk_pages(api, "test", "/l", collect, restart_collect, &c), 0);
 	CHECK_INT(fake_http_count(f, "/l?page=1&limit=100"), 1);
 	collected_sort(&c);
 	CHECK_INT(c.ids[c.n - 1], 12);
 
-	/* Pages past the end (accounts removed meanwhile) end the walk cleanly. */
-	set_page(f, "/l?page=7&limit=100", "", 7, 6);
-	fake_http_set_delay_ms(f, 0);
+	client_stop(&cl);
+}
+
+/* A list page body of the documented shape: items ids from..to, and what
+ * it says of the whole list. */
+static char *list_body(int from, int to, int page, int total, int per_page)
+{
+	struct strbuf sb;
+	strbuf_init(&sb, 0);
+	for (int id = from; id <= to; id++)
+		strbuf_printf(&sb, "%s{\"id\":%d}", id > from ? "," : "", id);
+	int last = (total + per_page - 1) / per_page;
+	char *items = strbuf_take(&sb, NULL);
+	char *body;
+	if (asprintf(&body, "{\"data\":[%s],\"meta\":{\"pagination\":{\"total\":%d,"
+		     "\"per_page\":%d,\"current_page\":%d,\"last_page\":%d}}}", items ? items : "",
+		     total, per_page, page, last ? last : 1) < 0)
+		abort();
+	free(items);
+	return body;
+}
+
+static void queue_body(struct fake_http *f, const char *path, char *body)
+{
+	fake_http_queue(f, path, 200, body);
+	free(body);
+}
+
+static void set_body(struct fake_http *f, const char *path, char *body)
+{
+	fake_http_set(f, path, 200, body);
+	free(body);
+}
+
+/* 20 accounts, 5 a page; account 3 is removed right after page 1 was
+ * served, so every later item moves up one place: page 2 starts at 7, and
+ * 6 would be missing.  The walk sees the total fall (or the end come
+ * early, or a short page before the last) and walks again; a list that
+ * grew (an item pushed down shows up twice) needs no second walk. */
+static void test_list_that_shifts(void)
+{
+	struct client cl;
+	client_start(&cl, 4, 300);
+	struct fake_http *f = cl.http;
+	struct collected c = { .lock = PTHREAD_MUTEX_INITIALIZER, .n = 0 };
+	const char *p[4] = { "/s?page=1&limit=100", "/s?page=2&limit=100", "/s?page=3&limit=100",
+			     "/s?page=4&limit=100" };
+	/* The first walk: page 1 before the removal, the rest after it. */
+	queue_body(f, p[0], list_body(1, 5, 1, 20, 5));
+	/* The list as it is now, 19 items: page 1 is 1 2 4 5 6. */
+	fake_http_set(f, p[0], 200, "{\"data\":[{\"id\":1},{\"id\":2},{\"id\":4},{\"id\":5},"
+		      "{\"id\":6}],\"meta\":{\"pagination\":{\"total\":19,\"per_page\":5,"
+		      "\"current_page\":1,\"last_page\":4}}}");
+	set_body(f, p[1], list_body(7, 11, 2, 19, 5));
+	set_body(f, p[2], list_body(12, 16, 3, 19, 5));
+	set_body(f, p[3], list_body(17, 20, 4, 19, 5));
+	CHECK_INT(sepay_walk_pages(&cl.api, "test", "/s", collect, restart_collect, &c), 0);
+	collected_sort(&c);
+	CHECK_INT(c.n, 19);
+	bool has6 = false, has3 = false;
+	for (size_t i = 0; i < c.n; i++) {
+		has6 |= c.ids[i] == 6;
+		has3 |= c.ids[i] == 3;
+	}
+	CHECK(has6);
+	CHECK(!has3);
+	CHECK_INT(fake_http_count(f, p[0]), 2);
+
+	/* Without a total (v2's has_more): a page short of page 1 that says
+	 * more follow lost items. */
+	fake_http_reset_counts(f);
+	fake_http_queue(f, "/h?page=1&limit=100", 200, "{\"data\":[{\"id\":1},{\"id\":2},"
+			"{\"id\":3}],\"meta\":{\"pagination\":{\"current_page\":1,\"has_more\":true}}}");
+	fake_http_queue(f, "/h?page=2&limit=100", 200, "{\"data\":[{\"id\":5},{\"id\":6}],"
+			"\"meta\":{\"pagination\":{\"current_page\":2,\"has_more\":true}}}");
+	fake_http_set(f, "/h?page=1&limit=100", 200, "{\"data\":[{\"id\":1},{\"id\":2},"
+		      "{\"id\":4}],\"meta\":{\"pagination\":{\"current_page\":1,\"has_more\":true}}}");
+	fake_http_set(f, "/h?page=2&limit=100", 200, "{\"data\":[{\"id\":5},{\"id\":6},"
+		      "{\"id\":7}],\"meta\":{\"pagination\":{\"current_page\":2,\"has_more\":true}}}");
+	fake_http_set(f, "/h?page=3&limit=100", 200, "{\"data\":[{\"id\":8}],"
+		      "\"meta\":{\"pagination\":{\"current_page\":3,\"has_more\":false}}}");
 	c.n = 0;
-	CHECK_INT(sepay_walk_pages(api, "test", "/l", collect, &c), 0);
-	CHECK(c.n >= 6 && c.n <= 11);
+	CHECK_INT(sepay_walk_pages(&cl.api, "test", "/h", collect, restart_collect, &c), 0);
+	collected_sort(&c);
+	CHECK_INT(c.n, 7);
+	CHECK_INT(c.ids[2], 4);
+	CHECK_INT(fake_http_count(f, "/h?page=1&limit=100"), 2);
+
+	/* A list that grew: an account added before page 2 pushes 5 down, so
+	 * page 2 starts with it again; the total rose.  One walk, nothing
+	 * lost (callers keep each id once). */
+	fake_http_reset_counts(f);
+	set_body(f, "/g?page=1&limit=100", list_body(1, 5, 1, 10, 5));
+	set_body(f, "/g?page=2&limit=100", list_body(5, 9, 2, 11, 5));
+	set_body(f, "/g?page=3&limit=100", list_body(10, 10, 3, 11, 5));
+	c.n = 0;
+	CHECK_INT(sepay_walk_pages(&cl.api, "test", "/g", collect, restart_collect, &c), 0);
+	CHECK_INT(c.n, 11);
+	CHECK_INT(fake_http_count(f, "/g?page=1&limit=100"), 1);
+
+	/* A list that loses items at every walk is refused after
+	 * SEPAY_WALK_TRIES walks. */
+	fake_http_reset_counts(f);
+	set_body(f, "/k?page=1&limit=100", list_body(1, 5, 1, 20, 5));
+	set_body(f, "/k?page=2&limit=100", list_body(7, 11, 2, 19, 5));
+	set_body(f, "/k?page=3&limit=100", list_body(12, 16, 3, 19, 5));
+	set_body(f, "/k?page=4&limit=100", list_body(17, 20, 4, 19, 5));
+	CHECK_INT(sepay_walk_pages(&cl.api, "test", "/k", collect, restart_collect, &c), EIO);
+	CHECK_INT(fake_http_count(f, "/k?page=1&limit=100"), SEPAY_WALK_TRIES);
 	client_stop(&cl);
 }
 
@@ -609,7 +719,7 @@ static int walk_bodies(struct client *cl, const char *name, const char *const *b
 	fake_http_reset_counts(cl->http);
 	c->n = 0;
 	snprintf(path, sizeof(path), "/%s", name);
-	int rc = sepay_walk_pages(&cl->api, "test", path, collect, c);
+	int rc = sepay_walk_pages(&cl->api, "test", path, collect, restart_collect, c);
 	*requests = fake_http_count(cl->http, NULL);
 	return rc;
 }
@@ -762,7 +872,7 @@ static void test_error_bodies(void)
 	struct collected c = { .lock = PTHREAD_MUTEX_INITIALIZER, .n = 0 };
 	fake_http_set(f, "/slist?page=1&limit=100", 200,
 		      "{\"status\":\"error\",\"error\":{\"code\":\"resource_not_found\"},\"data\":[]}");
-	CHECK_INT(sepay_walk_pages(&cl.api, "test", "/slist", collect, &c), ENOENT);
+	CHECK_INT(sepay_walk_pages(&cl.api, "test", "/slist", collect, restart_collect, &c), ENOENT);
 	CHECK_INT(c.n, 0);
 	/* One that names no code is a server fault: asked again, then EIO. */
 	fake_http_set(f, "/s500", 200, "{\"status\":\"error\",\"data\":[]}");
@@ -771,7 +881,7 @@ static void test_error_bodies(void)
 	/* An empty 200 is SePay's older API refusing a token: asked twice,
 	 * then EACCES when the token cannot be refreshed. */
 	fake_http_set(f, "/empty?page=1&limit=100", 200, "");
-	CHECK_INT(sepay_walk_pages(&cl.api, "test", "/empty", collect, &c), EACCES);
+	CHECK_INT(sepay_walk_pages(&cl.api, "test", "/empty", collect, restart_collect, &c), EACCES);
 	CHECK_INT(fake_http_count(f, "/empty?page=1&limit=100"), 2);
 	CHECK_INT(c.n, 0);
 	client_stop(&cl);
@@ -791,7 +901,7 @@ static void test_unreadable_items(void)
 		      "{\"id\":3,\"x\":[1e400]}, {\"id\":4,\"s\":\"\xff\xfe\"},"
 		      "{\"id\":5,\"n\":\"a\\u0000b\"}, {\"id\":6}],"
 		      "\"meta\":{\"pagination\":{\"last_page\":1}}}");
-	CHECK_INT(sepay_walk_pages(&cl.api, "test", "/acc", collect, &c), 0);
+	CHECK_INT(sepay_walk_pages(&cl.api, "test", "/acc", collect, restart_collect, &c), 0);
 	collected_sort(&c);
 	CHECK_INT(c.n, 3);
 	CHECK_INT(c.ids[0], 1);
@@ -938,6 +1048,7 @@ int main(void)
 	test_token_hygiene();
 	test_walk();
 	test_parallel_pages();
+	test_list_that_shifts();
 	test_errors();
 	test_page_shapes();
 	test_unreadable_items();
