@@ -345,28 +345,56 @@ int fs_getattr(struct fs *fs, uint64_t ino, struct stat *st)
 /* Directory offsets are cookies, not positions, so a listing refreshed
  * between two readdir calls neither repeats nor skips names: 1 and 2 follow
  * "." and "..", fixed names take 3 and 4, and a listed id X is followed by
- * cookie X + 3, from which reading resumes at the first id above X. */
+ * cookie X + 3, from which reading resumes at the first id above X.
+ *
+ * Every id from 1 to INT64_MAX needs a cookie of its own, and the positive
+ * off_t values are three too few for that: the three largest ids, which no
+ * sane server sends but any may, are followed by -3, -2 and -1.  The
+ * kernel passes a directory offset through as it was given (only lseek
+ * refuses negative ones). */
 #define COOKIE_FIXED 3
 
 static off_t cookie_after_id(int64_t id)
 {
-	return id <= INT64_MAX - COOKIE_FIXED ? (off_t)(id + COOKIE_FIXED) : INT64_MAX;
+	if (id <= INT64_MAX - COOKIE_FIXED)
+		return (off_t)(id + COOKIE_FIXED);
+	return -(off_t)(INT64_MAX - id) - 1; /* INT64_MAX - 2 .. INT64_MAX: -3 .. -1 */
+}
+
+/* The id a cookie follows: false for the start and the fixed names. */
+static bool cookie_follows_id(off_t cookie, int64_t *id)
+{
+	if (cookie < 0) {
+		*id = INT64_MAX + (int64_t)cookie + 1;
+		return true;
+	}
+	if (cookie < COOKIE_FIXED)
+		return false;
+	*id = (int64_t)cookie - COOKIE_FIXED;
+	return true;
 }
 
 static size_t first_entry_from(const struct snapshot *s, off_t cookie)
 {
-	if (cookie < COOKIE_FIXED)
+	int64_t after;
+	if (!cookie_follows_id(cookie, &after))
 		return 0;
-	int64_t from = cookie - COOKIE_FIXED + 1;
 	size_t lo = 0, hi = s->count;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (s->entries[mid].id < from)
+		if (s->entries[mid].id <= after)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	return lo;
+}
+
+/* Whether a directory read from cookie still shows its fixed name whose
+ * own cookie is `fixed` (".", "..", or an account's three names). */
+static bool before_fixed(off_t cookie, off_t fixed)
+{
+	return cookie >= 0 && cookie < fixed;
 }
 
 struct emitter {
@@ -470,8 +498,9 @@ static int emit_months(struct emitter *em, const struct obj_key *node, off_t coo
 	readahead_visit(em->fs->readahead, node->a, READAHEAD_MONTHS);
 	int32_t now = month_of_time((time_t)clock_wall_s());
 	int32_t month = account_since(em->fs, node->a, now);
-	if (cookie >= COOKIE_FIXED)
-		while (month <= now && month < cookie - COOKIE_FIXED + 1)
+	int64_t after;
+	if (cookie_follows_id(cookie, &after))
+		while (month <= now && month <= after)
 			month = month_add(month, 1);
 	char name[NAME_MAX_ID_FILE];
 	for (; month <= now; month = month_add(month, 1)) {
@@ -497,14 +526,14 @@ int fs_readdir(struct fs *fs, uint64_t ino, off_t cookie, fs_fill_fn fill, void 
 		return ENOTDIR;
 	struct emitter em = { fs, fill, ctx, false };
 	struct obj_key parent = parent_of(&node);
-	if (cookie < 1 && !emit(&em, ".", &node, NULL, false, 1))
+	if (before_fixed(cookie, 1) && !emit(&em, ".", &node, NULL, false, 1))
 		return 0;
-	if (cookie < 2 && !emit(&em, "..", &parent, NULL, false, 2))
+	if (before_fixed(cookie, 2) && !emit(&em, "..", &parent, NULL, false, 2))
 		return 0;
 	switch (node.kind) {
 	case NODE_ROOT: {
 		struct obj_key accounts = { NODE_ACCOUNTS, 0, 0 };
-		if (cookie < 3)
+		if (before_fixed(cookie, 3))
 			emit(&em, "accounts", &accounts, NULL, true, 3);
 		return 0;
 	}
@@ -513,7 +542,7 @@ int fs_readdir(struct fs *fs, uint64_t ino, off_t cookie, fs_fill_fn fill, void 
 		struct obj_key info = { NODE_INFO, node.a, 0 };
 		struct obj_key subs = { NODE_SUBS, node.a, 0 };
 		struct obj_key detail = { OBJ_ACCOUNT, node.a, 0 };
-		if (cookie < 3) {
+		if (before_fixed(cookie, 3)) {
 			/* info.json's size is known only once it was fetched:
 			 * without it the entry goes out bare and a stat fetches. */
 			struct snapshot *s = cache_peek(fs->cache, &detail, true);
@@ -522,10 +551,10 @@ int fs_readdir(struct fs *fs, uint64_t ino, off_t cookie, fs_fill_fn fill, void 
 			if (!more)
 				return 0;
 		}
-		if (cookie < 4 && !emit(&em, "sub-accounts", &subs, NULL, true, 4))
+		if (before_fixed(cookie, 4) && !emit(&em, "sub-accounts", &subs, NULL, true, 4))
 			return 0;
 		struct obj_key tx = { NODE_TX_DIR, node.a, 0 };
-		if (cookie < 5)
+		if (before_fixed(cookie, 5))
 			emit(&em, "transactions", &tx, NULL, true, 5);
 		return 0;
 	}

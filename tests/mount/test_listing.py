@@ -180,3 +180,29 @@ def test_root_layout(mock, mount):
     assert sorted(os.listdir(os.path.join(mnt, "accounts", "19"))) == ["info.json",
                                                                         "sub-accounts",
                                                                         "transactions"]
+
+
+@pytest.mark.mock_opts(accounts=3)
+def test_the_largest_ids_list_once(mock, mount):
+    """An id near INT64_MAX (the largest sepay_parse_id accepts) lists once:
+    readdir cookies used to saturate there, and ls -f printed it forever."""
+    top = 2**63 - 1
+    big = [top - 3, top - 2, top - 1, top]
+    for acc_id in big[:3]:
+        mock.add_account({"id": acc_id, "label": "Lớn"})
+    mock.add_account({"id": top, "label": "Lớn nhất",
+                      "sub_accounts": [{"id": i, "account_number": "VA%d" % (top - i)}
+                                       for i in big]})
+    mnt = mount(mock)
+
+    def ls_f(folder):
+        r = subprocess.run(["ls", "-f", folder], capture_output=True, text=True, timeout=20)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.split()
+
+    names = ls_f(os.path.join(mnt, "accounts"))
+    assert sorted(n for n in names if n not in (".", "..")) == \
+        sorted(str(i) for i in mock.account_ids())
+    assert len(names) == len(set(names)) == len(mock.account_ids()) + 2
+    subs = ls_f(os.path.join(mnt, "accounts", str(top), "sub-accounts"))
+    assert sorted(subs) == sorted([".", ".."] + ["%d.json" % i for i in big])

@@ -330,6 +330,32 @@ static void test_cookies_survive_refresh(void)
 	world_free(&w);
 }
 
+/* Ids up to INT64_MAX, the largest sepay_parse_id accepts, each list
+ * once, whatever the batch size: their cookies do not saturate. */
+static void test_cookies_of_the_largest_ids(void)
+{
+	struct world w;
+	world_init(&w);
+	fake_http_set(w.http, "/bank-accounts?page=1&limit=100", 200,
+		      "{\"data\":[{\"id\":7},{\"id\":9223372036854775804},"
+		      "{\"id\":9223372036854775805},{\"id\":9223372036854775806},"
+		      "{\"id\":9223372036854775807}],\"meta\":{\"pagination\":{\"last_page\":1}}}");
+	struct stat st;
+	uint64_t accounts = lookup_ok(&w, INODE_ROOT, "accounts", &st);
+	for (size_t batch = 1; batch <= 3; batch++) {
+		struct dir_out dir;
+		CHECK_INT(read_dir(&w, accounts, batch, &dir), 0);
+		CHECK_INT(dir.count, 7);
+		CHECK_STR(dir.entries[2].name, "7");
+		CHECK_STR(dir.entries[3].name, "9223372036854775804");
+		CHECK_STR(dir.entries[6].name, "9223372036854775807");
+		for (size_t i = 0; i < dir.count; i++)
+			for (size_t j = i + 1; j < dir.count; j++)
+				CHECK(dir.cookies[i] != dir.cookies[j]);
+	}
+	world_free(&w);
+}
+
 /* The request for account 19's month m: up to the 1st of the next month,
  * whatever SePay's to_date means. */
 static void month_path(char *buf, size_t size, int32_t m)
@@ -541,6 +567,7 @@ int main(void)
 	test_transaction_ranges();
 	test_versions();
 	test_cookies_survive_refresh();
+	test_cookies_of_the_largest_ids();
 	test_impossible_names_cost_nothing();
 	test_tree();
 	test_api_errors();
