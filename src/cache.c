@@ -408,11 +408,34 @@ bool cache_fresh(struct cache *c, const struct obj_key *key)
 	return fresh;
 }
 
+/* With the lock held, an entry that remembers no version of its value
+ * (nothing of it in memory since the mount) takes the version records of
+ * its disk entry, so that a value stored without a fetch of its own (a
+ * month of a range) keeps the times of the bytes seen before.  Unlocks
+ * meanwhile: the caller holds the entry (users) and looks again. */
+static void versions_from_disk(struct cache *c, struct cache_entry *e)
+{
+	if (e->versions || e->fetching || !c->cfg.disk)
+		return;
+	e->users++;
+	pthread_mutex_unlock(&c->lock);
+	struct snapshot *loaded = disk_cache_load(c->cfg.disk, &e->key);
+	pthread_mutex_lock(&c->lock);
+	e->users--;
+	if (loaded && !e->versions) {
+		e->versions = snapshot_versions_of(loaded);
+		entry_recharge(c, e);
+	}
+	snapshot_unref(loaded);
+}
+
 void cache_put(struct cache *c, const struct obj_key *key, struct snapshot *value)
 {
 	struct snapshot *persist = NULL;
 	pthread_mutex_lock(&c->lock);
 	struct cache_entry *e = entry_get(c, key);
+	if (e)
+		versions_from_disk(c, e);
 	/* A fetch of this key under way answers its own waiters; ours would
 	 * only race it. */
 	if (e && !e->fetching) {

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import read
+from conftest import forget_all, read
 
 ACCOUNTS = 8
 MOCK = dict(accounts=ACCOUNTS, history_months=3)
@@ -403,3 +403,40 @@ def test_a_new_month_appears_at_midnight_in_vietnam(mock, mount):
         time.sleep(0.2)
     assert sorted(os.listdir(tx)) == ["2026-05.jsonl", "2026-06.jsonl", "2026-07.jsonl"]
     assert read(os.path.join(tx, "2026-07.jsonl")) == b""
+
+
+EARLY_DAY_ONE = "2026-06-03 05:00:00"  # May ended 2 days before: not settled yet
+EARLY_DAY_TWO = "2026-06-04 06:00:00"
+
+
+@pytest.mark.mock_opts(accounts=ACCOUNTS, history_months=3, env=faked(EARLY_DAY_ONE))
+def test_same_bytes_keep_their_times_across_refreshes_remounts_and_days(mock, mount,
+                                                                        tmp_path):
+    """A month's times are when its bytes were first seen, whatever path put
+    it in the cache again: a range after SIGHUP, a remount, a day later.
+    Early in a month the month before is not settled, so a range starts
+    there, and the current month, not loaded from disk first, took the
+    moment of the refetch as its time."""
+    cache = private_dir(tmp_path / "disk-cache")
+    mnt = tmp_path / "m"
+    mnt.mkdir()
+    opts = ["cache_dir=%s" % cache]
+    path = mount(mock, mountpoint=str(mnt), extra_opts=opts, env=faked(EARLY_DAY_ONE))
+    first_bytes = walk_bytes(path)
+    first = tree_stat(path)
+    assert any(p.endswith("2026-06.jsonl") for p in first)
+    forget_all(mount, path)  # every object asked again: the same bytes
+    assert walk_bytes(path) == first_bytes
+    assert tree_stat(path) == first
+    mount.unmount(path)
+    path = mount(mock, mountpoint=str(mnt), extra_opts=opts, env=faked(EARLY_DAY_ONE))
+    assert walk_bytes(path) == first_bytes
+    assert tree_stat(path) == first
+    mount.unmount(path)
+    n = mock.log_len()
+    path = mount(mock, mountpoint=str(mnt), extra_opts=opts, env=faked(EARLY_DAY_TWO))
+    assert walk_bytes(path) == first_bytes
+    moved = {p for p, st in tree_stat(path).items() if st != first.get(p)}
+    assert moved == set(), sorted(moved)
+    asked = [e for e in mock.requests_since(n) if e["path"].endswith("/transactions")]
+    assert asked, "the day-later walk asked no month: nothing was tested"

@@ -371,10 +371,60 @@ static void test_ages_across_reboots_and_flushes(void)
 	CHECK(system(cmd) == 0);
 }
 
+/* A value put without a fetch of its own (a month of a range), into a
+ * cache that has nothing of it in memory (a new mount), keeps the times
+ * its bytes had on disk: a remount's range moved every month that was not
+ * loaded first. */
+static void test_put_keeps_times_from_disk(void)
+{
+	char root[] = "/tmp/sepayfs-test-cache-put-XXXXXX";
+	CHECK(mkdtemp(root) != NULL);
+	char why[600];
+	struct disk_cache *d = disk_cache_open(root, "put", 1 << 20, why, sizeof(why));
+	CHECK(d != NULL);
+	struct obj_key month = { 4, 7, 202605 }, other = { 4, 7, 202606 };
+	struct snapshot *seen = snapshot_new_file(blob_new("same", 4, (struct timespec){ 100, 0 }));
+	seen->fetched = (struct timespec){ 1800000000 - 10, 0 };
+	disk_cache_store(d, &month, seen);
+	disk_cache_store(d, &other, seen);
+	snapshot_unref(seen);
+	atomic_store(&test_clock.wall_ns, 1800000000LL * 1000000000LL);
+	struct fake_source src = { .content = "x" };
+	struct cache_config cfg = { .ttl_ms = 60000, .fetch = fake_fetch, .fetch_ctx = &src,
+				    .disk = d };
+	struct cache *c = cache_new(&cfg);
+	struct snapshot *put = snapshot_new_file(blob_new("same", 4, (struct timespec){ 200, 0 }));
+	put->fetched = (struct timespec){ 1800000000, 0 };
+	cache_put(c, &month, put);
+	snapshot_unref(put);
+	put = snapshot_new_file(blob_new("new bytes", 9, (struct timespec){ 200, 0 }));
+	put->fetched = (struct timespec){ 1800000000, 0 };
+	cache_put(c, &other, put);
+	snapshot_unref(put);
+	struct snapshot *s = cache_peek(c, &month, true);
+	CHECK(s != NULL);
+	CHECK_INT(s ? s->file->v.mtime.tv_sec : 0, 100);
+	snapshot_unref(s);
+	s = cache_peek(c, &other, true);
+	CHECK_INT(s ? s->file->v.mtime.tv_sec : 0, 200);
+	snapshot_unref(s);
+	CHECK_INT(src.fetches, 0);
+	cache_free(c);
+	/* And on disk, for the next mount. */
+	s = disk_cache_load(d, &month);
+	CHECK_INT(s ? s->file->v.mtime.tv_sec : 0, 100);
+	snapshot_unref(s);
+	disk_cache_close(d);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
 	clock_use_fake(&test_clock);
 	test_ages_across_reboots_and_flushes();
+	test_put_keeps_times_from_disk();
 	test_flush_during_fetch();
 	test_eviction();
 	test_ttl();
