@@ -38,7 +38,40 @@ struct cache {
 	uint64_t epoch;           /* cache_expire_all() moves it */
 	uint64_t expired_wall_ms; /* and when it last did */
 	struct cache_stats stats;
+	cache_replaced_fn replaced;
+	void *replaced_ctx;
 };
+
+void cache_on_replace(struct cache *c, cache_replaced_fn fn, void *ctx)
+{
+	c->replaced = fn;
+	c->replaced_ctx = ctx;
+}
+
+/* What a store replaced, told once the lock is let go. */
+struct replacement {
+	struct obj_key key;
+	struct snapshot *old, *fresh; /* references; fresh NULL: nothing to tell */
+};
+
+static void replacement_take(struct cache *c, struct replacement *r, const struct cache_entry *e,
+			     struct snapshot *fresh)
+{
+	if (!c->replaced)
+		return;
+	r->key = e->key;
+	r->old = e->value ? snapshot_ref(e->value) : NULL;
+	r->fresh = snapshot_ref(fresh);
+}
+
+static void replacement_tell(struct cache *c, struct replacement *r)
+{
+	if (!r->fresh)
+		return;
+	c->replaced(c->replaced_ctx, &r->key, r->old, r->fresh);
+	snapshot_unref(r->old);
+	snapshot_unref(r->fresh);
+}
 
 struct cache *cache_new(const struct cache_config *cfg)
 {
@@ -288,6 +321,7 @@ int cache_get(struct cache *c, const struct obj_key *key, struct snapshot **out)
 {
 	*out = NULL;
 	struct snapshot *persist = NULL; /* written to disk once unlocked */
+	struct replacement told = { .fresh = NULL };
 	pthread_mutex_lock(&c->lock);
 	struct cache_entry *e = entry_get(c, key);
 	if (!e) {
@@ -344,6 +378,7 @@ int cache_get(struct cache *c, const struct obj_key *key, struct snapshot **out)
 		if (from_disk) {
 			*out = snapshot_ref(e->value);
 		} else if (rc == 0) {
+			replacement_take(c, &told, e, fresh);
 			entry_store(c, e, fresh, epoch, now);
 			*out = snapshot_ref(e->value);
 			if (c->cfg.disk)
@@ -375,6 +410,7 @@ int cache_get(struct cache *c, const struct obj_key *key, struct snapshot **out)
 	evict(c);
 	pthread_mutex_unlock(&c->lock);
 	persist_unlocked(c, key, persist);
+	replacement_tell(c, &told);
 	return rc;
 }
 
@@ -432,6 +468,7 @@ static void versions_from_disk(struct cache *c, struct cache_entry *e)
 void cache_put(struct cache *c, const struct obj_key *key, struct snapshot *value)
 {
 	struct snapshot *persist = NULL;
+	struct replacement told = { .fresh = NULL };
 	pthread_mutex_lock(&c->lock);
 	struct cache_entry *e = entry_get(c, key);
 	if (e)
@@ -442,6 +479,7 @@ void cache_put(struct cache *c, const struct obj_key *key, struct snapshot *valu
 		/* A value from before the last cache_expire_all() is stale. */
 		uint64_t epoch = wall_ms_of(value->fetched) < c->expired_wall_ms ? c->epoch - 1
 										 : c->epoch;
+		replacement_take(c, &told, e, value);
 		entry_store(c, e, snapshot_ref(value), epoch, clock_mono_ms());
 		if (c->cfg.disk)
 			persist = snapshot_ref(e->value);
@@ -450,6 +488,7 @@ void cache_put(struct cache *c, const struct obj_key *key, struct snapshot *valu
 	}
 	pthread_mutex_unlock(&c->lock);
 	persist_unlocked(c, key, persist);
+	replacement_tell(c, &told);
 }
 
 struct snapshot *cache_peek(struct cache *c, const struct obj_key *key, bool fresh_only)

@@ -83,5 +83,14 @@ void cache_expire_all(struct cache *c);
 
 void cache_get_stats(struct cache *c, struct cache_stats *out);
 
+/* Told, outside the cache's lock and on the thread that stored it, that a
+ * fetch or a put gave key a new value: fresh, and the value it replaced
+ * (NULL when none was in memory).  The tree uses it to drop what the
+ * kernel caches of versions a refresh replaced.  Set before any thread
+ * uses the cache (NULL: nobody is told). */
+typedef void (*cache_replaced_fn)(void *ctx, const struct obj_key *key, struct snapshot *old,
+				  struct snapshot *fresh);
+void cache_on_replace(struct cache *c, cache_replaced_fn fn, void *ctx);
+
 
 #endif

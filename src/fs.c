@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void content_replaced(void *ctx, const struct obj_key *key, struct snapshot *old,
+			     struct snapshot *fresh);
+
 int fs_init(struct fs *fs, const struct fs_config *cfg, struct cache *cache)
 {
 	memset(fs, 0, sizeof(*fs));
@@ -20,11 +23,16 @@ int fs_init(struct fs *fs, const struct fs_config *cfg, struct cache *cache)
 		fs->cfg.base_time = clock_wall();
 	pthread_mutex_init(&fs->walk_lock, NULL);
 	fs->inodes = inodes_new();
-	return fs->inodes ? 0 : ENOMEM;
+	if (!fs->inodes)
+		return ENOMEM;
+	inodes_set_keep_budget(fs->inodes, fs->cfg.keep_bytes);
+	cache_on_replace(cache, content_replaced, fs);
+	return 0;
 }
 
 void fs_destroy(struct fs *fs)
 {
+	cache_on_replace(fs->cache, NULL, NULL);
 	inodes_free(fs->inodes);
 	fs->inodes = NULL;
 	pthread_mutex_destroy(&fs->walk_lock);
@@ -577,6 +585,63 @@ bool fs_dirent_ref(struct fs *fs, const struct fs_dirent *entry)
 	return ino != 0;
 }
 
+/* The kernel may keep a file's name pointing at an inode of a version a
+ * refresh replaced, for up to the entry timeout: an open by that name
+ * would then read a version the cache no longer has.  The name goes from
+ * the kernel's cache now, so the next open looks it up and gets the new
+ * inode; a file already open keeps the old one (and its bytes, kept by the
+ * inode table). */
+static void forget_outdated(struct fs *fs, const struct obj_key *node, const struct blob *current,
+			    struct blob *previous)
+{
+	if (!inodes_outdated(fs->inodes, node, current ? &current->v : NULL, previous))
+		return;
+	struct obj_key parent = parent_of(node);
+	uint64_t parent_ino = inodes_find(fs->inodes, &parent);
+	char name[NAME_MAX_ID_FILE];
+	node_name(node, name);
+	if (parent_ino && fs->kernel.forget_name)
+		fs->kernel.forget_name(fs->kernel.ctx, parent_ino, name);
+}
+
+static struct blob *listed_file(const struct snapshot *s, int64_t id)
+{
+	const struct listing_entry *e = s ? snapshot_find(s, id) : NULL;
+	return e ? e->file : NULL;
+}
+
+static void content_replaced(void *ctx, const struct obj_key *key, struct snapshot *old,
+			     struct snapshot *fresh)
+{
+	struct fs *fs = ctx;
+	switch (key->kind) {
+	case OBJ_ACCOUNT:
+		forget_outdated(fs, &(struct obj_key){ NODE_INFO, key->a, 0 }, fresh->file,
+				old ? old->file : NULL);
+		break;
+	case OBJ_TX_MONTH:
+		forget_outdated(fs, &(struct obj_key){ NODE_TX_MONTH, key->a, key->b }, fresh->file,
+				old ? old->file : NULL);
+		break;
+	case OBJ_SUB_LIST:
+		/* The files the kernel may hold: those of the old listing (gone
+		 * or changed) and those of the new (changed since an older one
+		 * evicted from memory). */
+		for (size_t i = 0; old && i < old->count; i++) {
+			int64_t id = old->entries[i].id;
+			forget_outdated(fs, &(struct obj_key){ NODE_SUB_FILE, key->a, id },
+					listed_file(fresh, id), old->entries[i].file);
+		}
+		for (size_t i = 0; !old && i < fresh->count; i++)
+			forget_outdated(fs, &(struct obj_key){ NODE_SUB_FILE, key->a,
+							       fresh->entries[i].id },
+					fresh->entries[i].file, NULL);
+		break;
+	default:
+		break;
+	}
+}
+
 int fs_read(struct fs *fs, uint64_t ino, struct blob **out)
 {
 	struct obj_key node;
@@ -584,6 +649,9 @@ int fs_read(struct fs *fs, uint64_t ino, struct blob **out)
 		return ESTALE;
 	if (is_dir_kind(node.kind))
 		return EISDIR;
+	/* A version a refresh replaced while the kernel held it. */
+	if ((*out = inodes_kept(fs->inodes, ino)))
+		return 0;
 	struct version v;
 	bool versioned = inodes_content(fs->inodes, ino, &v);
 	/* What is in memory first, fresh or not: a read belongs to the version
@@ -601,12 +669,16 @@ int fs_read(struct fs *fs, uint64_t ino, struct blob **out)
 	if (rc)
 		return rc;
 	if (versioned && !version_same_bytes(&v, &(*out)->v)) {
-		/* The kernel dropped this version's pages while the file was
-		 * open, and the API has moved on: those bytes are gone. */
+		/* The version this inode shows is gone from memory (evicted,
+		 * then replaced by the API's new one): reading on would mix two
+		 * versions.  Its name goes from the kernel's cache, so opening
+		 * it again by name reads the new one. */
 		char path[128];
 		objects_path(&obj, path, sizeof(path));
-		log_error("read: GET %s: content changed since the file was opened; open it again (%s)",
+		log_error("read: GET %s: the version this file was opened with is no longer held "
+			  "and the API now has another; opening it again reads the new one (%s)",
 			  path, strerror(ESTALE));
+		forget_outdated(fs, &node, *out, NULL);
 		blob_unref(*out);
 		*out = NULL;
 		return ESTALE;

@@ -31,6 +31,16 @@ struct fs_config {
 	 * account): kept with the disk cache so it survives remounts; 0: the
 	 * mount's start. */
 	struct timespec base_time;
+	/* Bytes of replaced versions kept for files open across a refresh. */
+	size_t keep_bytes;
+};
+
+/* How the tree tells the kernel to forget a name it may have cached (the
+ * FUSE adapter sends it from a thread of its own: a notification must not
+ * come from inside a request on that directory).  Unset: nobody. */
+struct fs_kernel {
+	void (*forget_name)(void *ctx, uint64_t parent, const char *name);
+	void *ctx;
 };
 
 /* Transactions folders remembered as read lately, and for how long: a walk
@@ -43,6 +53,7 @@ struct fs {
 	struct cache *cache;       /* borrowed */
 	struct inode_table *inodes;
 	struct readahead *readahead; /* borrowed; NULL: none */
+	struct fs_kernel kernel;     /* set before serving; may stay unset */
 	pthread_mutex_t walk_lock;
 	struct { int64_t account; uint64_t at_ms; } walked[FS_WALKED_SLOTS];
 	size_t walked_next;

@@ -65,6 +65,16 @@ struct hnode *htab_find(const struct htab *t, uint64_t hash, htab_match_fn match
 	return NULL;
 }
 
+struct hnode *htab_find_next(const struct htab *t, const struct hnode *after, htab_match_fn match,
+			     const void *arg)
+{
+	(void)t;
+	for (struct hnode *n = after->next; n; n = n->next)
+		if (n->hash == after->hash && match(n, arg))
+			return n;
+	return NULL;
+}
+
 void htab_remove(struct htab *t, struct hnode *node)
 {
 	struct hnode **pp = &t->buckets[node->hash & (t->nbuckets - 1)];

@@ -29,6 +29,10 @@ void htab_destroy(struct htab *t);
 void htab_insert(struct htab *t, struct hnode *node, uint64_t hash);
 struct hnode *htab_find(const struct htab *t, uint64_t hash, htab_match_fn match,
 			const void *arg);
+/* The next node after `after` (found by htab_find or this) that matches:
+ * every node of a key, where a key may have several. */
+struct hnode *htab_find_next(const struct htab *t, const struct hnode *after, htab_match_fn match,
+			     const void *arg);
 void htab_remove(struct htab *t, struct hnode *node);
 /* Visits every node; fn may remove the node it is given. */
 void htab_foreach(struct htab *t, void (*fn)(struct hnode *node, void *arg), void *arg);

@@ -8,13 +8,14 @@
 #include <stdlib.h>
 
 struct inode {
-	struct hnode by_key;     /* directories only: their one number */
+	struct hnode by_key;     /* a directory's one number; a file's versions */
 	struct hnode by_ino;
 	struct obj_key key;
 	uint64_t ino;
 	uint64_t nlookup;
 	bool has_content;
 	struct version content;  /* files: the version this inode shows */
+	struct blob *kept;       /* its bytes, kept once a refresh replaced them */
 };
 
 #define INODE_OF(ptr, member) ((struct inode *)((char *)(ptr) - offsetof(struct inode, member)))
@@ -25,11 +26,18 @@ struct inode_table {
 	struct htab by_ino;
 	uint64_t collisions;
 	inodes_number_fn number;
+	size_t keep_budget;      /* bytes inodes may keep past a refresh */
+	size_t kept_bytes;
 };
 
 static bool match_key(const struct hnode *n, const void *key)
 {
 	return obj_key_equal(&INODE_OF(n, by_key)->key, key);
+}
+
+static bool match_dir_key(const struct hnode *n, const void *key)
+{
+	return !INODE_OF(n, by_key)->has_content && match_key(n, key);
 }
 
 static bool match_ino(const struct hnode *n, const void *ino)
@@ -104,17 +112,25 @@ static struct inode *inode_add(struct inode_table *t, const struct obj_key *key,
 	if (content) {
 		node->has_content = true;
 		node->content = *content;
-	} else {
-		htab_insert(&t->by_key, &node->by_key, obj_key_hash(key));
 	}
+	htab_insert(&t->by_key, &node->by_key, obj_key_hash(key));
 	htab_insert(&t->by_ino, &node->by_ino, hash_mix(ino));
 	return node;
 }
 
+static void inode_release_kept(struct inode_table *t, struct inode *node)
+{
+	if (node->kept) {
+		t->kept_bytes -= node->kept->v.len;
+		blob_unref(node->kept);
+		node->kept = NULL;
+	}
+}
+
 static void inode_drop(struct inode_table *t, struct inode *node)
 {
-	if (!node->has_content)
-		htab_remove(&t->by_key, &node->by_key);
+	inode_release_kept(t, node);
+	htab_remove(&t->by_key, &node->by_key);
 	htab_remove(&t->by_ino, &node->by_ino);
 	free(node);
 }
@@ -149,7 +165,9 @@ struct inode_table *inodes_new_numbered(inodes_number_fn number)
 static void inode_free(struct hnode *n, void *arg)
 {
 	(void)arg;
-	free(INODE_OF(n, by_ino));
+	struct inode *node = INODE_OF(n, by_ino);
+	blob_unref(node->kept);
+	free(node);
 }
 
 void inodes_free(struct inode_table *t)
@@ -241,10 +259,48 @@ size_t inodes_count(struct inode_table *t)
 uint64_t inodes_find(struct inode_table *t, const struct obj_key *key)
 {
 	pthread_mutex_lock(&t->lock);
-	struct hnode *n = htab_find(&t->by_key, obj_key_hash(key), match_key, key);
+	struct hnode *n = htab_find(&t->by_key, obj_key_hash(key), match_dir_key, key);
 	uint64_t ino = n ? INODE_OF(n, by_key)->ino : 0;
 	pthread_mutex_unlock(&t->lock);
 	return ino;
+}
+
+void inodes_set_keep_budget(struct inode_table *t, size_t bytes)
+{
+	pthread_mutex_lock(&t->lock);
+	t->keep_budget = bytes;
+	pthread_mutex_unlock(&t->lock);
+}
+
+bool inodes_outdated(struct inode_table *t, const struct obj_key *key,
+		     const struct version *current, struct blob *previous)
+{
+	bool outdated = false;
+	pthread_mutex_lock(&t->lock);
+	uint64_t hash = obj_key_hash(key);
+	for (struct hnode *n = htab_find(&t->by_key, hash, match_key, key); n;
+	     n = htab_find_next(&t->by_key, n, match_key, key)) {
+		struct inode *node = INODE_OF(n, by_key);
+		if (!node->has_content || (current && version_same_bytes(&node->content, current)))
+			continue;
+		outdated = true;
+		if (previous && !node->kept && version_same_bytes(&node->content, &previous->v) &&
+		    t->kept_bytes + previous->v.len <= t->keep_budget) {
+			node->kept = blob_ref(previous);
+			t->kept_bytes += previous->v.len;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	return outdated;
+}
+
+struct blob *inodes_kept(struct inode_table *t, uint64_t ino)
+{
+	pthread_mutex_lock(&t->lock);
+	struct inode *node = find_ino(t, ino);
+	struct blob *b = node && node->kept ? blob_ref(node->kept) : NULL;
+	pthread_mutex_unlock(&t->lock);
+	return b;
 }
 
 struct list_build {

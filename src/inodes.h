@@ -66,6 +66,21 @@ size_t inodes_count(struct inode_table *t);
 /* The inode number of a directory node the kernel holds, or 0. */
 uint64_t inodes_find(struct inode_table *t, const struct obj_key *key);
 
+/* A refresh gave a file node the content `current` (NULL: the file is
+ * gone).  True when the kernel holds an inode of key showing another
+ * version: its name must be dropped from the kernel's cache, so the next
+ * open by path looks it up and finds the new inode.  Such an inode whose
+ * version is `previous`'s bytes keeps them (a reference), so a file open
+ * across the refresh reads the version it opened even once the cache has
+ * let go of it; what is kept this way is bounded (inodes_set_keep_budget),
+ * and released when the kernel forgets the inode. */
+bool inodes_outdated(struct inode_table *t, const struct obj_key *key,
+		     const struct version *current, struct blob *previous);
+/* The bytes an inode kept by inodes_outdated (a reference), or NULL. */
+struct blob *inodes_kept(struct inode_table *t, uint64_t ino);
+/* Bytes inodes_outdated may keep at most (0: none). */
+void inodes_set_keep_budget(struct inode_table *t, size_t bytes);
+
 struct inode_ref {
 	uint64_t ino;
 	struct obj_key key;

@@ -12,6 +12,7 @@
 #include "fuse_ops.h"
 #include "http.h"
 #include "log.h"
+#include "notify.h"
 #include "objects.h"
 #include "options.h"
 #include "secretfile.h"
@@ -40,6 +41,10 @@
  * or more (detail, sub-accounts, a range of months), so one per connection
  * keeps every connection busy, and bounds what a stopped walk still asks. */
 #define READAHEAD_ACCOUNTS_PER_CONN 2
+/* Versions a refresh replaced while files were open stay readable within
+ * this share of cache_max_mb: enough for every file a walk holds open,
+ * small beside the cache it comes out of. */
+#define KEEP_SHARE_OF_CACHE 8
 /* The deadline of the access check before mounting. */
 #define PROBE_TIMEOUT_S 5
 /* libfuse's own upper bound for -o max_threads. */
@@ -160,6 +165,7 @@ struct daemon {
 	bool fs_ready;
 	struct fuse_adapter adapter;
 	struct fuse_session *se;
+	struct kernel_notify *notify;
 	bool signals_set, mounted;
 };
 
@@ -280,6 +286,7 @@ static int build_tree(struct daemon *d)
 		.dir_mode = 0555 & ~(mode_t)o->umask,
 		.objects = &d->source,
 		.base_time = { d->disk ? disk_cache_born(d->disk) : 0, 0 },
+		.keep_bytes = ((size_t)o->cache_max_mb << 20) / KEEP_SHARE_OF_CACHE,
 	};
 	if ((d->cache = cache_new(&cc)))
 		d->source.cache = d->cache;
@@ -326,6 +333,8 @@ static int serve(struct daemon *d)
 	/* Threads start only now: fuse_daemonize() forks.  Every thread from
 	 * here on inherits the blocked SIGHUP/SIGUSR1, taken by its own thread. */
 	signals_block();
+	if ((d->notify = kernel_notify_start(d->se)))
+		d->fs.kernel = (struct fs_kernel){ kernel_notify_forget_name, d->notify };
 	d->fs.readahead = readahead_start(d->cache, d->opts.max_conns,
 					  d->opts.max_conns * READAHEAD_ACCOUNTS_PER_CONN);
 	struct signal_targets targets = { d->se, &d->fs, d->cache, &d->api };
@@ -337,6 +346,9 @@ static int serve(struct daemon *d)
 	signals_stop(signals);
 	readahead_stop(d->fs.readahead);
 	d->fs.readahead = NULL;
+	d->fs.kernel = (struct fs_kernel){ NULL, NULL };
+	kernel_notify_stop(d->notify);
+	d->notify = NULL;
 	return loop_rc == 0 || loop_rc == SIGTERM || loop_rc == SIGINT ? 0 : 1;
 }
 

@@ -302,6 +302,81 @@ static void test_versions(void)
 	world_free(&w);
 }
 
+/* The names the tree asked the kernel to forget. */
+struct forgotten {
+	uint64_t parent[16];
+	char name[16][NAME_MAX_ID_FILE];
+	size_t n;
+};
+
+static void record_forget(void *ctx, uint64_t parent, const char *name)
+{
+	struct forgotten *f = ctx;
+	if (f->n < 16) {
+		f->parent[f->n] = parent;
+		snprintf(f->name[f->n++], NAME_MAX_ID_FILE, "%s", name);
+	}
+}
+
+/* A refresh that brings a file new bytes makes the kernel forget its name
+ * (the next open by path looks it up and finds the new inode: no ESTALE),
+ * and the inode it held keeps the bytes it showed, for a file open across
+ * the refresh.  Unchanged bytes cost the kernel nothing. */
+static void test_replaced_versions(void)
+{
+	struct world w;
+	world_init(&w);
+	struct forgotten told = { .n = 0 };
+	w.fs.kernel = (struct fs_kernel){ record_forget, &told };
+	inodes_set_keep_budget(w.fs.inodes, 1 << 20);
+	struct stat st, old_st;
+	uint64_t accounts = lookup_ok(&w, INODE_ROOT, "accounts", &st);
+	uint64_t acct = lookup_ok(&w, accounts, "19", &st);
+	uint64_t subs = lookup_ok(&w, acct, "sub-accounts", &st);
+	uint64_t v1 = lookup_ok(&w, subs, "25.json", &old_st);
+	lookup_ok(&w, subs, "26.json", &st);
+	struct blob *before;
+	CHECK_INT(fs_read(&w.fs, v1, &before), 0);
+
+	/* The same bytes again: nothing to forget. */
+	cache_expire_all(w.cache);
+	CHECK_INT(fs_getattr(&w.fs, subs, &st), 0);
+	CHECK_INT(told.n, 0);
+
+	/* 25 changes (26 does not): stat of the folder refreshes the
+	 * listing, and 25's name alone is forgotten. */
+	fake_http_set(w.http, "/bank-accounts/19/sub-accounts?page=1&limit=100", 200,
+		      "{\"status\":\"success\",\"data\":[{\"id\":25,\"label\":\"Đổi\"},"
+		      "{\"id\":26,\"label\":null}],\"meta\":{\"pagination\":{\"last_page\":1}}}");
+	cache_expire_all(w.cache);
+	CHECK_INT(fs_getattr(&w.fs, subs, &st), 0);
+	CHECK_INT(told.n, 1);
+	CHECK_INT(told.parent[0], subs);
+	CHECK_STR(told.name[0], "25.json");
+	/* The old inode reads the bytes it showed; a new lookup, the new. */
+	struct blob *b;
+	CHECK_INT(fs_read(&w.fs, v1, &b), 0);
+	CHECK(b && b->v.len == before->v.len && memcmp(b->bytes, before->bytes, b->v.len) == 0);
+	blob_unref(b);
+	uint64_t v2 = lookup_ok(&w, subs, "25.json", &st);
+	CHECK(v2 != v1);
+	CHECK_INT(fs_read(&w.fs, v2, &b), 0);
+	CHECK(b && strstr(b->bytes, "Đổi") != NULL);
+	blob_unref(b);
+	blob_unref(before);
+	fs_forget(&w.fs, v1, 1); /* the kernel let the old inode go */
+
+	/* A file gone from the listing: its name goes too. */
+	fake_http_set(w.http, "/bank-accounts/19/sub-accounts?page=1&limit=100", 200,
+		      "{\"status\":\"success\",\"data\":[{\"id\":25,\"label\":\"Đổi\"}],"
+		      "\"meta\":{\"pagination\":{\"last_page\":1}}}");
+	cache_expire_all(w.cache);
+	CHECK_INT(fs_getattr(&w.fs, subs, &st), 0);
+	CHECK_INT(told.n, 2);
+	CHECK_STR(told.name[1], "26.json");
+	world_free(&w);
+}
+
 /* Cookies name the next id, so a listing that changes between two readdir
  * calls neither repeats nor skips the names both versions share. */
 static void test_cookies_survive_refresh(void)
@@ -566,6 +641,7 @@ int main(void)
 	test_transactions();
 	test_transaction_ranges();
 	test_versions();
+	test_replaced_versions();
 	test_cookies_survive_refresh();
 	test_cookies_of_the_largest_ids();
 	test_impossible_names_cost_nothing();
