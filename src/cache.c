@@ -48,10 +48,12 @@ void cache_on_replace(struct cache *c, cache_replaced_fn fn, void *ctx)
 	c->replaced_ctx = ctx;
 }
 
-/* What a store replaced, told once the lock is let go. */
+/* What a store replaced (or a refusal took away), told once the lock is
+ * let go. */
 struct replacement {
+	bool pending;
 	struct obj_key key;
-	struct snapshot *old, *fresh; /* references; fresh NULL: nothing to tell */
+	struct snapshot *old, *fresh; /* references; fresh NULL: refused */
 };
 
 static void replacement_take(struct cache *c, struct replacement *r, const struct cache_entry *e,
@@ -59,14 +61,15 @@ static void replacement_take(struct cache *c, struct replacement *r, const struc
 {
 	if (!c->replaced)
 		return;
+	r->pending = true;
 	r->key = e->key;
 	r->old = e->value ? snapshot_ref(e->value) : NULL;
-	r->fresh = snapshot_ref(fresh);
+	r->fresh = fresh ? snapshot_ref(fresh) : NULL;
 }
 
 static void replacement_tell(struct cache *c, struct replacement *r)
 {
-	if (!r->fresh)
+	if (!r->pending)
 		return;
 	c->replaced(c->replaced_ctx, &r->key, r->old, r->fresh);
 	snapshot_unref(r->old);
@@ -256,6 +259,18 @@ static bool entry_error_fresh(const struct cache *c, const struct cache_entry *e
 	return e->error && e->epoch == c->epoch && now < e->error_until_ms;
 }
 
+/* The API said no (403, or a 401 a new token did not cure): what is held
+ * is not served, by cache_get or cache_peek, until the refusal passes. */
+static bool is_refusal(int rc)
+{
+	return rc == EPERM || rc == EACCES;
+}
+
+static bool entry_refused(const struct cache *c, const struct cache_entry *e, uint64_t now)
+{
+	return is_refusal(e->error) && entry_error_fresh(c, e, now);
+}
+
 /* A failure that says nothing about the object itself (the server or the
  * network had trouble) may be covered by the last value, for a while. */
 static bool stale_usable(const struct cache *c, const struct cache_entry *e, int rc, uint64_t now)
@@ -321,7 +336,7 @@ int cache_get(struct cache *c, const struct obj_key *key, struct snapshot **out)
 {
 	*out = NULL;
 	struct snapshot *persist = NULL; /* written to disk once unlocked */
-	struct replacement told = { .fresh = NULL };
+	struct replacement told = { .pending = false };
 	pthread_mutex_lock(&c->lock);
 	struct cache_entry *e = entry_get(c, key);
 	if (!e) {
@@ -389,6 +404,14 @@ int cache_get(struct cache *c, const struct obj_key *key, struct snapshot **out)
 				e->error = rc;
 				e->error_until_ms = now + c->cfg.negative_ttl_ms;
 				e->epoch = epoch;
+			} else if (is_refusal(rc) && c->cfg.refusal_ttl_ms) {
+				/* The value stays for its version records (the
+				 * times of bytes seen before, when access comes
+				 * back), but is not served. */
+				e->error = rc;
+				e->error_until_ms = now + c->cfg.refusal_ttl_ms;
+				e->epoch = epoch;
+				replacement_take(c, &told, e, NULL);
 			} else if (stale_usable(c, e, rc, now)) {
 				c->stats.stale_served++;
 				char what[128] = "an object";
@@ -468,7 +491,7 @@ static void versions_from_disk(struct cache *c, struct cache_entry *e)
 void cache_put(struct cache *c, const struct obj_key *key, struct snapshot *value)
 {
 	struct snapshot *persist = NULL;
-	struct replacement told = { .fresh = NULL };
+	struct replacement told = { .pending = false };
 	pthread_mutex_lock(&c->lock);
 	struct cache_entry *e = entry_get(c, key);
 	if (e)
@@ -497,11 +520,21 @@ struct snapshot *cache_peek(struct cache *c, const struct obj_key *key, bool fre
 	pthread_mutex_lock(&c->lock);
 	struct cache_entry *e = (struct cache_entry *)htab_find(&c->entries, obj_key_hash(key),
 								 entry_matches, key);
-	if (e && e->value &&
-	    (!fresh_only || entry_fresh(c, e, clock_mono_ms())))
+	uint64_t now = clock_mono_ms();
+	if (e && e->value && !entry_refused(c, e, now) && (!fresh_only || entry_fresh(c, e, now)))
 		s = snapshot_ref(e->value);
 	pthread_mutex_unlock(&c->lock);
 	return s;
+}
+
+int cache_refusal(struct cache *c, const struct obj_key *key)
+{
+	pthread_mutex_lock(&c->lock);
+	struct cache_entry *e = (struct cache_entry *)htab_find(&c->entries, obj_key_hash(key),
+								 entry_matches, key);
+	int rc = e && entry_refused(c, e, clock_mono_ms()) ? e->error : 0;
+	pthread_mutex_unlock(&c->lock);
+	return rc;
 }
 
 void cache_expire_all(struct cache *c)

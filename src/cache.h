@@ -30,6 +30,10 @@ struct cache_config {
 	uint64_t (*ttl_for)(void *ctx, const struct obj_key *key, uint64_t fetched_wall_ms);
 	void *ttl_ctx;
 	uint64_t negative_ttl_ms; /* how long an ENOENT is remembered; 0: not at all */
+	/* How long a refusal (EPERM: a 403; EACCES: a 401 a new token did not
+	 * cure) is remembered: the value held is not served meanwhile, and no
+	 * request asks again.  0: not at all. */
+	uint64_t refusal_ttl_ms;
 	size_t max_bytes;         /* memory held at most, least recently used first out; 0: no cap */
 	uint64_t stale_if_error_ms; /* past the TTL, serve the last value this much longer
 				     * when a refresh fails for a passing reason; 0: never */
@@ -73,8 +77,11 @@ bool cache_fresh(struct cache *c, const struct obj_key *key);
 void cache_put(struct cache *c, const struct obj_key *key, struct snapshot *value);
 
 /* The value held for key without any request: a reference or NULL.  With
- * fresh_only, a value past its TTL counts as absent. */
+ * fresh_only, a value past its TTL counts as absent; a refused one always
+ * does. */
 struct snapshot *cache_peek(struct cache *c, const struct obj_key *key, bool fresh_only);
+/* EPERM or EACCES while the API's refusal of key is remembered, else 0. */
+int cache_refusal(struct cache *c, const struct obj_key *key);
 
 /* Everything held becomes stale: the next cache_get of each key fetches.
  * A fetch already under way when this is called does not make its result
@@ -85,9 +92,10 @@ void cache_get_stats(struct cache *c, struct cache_stats *out);
 
 /* Told, outside the cache's lock and on the thread that stored it, that a
  * fetch or a put gave key a new value: fresh, and the value it replaced
- * (NULL when none was in memory).  The tree uses it to drop what the
- * kernel caches of versions a refresh replaced.  Set before any thread
- * uses the cache (NULL: nobody is told). */
+ * (NULL when none was in memory); or, with fresh NULL, that the API now
+ * refuses key (refusal_ttl_ms).  The tree uses it to drop what the kernel
+ * caches of versions a refresh replaced or access took away.  Set before
+ * any thread uses the cache (NULL: nobody is told). */
 typedef void (*cache_replaced_fn)(void *ctx, const struct obj_key *key, struct snapshot *old,
 				  struct snapshot *fresh);
 void cache_on_replace(struct cache *c, cache_replaced_fn fn, void *ctx);

@@ -280,7 +280,10 @@ static int child_key(struct fs *fs, const struct obj_key *parent, const char *na
 				snapshot_unref(s);
 			readahead_visit(fs->readahead, parent->a, READAHEAD_MONTHS);
 		}
-		return 0;
+		/* A settled month is held for weeks: whether the account's
+		 * transactions may still be read is asked again once per TTL
+		 * (after a range, that costs nothing). */
+		return fs->cfg.objects ? objects_tx_access(fs->cfg.objects, parent->a, month) : 0;
 	}
 	case NODE_SUBS:
 		if (!name_parse_id_file(name, &id))
@@ -332,6 +335,8 @@ int fs_getattr(struct fs *fs, uint64_t ino, struct stat *st)
 	if (!inodes_key(fs->inodes, ino, &node))
 		return ESTALE;
 	if (is_dir_kind(node.kind)) {
+		if (node.kind == NODE_TX_DIR && tx_forbidden(fs, node.a))
+			return EPERM; /* as its lookup says: the kernel's listing goes */
 		dir_stat(fs, &node, ino, true, st);
 		return 0;
 	}
@@ -610,10 +615,29 @@ static struct blob *listed_file(const struct snapshot *s, int64_t id)
 	return e ? e->file : NULL;
 }
 
+/* The API now refuses key: the kernel forgets the name that leads to what
+ * it showed, so the next look asks the tree, which says EPERM (or EACCES)
+ * instead of serving cached pages until the entry timeout. */
+static void forget_refused(struct fs *fs, const struct obj_key *key)
+{
+	struct obj_key account = { NODE_ACCOUNT, key->a, 0 };
+	const char *name = key->kind == OBJ_ACCOUNT ? "info.json"
+			   : key->kind == OBJ_SUB_LIST ? "sub-accounts"
+			   : key->kind == OBJ_TX_MONTH || key->kind == OBJ_TX_RANGE ? "transactions"
+			   : NULL;
+	uint64_t parent = name ? inodes_find(fs->inodes, &account) : 0;
+	if (parent && fs->kernel.forget_name)
+		fs->kernel.forget_name(fs->kernel.ctx, parent, name);
+}
+
 static void content_replaced(void *ctx, const struct obj_key *key, struct snapshot *old,
 			     struct snapshot *fresh)
 {
 	struct fs *fs = ctx;
+	if (!fresh) {
+		forget_refused(fs, key);
+		return;
+	}
 	switch (key->kind) {
 	case OBJ_ACCOUNT:
 		forget_outdated(fs, &(struct obj_key){ NODE_INFO, key->a, 0 }, fresh->file,
@@ -649,6 +673,13 @@ int fs_read(struct fs *fs, uint64_t ino, struct blob **out)
 		return ESTALE;
 	if (is_dir_kind(node.kind))
 		return EISDIR;
+	/* Access taken away holds for what is held too: an open file is no
+	 * way around a 403 (or a token refused for good). */
+	struct obj_key obj = object_of(&node);
+	int refused = node.kind == NODE_TX_MONTH && tx_forbidden(fs, node.a)
+		      ? EPERM : cache_refusal(fs->cache, &obj);
+	if (refused)
+		return refused;
 	/* A version a refresh replaced while the kernel held it. */
 	if ((*out = inodes_kept(fs->inodes, ino)))
 		return 0;
@@ -656,7 +687,6 @@ int fs_read(struct fs *fs, uint64_t ino, struct blob **out)
 	bool versioned = inodes_content(fs->inodes, ino, &v);
 	/* What is in memory first, fresh or not: a read belongs to the version
 	 * its inode was looked up with, not to whatever is newest. */
-	struct obj_key obj = object_of(&node);
 	struct snapshot *s = cache_peek(fs->cache, &obj, false);
 	struct blob *b = s ? file_in(s, &node) : NULL;
 	if (b && (!versioned || version_same_bytes(&v, &b->v))) {

@@ -272,6 +272,7 @@ static int build_tree(struct daemon *d)
 		.ttl_for = objects_ttl_ms,
 		.ttl_ctx = &d->ttls,
 		.negative_ttl_ms = (uint64_t)negative_ttl_s(o) * 1000,
+		.refusal_ttl_ms = (uint64_t)o->cache_ttl * 1000,
 		.max_bytes = (size_t)o->cache_max_mb << 20,
 		.stale_if_error_ms = (uint64_t)o->stale_if_error * 1000,
 		.describe = objects_path,

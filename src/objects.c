@@ -270,6 +270,24 @@ bool objects_tx_forbidden(struct objects_source *src, int64_t account)
 	return tx_access_forbidden(&src->tx, account);
 }
 
+int objects_tx_access(struct objects_source *src, int64_t account, int32_t month)
+{
+	if (tx_access_forbidden(&src->tx, account))
+		return EPERM;
+	if (!src->cache)
+		return 0;
+	/* A month not held asks the API itself, which answers for access. */
+	struct obj_key asked = { OBJ_TX_MONTH, account, month };
+	struct obj_key current = { OBJ_TX_MONTH, account, month_of_time((time_t)clock_wall_s()) };
+	if (!cache_fresh(src->cache, &asked) || cache_fresh(src->cache, &current))
+		return 0;
+	struct snapshot *s;
+	int rc = cache_get(src->cache, &current, &s);
+	if (rc == 0)
+		snapshot_unref(s);
+	return rc == EPERM || rc == EACCES || rc == ENOENT ? rc : 0;
+}
+
 int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
 {
 	struct objects_source *src = ctx;

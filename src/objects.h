@@ -55,6 +55,15 @@ void objects_source_init(struct objects_source *src, struct sepay_api *api,
 int32_t objects_account_since(struct objects_source *src, int64_t account, int32_t now);
 void objects_source_destroy(struct objects_source *src);
 bool objects_tx_forbidden(struct objects_source *src, int64_t account);
+/* Whether the account's month, about to be served, may be.  EPERM while a
+ * 403 on its transactions holds.  A month not fresh in the cache is
+ * fetched by its reader, which asks the API anyway: 0.  A month held (a
+ * settled one is held for weeks) when the API has not answered for the
+ * account's transactions within the TTL (its current month is not fresh)
+ * costs one request: the current month.  Its 403 gives EPERM, a 401 a new
+ * token did not cure EACCES, a 404 ENOENT; network or server trouble 0
+ * (the cache serves what it holds, as before). */
+int objects_tx_access(struct objects_source *src, int64_t account, int32_t month);
 
 /* A cache_fetch_fn; ctx is a struct objects_source. */
 int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out);

@@ -420,11 +420,73 @@ static void test_put_keeps_times_from_disk(void)
 	CHECK(system(cmd) == 0);
 }
 
+struct told {
+	unsigned replaced, refused;
+};
+
+static void count_told(void *ctx, const struct obj_key *key, struct snapshot *old,
+		       struct snapshot *fresh)
+{
+	(void)key;
+	(void)old;
+	struct told *t = ctx;
+	if (fresh)
+		t->replaced++;
+	else
+		t->refused++;
+}
+
+/* A 403 (EPERM) or a 401 no new token cured (EACCES) is remembered for
+ * refusal_ttl_ms: the value held is not served meanwhile, by cache_get or
+ * cache_peek, and nothing is asked; the tree is told. */
+static void test_refusals_hold_for_what_is_held(void)
+{
+	fake_set(1000);
+	struct fake_source src = { .content = "bytes" };
+	struct cache_config cfg = { .ttl_ms = 60000, .refusal_ttl_ms = 60000,
+				    .fetch = fake_fetch, .fetch_ctx = &src };
+	struct cache *c = cache_new(&cfg);
+	struct told told = { 0, 0 };
+	cache_on_replace(c, count_told, &told);
+	struct obj_key k = { 2, 19, 0 };
+	struct snapshot *s;
+	CHECK_INT(cache_get(c, &k, &s), 0);
+	snapshot_unref(s);
+	CHECK_INT(told.replaced, 1);
+	fake_advance(61000);
+	src.result = EPERM;
+	CHECK_INT(cache_get(c, &k, &s), EPERM);
+	CHECK_INT(told.refused, 1);
+	CHECK(cache_peek(c, &k, false) == NULL);
+	CHECK_INT(cache_refusal(c, &k), EPERM);
+	unsigned fetches = atomic_load(&src.fetches);
+	fake_advance(30000);
+	CHECK_INT(cache_get(c, &k, &s), EPERM);
+	CHECK_INT(atomic_load(&src.fetches), fetches); /* remembered: not asked again */
+	/* Past the window, asked again; access back, the value is served. */
+	fake_advance(31000);
+	src.result = 0;
+	CHECK_INT(cache_refusal(c, &k), 0);
+	CHECK_INT(cache_get(c, &k, &s), 0);
+	snapshot_unref(s);
+	CHECK_INT(atomic_load(&src.fetches), fetches + 1);
+	CHECK((s = cache_peek(c, &k, true)) != NULL);
+	snapshot_unref(s);
+	/* A token refused for good is the same. */
+	fake_advance(61000);
+	src.result = EACCES;
+	CHECK_INT(cache_get(c, &k, &s), EACCES);
+	CHECK_INT(cache_refusal(c, &k), EACCES);
+	CHECK(cache_peek(c, &k, false) == NULL);
+	cache_free(c);
+}
+
 int main(void)
 {
 	clock_use_fake(&test_clock);
 	test_ages_across_reboots_and_flushes();
 	test_put_keeps_times_from_disk();
+	test_refusals_hold_for_what_is_held();
 	test_flush_during_fetch();
 	test_eviction();
 	test_ttl();
