@@ -31,6 +31,10 @@
 #define DEFAULT_LIFETIME_S 3600
 /* The token endpoint gets one try per refresh, bounded like a request. */
 #define TOKEN_REQUEST_TIMEOUT_MS 15000
+/* The credentials file's field that carries its line of descent (see
+ * auth_identity): 16 hex digits. */
+#define LINEAGE_FIELD "sepayfs_lineage"
+#define LINEAGE_LEN 16
 
 struct auth {
 	pthread_mutex_t lock;
@@ -51,6 +55,9 @@ struct auth {
 	char *client_id;
 	char *client_secret;
 	char *refresh_token;
+	/* The line of descent of the credentials: a hash of the refresh token
+	 * the file first held, kept in the file across our rotations. */
+	char lineage[LINEAGE_LEN + 1];
 };
 
 static int64_t wall_now(void)
@@ -128,6 +135,18 @@ static char *json_string_copy(json_t *obj, const char *key)
 	return s && *s ? strdup(s) : NULL;
 }
 
+/* The lineage the file carries, or (a file sepayfs has not rotated yet:
+ * a new log-in) one of the refresh token it holds now. */
+static void lineage_of(json_t *creds, const char *refresh_token, char out[LINEAGE_LEN + 1])
+{
+	const char *kept = json_string_value(json_object_get(creds, LINEAGE_FIELD));
+	if (kept && strlen(kept) == LINEAGE_LEN && strspn(kept, "0123456789abcdef") == LINEAGE_LEN)
+		memcpy(out, kept, LINEAGE_LEN + 1);
+	else
+		snprintf(out, LINEAGE_LEN + 1, "%016llx",
+			 (unsigned long long)hash_text(refresh_token ? refresh_token : ""));
+}
+
 struct auth *auth_new_from_credentials(const char *path, const char *token_url,
 				       struct http_transport *http)
 {
@@ -153,6 +172,7 @@ struct auth *auth_new_from_credentials(const char *path, const char *token_url,
 		a->client_secret = json_string_copy(root, "client_secret");
 		a->refresh_token = json_string_copy(root, "refresh_token");
 		a->access_token = json_string_copy(root, "access_token");
+		lineage_of(root, a->refresh_token, a->lineage);
 		a->token_url = token_url ? strdup(token_url) : json_string_copy(root, "token_url");
 		if (!a->token_url)
 			a->token_url = strdup(AUTH_DEFAULT_TOKEN_URL);
@@ -236,6 +256,8 @@ static void save_credentials(struct auth *a)
 	pthread_mutex_unlock(&a->lock);
 	json_object_set_new(root, "refresh_token", refresh);
 	json_object_set_new(root, "access_token", access);
+	/* The refresh token changes, the user does not: the cache stays theirs. */
+	json_object_set_new(root, LINEAGE_FIELD, json_string(a->lineage));
 	char *out = json_dumps(root, JSON_INDENT(2));
 	json_wipe(root);
 	json_decref(root);
@@ -510,8 +532,8 @@ void auth_identity(struct auth *a, char *out, size_t size)
 	claim_text(claims, "sub", sub, sizeof(sub));
 	if (sub[0])
 		snprintf(out, size, "jwt:%s|%s", iss, sub);
-	else if (a->client_id)
-		snprintf(out, size, "client:%s", a->client_id);
+	else if (a->lineage[0])
+		snprintf(out, size, "lineage:%s", a->lineage);
 	else
 		snprintf(out, size, "token:%016llx",
 			 (unsigned long long)hash_text(a->access_token ? a->access_token : ""));

@@ -46,8 +46,13 @@ int64_t auth_granted_lifetime_s(struct auth *a);
 json_t *auth_token_answer(struct http_response *resp);
 
 /* Who the current token speaks for, to name a disk cache so that one
- * user's data is never served to another's token: the JWT's iss and sub,
- * else the OAuth client (-o credentials), else a hash of the token. */
+ * user's data is never served to another's token: the JWT's iss and sub.
+ * A token that names no user (opaque): with -o credentials, the
+ * credentials' line of descent, a hash of the refresh token the file
+ * first held, carried in the file across the rotations this daemon writes
+ * (so a rotation keeps the cache, and a new log-in, another user's or
+ * the same one's, starts a new one); two people logged in through one
+ * OAuth app never share it.  Else a hash of the token itself. */
 void auth_identity(struct auth *a, char *out, size_t size);
 /* Whether the token's JWT lists its scopes and this one is not among them. */
 bool auth_lacks_scope(struct auth *a, const char *scope);

@@ -10,6 +10,7 @@ network trouble then serves what is cached, as before.
 """
 
 import errno
+import json
 import os
 
 import pytest
@@ -116,3 +117,78 @@ def test_a_403_on_sub_accounts_holds_for_an_open_sub_account_file(mock, mount):
     finally:
         os.close(fd)
     read(os.path.join(base, "info.json"))
+
+
+# ---------------------------------------------------------------- whose cache it is
+
+def identity_folders(cache):
+    return sorted(p.name for p in cache.iterdir() if p.is_dir())
+
+
+def second_login(mock):
+    """A refresh token of a second person logged in through the same OAuth
+    app: the mock's authorize and code exchange, as sepayfs-login does."""
+    from test_login import authorize_location, exchange_code
+    redirect = "http://127.0.0.1:8765/callback"
+    where = authorize_location(mock, response_type="code", client_id=mock.client_id,
+                               redirect_uri=redirect, state="s")
+    code = dict(p.split("=", 1) for p in where.split("?", 1)[1].split("&"))["code"]
+    status, answer = exchange_code(mock, code, redirect)
+    assert status == 200, answer
+    return answer["refresh_token"]
+
+
+@pytest.mark.mock_opts(**MOCK)
+def test_another_user_of_the_same_oauth_app_never_reads_your_cache(mock, mount, tmp_path):
+    """Opaque tokens, one client_id, two people: the cache was keyed by the
+    client, so the second read the first's cached months of an account
+    SePay refuses the second."""
+    from test_tokens import mount_with, write_credentials
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    opts = ["cache_dir=%s" % cache]
+    first = write_credentials(tmp_path, mock, name="first.json")
+    mnt = mount_with(mount, mock, first, extra_opts=opts)
+    a = mock.account_ids()[0]
+    _, tx = tree(mnt, a)
+    settled = os.path.join(tx, sorted(os.listdir(tx))[0])
+    read(settled)
+    mount.unmount(mnt)
+    mock.config(status_for_transactions={str(a): 403})  # SePay refuses the second
+    second = write_credentials(tmp_path, mock, refresh_token=second_login(mock),
+                               name="second.json")
+    mnt = mount_with(mount, mock, second, extra_opts=opts)
+    assert errno_of(read, os.path.join(tree(mnt, a)[1], os.path.basename(settled))) == \
+        errno.EPERM
+    assert len(identity_folders(cache)) == 2
+
+
+@pytest.mark.mock_opts(**MOCK)
+def test_a_rotation_keeps_the_cache_and_a_new_log_in_starts_another(mock, mount, tmp_path):
+    from test_tokens import mount_with, write_credentials
+    from test_backups import tree_stat
+    mock.config(rotate_refresh_token=True)
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    opts = ["cache_dir=%s" % cache]
+    creds = write_credentials(tmp_path, mock)
+    mnt = mount_with(mount, mock, creds, extra_opts=opts)
+    os.listdir(os.path.join(mnt, "accounts"))
+    # The mount refreshed (no access token in the file) and rotated: the
+    # file now holds a refresh token this mount has never been started with.
+    wait_until(lambda: json.loads(open(creds).read())["refresh_token"] ==
+               mock.tokens()["refresh_token"], what="the rotated refresh token on disk")
+    before = tree_stat(mnt)
+    folders = identity_folders(cache)
+    mount.unmount(mnt)
+    mnt = mount_with(mount, mock, creds, extra_opts=opts, mountpoint=mnt)
+    assert tree_stat(mnt) == before
+    assert identity_folders(cache) == folders
+    mount.unmount(mnt)
+    # A new log-in (the file written afresh, as sepayfs-login does) is a new
+    # line of descent: a cache of its own.
+    relogin = write_credentials(tmp_path, mock, refresh_token=second_login(mock),
+                                name="relogin.json")
+    mnt = mount_with(mount, mock, relogin, extra_opts=opts, mountpoint=mnt)
+    os.listdir(os.path.join(mnt, "accounts"))
+    assert len(identity_folders(cache)) == 2

@@ -465,6 +465,8 @@ static void test_retries(void)
 	client_stop(&cl);
 }
 
+static struct auth *credentials_auth(char *path, const char *creds, struct fake_http *f);
+
 /* A 401 with credentials: one refresh, the new token, the request again;
  * a rotated refresh token is written back to the file, mode 0600. */
 static void test_refresh(void)
@@ -479,6 +481,11 @@ static void test_refresh(void)
 	struct auth *auth = auth_new_from_credentials(path, "https://auth.test/token",
 						      fake_http_transport(f));
 	CHECK(auth != NULL);
+	/* An opaque token names no user: the cache is the credentials' own,
+	 * keyed by the refresh token the file was logged in with. */
+	char first_identity[320];
+	auth_identity(auth, first_identity, sizeof(first_identity));
+	CHECK(strncmp(first_identity, "lineage:", 8) == 0);
 	struct sepay_api api;
 	struct sepay_api_config ac = { .http = fake_http_transport(f), .auth = auth,
 				       .page_size = 100, .parallel = 1, .timeout_ms = 2000 };
@@ -500,6 +507,25 @@ static void test_refresh(void)
 	CHECK_STR(json_string_value(json_object_get(saved, "refresh_token")), "r2");
 	CHECK_INT(json_integer_value(json_object_get(saved, "keep")), 7);
 	json_decref(saved);
+	/* The rotation keeps the line of descent, in this mount and the next;
+	 * another log-in (another refresh token, no lineage in the file) is
+	 * another cache, whatever client it logged in through. */
+	char identity[320];
+	auth_identity(auth, identity, sizeof(identity));
+	CHECK_STR(identity, first_identity);
+	struct fake_http *f2 = fake_http_new();
+	struct auth *next_mount = auth_new_from_credentials(path, NULL, fake_http_transport(f2));
+	auth_identity(next_mount, identity, sizeof(identity));
+	CHECK_STR(identity, first_identity);
+	auth_free(next_mount);
+	char other_path[] = "/tmp/sepayfs-test-credentials-XXXXXX";
+	struct auth *other = credentials_auth(other_path, "{\"client_id\":\"cid\",\"client_secret\":"
+					      "\"s\",\"refresh_token\":\"someone-else\"}", f2);
+	auth_identity(other, identity, sizeof(identity));
+	CHECK(strcmp(identity, first_identity) != 0);
+	auth_free(other);
+	unlink(other_path);
+	fake_http_free(f2);
 
 	/* The server now refuses the refresh token: EACCES, one refresh try. */
 	fake_http_require_token(f, "newer");
