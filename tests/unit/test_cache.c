@@ -338,12 +338,13 @@ static void test_ages_across_reboots_and_flushes(void)
 {
 	char root[] = "/tmp/sepayfs-test-cache-age-XXXXXX";
 	CHECK(mkdtemp(root) != NULL);
-	char why[600];
-	struct disk_cache *d = disk_cache_open(root, "age", 1 << 20, why, sizeof(why));
+	char why[1200];
+	enum disk_cache_failure failure;
+	atomic_store(&test_clock.wall_ns, 1800000000LL * 1000000000LL);
+	struct disk_cache *d = disk_cache_open(root, "age", 1 << 20, 0, &failure, why, sizeof(why));
 	CHECK(d != NULL);
 	struct obj_key k = { 1, 7, 0 };
 	struct snapshot *old = snapshot_new_file(blob_new("old", 3, (struct timespec){ 1, 0 }));
-	atomic_store(&test_clock.wall_ns, 1800000000LL * 1000000000LL);
 	old->fetched = (struct timespec){ 1800000000 - 21 * 86400, 0 };
 	disk_cache_store(d, &k, old);
 	snapshot_unref(old);
