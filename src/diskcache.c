@@ -43,7 +43,7 @@
 #define IDENTITY_NAME_LEN 16
 /* "kind-a-b": two 64-bit ids and a kind fit; a longer name is not ours. */
 #define ENTRY_NAME_MAX 48
-/* born holds one number. */
+/* born and expired hold one number. */
 #define NUMBER_FILE_MAX 32
 /* Times the identity folder may vanish (another mount removing it as
  * unused) between opening it and locking it, before giving up. */
@@ -60,6 +60,7 @@ struct disk_cache {
 	uint64_t identity;
 	uint64_t max_bytes;
 	time_t born;
+	_Atomic uint64_t expired_ms;
 	pthread_mutex_t lock;    /* bytes, written, trimming */
 	uint64_t bytes;          /* the whole folder takes, as far as this mount knows */
 	uint64_t written;        /* stored since the last count */
@@ -185,8 +186,8 @@ static int write_durably(struct disk_cache *d, const char *name, const char *tex
 	return fsync(d->dir_fd) == 0 ? 0 : errno;
 }
 
-/* A small file of ours holding one positive decimal number (born): 0 and
- * *value; ENOENT when absent; another errno when it cannot
+/* A small file of ours holding one positive decimal number (born,
+ * expired): 0 and *value; ENOENT when absent; another errno when it cannot
  * be read or is not such a number. */
 static int read_number(int dir_fd, const char *name, uint64_t *value)
 {
@@ -544,6 +545,9 @@ struct disk_cache *disk_cache_open(const char *root, const char *identity, uint6
 		release(d);
 		return NULL;
 	}
+	uint64_t expired = 0;
+	if (read_number(d->dir_fd, "expired", &expired) == 0)
+		atomic_store(&d->expired_ms, expired < clock_wall_ms() ? expired : clock_wall_ms());
 	remove_unused(d, unused_s);
 	pthread_mutex_lock(&d->lock);
 	recount_and_trim(d);
@@ -575,6 +579,22 @@ uint64_t disk_cache_bytes(struct disk_cache *d)
 time_t disk_cache_born(const struct disk_cache *d)
 {
 	return d->born;
+}
+
+uint64_t disk_cache_expired_ms(const struct disk_cache *d)
+{
+	return atomic_load(&d->expired_ms);
+}
+
+void disk_cache_record_expiry(struct disk_cache *d, uint64_t wall_ms)
+{
+	atomic_store(&d->expired_ms, wall_ms);
+	char text[32];
+	int n = snprintf(text, sizeof(text), "%llu\n", (unsigned long long)wall_ms);
+	int rc = write_durably(d, "expired", text, (size_t)n, false);
+	if (rc)
+		log_warn("disk cache: cannot record the SIGHUP in %s/expired: %s; a remount may "
+			 "serve from disk what it made stale", d->dir, strerror(rc));
 }
 
 /* The whole of a regular file of ours, or NULL. */

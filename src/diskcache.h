@@ -43,7 +43,8 @@ enum disk_cache_failure {
 };
 
 /* Opens (making them 0700 if needed) root and root/<identity>, takes the
- * identity folder's time of first use (disk_cache_born), removes identity folders unused for longer than
+ * identity folder's time of first use (disk_cache_born) and last SIGHUP
+ * (disk_cache_expired_ms), removes identity folders unused for longer than
  * unused_s (0: none), and trims the folder to max_bytes (0: no cap).  NULL
  * with why and *failure set when the cache cannot be used. */
 struct disk_cache *disk_cache_open(const char *root, const char *identity, uint64_t max_bytes,
@@ -63,6 +64,12 @@ void disk_cache_wipe(struct disk_cache *d);
 /* When this identity's folder was first used: the mtime of directories
  * whose names never change, the same across mounts. */
 time_t disk_cache_born(const struct disk_cache *d);
+
+/* The wall-clock time, in ms, of the last SIGHUP recorded by a mount of
+ * this identity (0: none): an entry fetched before it is stale. */
+uint64_t disk_cache_expired_ms(const struct disk_cache *d);
+/* Records a SIGHUP at wall_ms, durably, for later mounts. */
+void disk_cache_record_expiry(struct disk_cache *d, uint64_t wall_ms);
 
 /* The folder entries live in, for messages. */
 const char *disk_cache_dir(const struct disk_cache *d);

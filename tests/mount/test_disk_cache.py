@@ -1,6 +1,7 @@
 """test_disk_cache.py - the disk under the cache: what a mount does when the
 cache folder's disk is read-only or full, or a folder above it is another
-user's; what the budget counts; which identity folders go.
+user's; what the budget counts; which identity folders go; and a SIGHUP
+that outlives the mount.
 
 Needs root: tmpfs mounts for the read-only and full disks, a folder owned
 by nobody (uid 65534).
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import expected_files, read, walk_files
+from conftest import expected_files, forget_all, read, walk_files
 
 NOBODY = 65534
 MIB = 1 << 20
@@ -205,3 +206,30 @@ def test_identity_folders_unused_for_history_ttl_go(mock, mount, tmp_path):
     assert not old.exists()
     assert folder_state(recent) == {"2-1-0": b"entry", "born": b"1700000000\n"}
     assert len(identity_folders(cache)) == 2  # recent, and the mount's own
+
+
+# ---------------------------------------------------------------- item 10: SIGHUP outlives the mount
+
+@pytest.mark.mock_opts(accounts=3)
+def test_a_sighup_is_remembered_across_a_remount(mock, mount, tmp_path):
+    """After kill -HUP, an unmount and a mount with the same disk cache and a
+    long TTL, a file SePay changed shows its new content: what the disk
+    held from before the SIGHUP is stale."""
+    cache = private_dir(tmp_path / "cache")
+    where = tmp_path / "m"
+    where.mkdir()
+    opts = ["cache_dir=%s" % cache]
+    mnt = mount(mock, mountpoint=str(where), cache_ttl=600, extra_opts=opts)
+    acc = mock.account_ids()[0]
+    info = os.path.join(mnt, "accounts", str(acc), "info.json")
+    old = read(info)
+    mock.patch_account(acc, {"label": "Đổi tên sau SIGHUP"})
+    forget_all(mount, mnt)
+    mount.unmount(mnt)
+    n = mock.log_len()
+    mnt = mount(mock, mountpoint=str(where), cache_ttl=600, extra_opts=opts)
+    new = read(info)
+    assert new != old
+    assert json.loads(new)["label"] == "Đổi tên sau SIGHUP"
+    asked = [e["path"] for e in mock.requests_since(n)]
+    assert "/api/v1/bank-accounts/%d" % acc in asked, asked

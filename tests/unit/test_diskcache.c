@@ -573,8 +573,10 @@ static void check_written_durably(const char *name, const char *folder)
 	CHECK(calls[2].ino == st.st_ino);
 }
 
-/* born survives a power cut whole or not at all (a born lost moves every
- * folder's time). */
+/* born and the SIGHUP stamp survive a power cut whole or not at all (a
+ * born lost moves every folder's time; a stamp lost serves, after a
+ * remount, what the SIGHUP made stale); the stamp is there for the next
+ * mount, and one from a clock set back does not reach into the future. */
 static void test_durable_files(void)
 {
 	char root[] = "/tmp/sepayfs-test-durable-XXXXXX";
@@ -583,6 +585,19 @@ static void test_durable_files(void)
 	struct disk_cache *d = open_cache(root, "durable", 1 << 20, 0);
 	CHECK(d != NULL);
 	check_written_durably("born", disk_cache_dir(d));
+	CHECK_INT(disk_cache_expired_ms(d), 0);
+	ncalls = 0;
+	disk_cache_record_expiry(d, 1700000000123u);
+	check_written_durably("expired", disk_cache_dir(d));
+	disk_cache_close(d);
+	d = open_cache(root, "durable", 1 << 20, 0);
+	CHECK_INT(disk_cache_expired_ms(d), 1700000000123u);
+	uint64_t later = ((uint64_t)time(NULL) + 86400) * 1000;
+	disk_cache_record_expiry(d, later);
+	disk_cache_close(d);
+	d = open_cache(root, "durable", 1 << 20, 0);
+	CHECK(disk_cache_expired_ms(d) < later);
+	CHECK(disk_cache_expired_ms(d) >= 1700000000123u);
 	disk_cache_close(d);
 	remove_tree(root);
 }
