@@ -277,12 +277,12 @@ static void oldest_offer(struct oldest *o, const struct candidate *x)
 	}
 }
 
-/* What one identity folder takes (itself and everything in it), with dead
- * temporary files cleared; its entries offered to oldest (may be NULL). */
+/* What the files in one identity folder take, with dead temporary files
+ * cleared; its entries offered to oldest (may be NULL). */
 static uint64_t survey_folder(int fd, const char *folder, struct oldest *oldest, int64_t now)
 {
 	struct stat st;
-	uint64_t total = fstat(fd, &st) == 0 ? allocated(&st) : 0;
+	uint64_t total = 0;
 	DIR *dir = open_listing(fd);
 	struct dirent *de;
 	while (dir && (de = readdir(dir))) {
@@ -305,12 +305,13 @@ static uint64_t survey_folder(int fd, const char *folder, struct oldest *oldest,
 	return total;
 }
 
-/* What the whole cache folder takes: itself, and every identity folder in
- * it with what it holds. */
+/* What the files in the whole cache folder take, every identity folder's.
+ * Not the folders' own blocks: they do not shrink when files go, so no
+ * trim could win them back, and one grown by a larger budget before would
+ * have every entry trimmed, store after store. */
 static uint64_t survey(struct disk_cache *d, struct oldest *oldest)
 {
-	struct stat st;
-	uint64_t total = fstat(d->root_fd, &st) == 0 ? allocated(&st) : 0;
+	uint64_t total = 0;
 	int64_t now = clock_wall_s();
 	DIR *root = open_listing(d->root_fd);
 	struct dirent *de;
@@ -362,7 +363,12 @@ static void recount_and_trim(struct disk_cache *d)
 	uint64_t target = d->max_bytes / 100 * TRIM_TO_PERCENT;
 	int open_fd = -1;
 	char open_name[IDENTITY_NAME_LEN + 1] = "";
-	for (int pass = 0; oldest.c && total > d->max_bytes && pass < MAX_TRIM_PASSES; pass++) {
+	bool over = oldest.c && total > d->max_bytes;
+	for (int pass = 0; over && total > target && pass < MAX_TRIM_PASSES; pass++) {
+		if (pass > 0) { /* more to go than one pass held: count again */
+			oldest.n = 0;
+			total = survey(d, &oldest);
+		}
 		qsort(oldest.c, oldest.n, sizeof(*oldest.c), older_first);
 		size_t removed = 0;
 		for (size_t i = 0; i < oldest.n && total > target; i++) {
@@ -371,12 +377,7 @@ static void recount_and_trim(struct disk_cache *d)
 				removed++;
 			}
 		}
-		if (total <= target || removed == 0)
-			break;
-		/* More to go than one pass holds: count again, and go on. */
-		oldest.n = 0;
-		total = survey(d, &oldest);
-		if (total <= target)
+		if (removed == 0)
 			break;
 	}
 	if (open_fd >= 0)

@@ -12,8 +12,9 @@
  * link.  Private: folders 0700 and files 0600, owned by the user; a cache
  * folder others may enter is refused.
  *
- * Bounded: max_bytes is the disk the whole cache folder takes, every
- * identity's folder in it, counted in allocated blocks (what du shows).
+ * Bounded: max_bytes is the disk the files in the whole cache folder take,
+ * every identity's, counted in allocated blocks (what du shows; the
+ * folders' own blocks aside).
  * Past it, the entries used least recently go first, at open and whenever
  * stores take the folder over it; an identity folder no mount has used for
  * longer than unused_s is removed at open.
