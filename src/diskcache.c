@@ -62,7 +62,7 @@ struct disk_cache {
 	time_t born;
 	_Atomic uint64_t expired_ms;
 	pthread_mutex_t lock;    /* bytes, written, trimming */
-	uint64_t bytes;          /* the whole folder takes, as far as this mount knows */
+	uint64_t bytes;          /* the folder's files take, as far as this mount knows */
 	uint64_t written;        /* stored since the last count */
 	atomic_uint tmp_counter;
 	atomic_bool write_failed; /* logged once */
