@@ -82,6 +82,9 @@ struct cache *cache_new(const struct cache_config *cfg)
 	if (!c)
 		return NULL;
 	c->cfg = *cfg;
+	/* A SIGHUP of an earlier mount made stale what the disk held then. */
+	if (cfg->disk)
+		c->expired_wall_ms = disk_cache_expired_ms(cfg->disk);
 	if (htab_init(&c->entries) != 0) {
 		free(c);
 		return NULL;
@@ -541,8 +544,11 @@ void cache_expire_all(struct cache *c)
 {
 	pthread_mutex_lock(&c->lock);
 	c->epoch++;
-	c->expired_wall_ms = clock_wall_ms();
+	uint64_t now = c->expired_wall_ms = clock_wall_ms();
 	pthread_mutex_unlock(&c->lock);
+	/* Stale after a remount too (the file I/O outside the lock). */
+	if (c->cfg.disk)
+		disk_cache_record_expiry(c->cfg.disk, now);
 }
 
 void cache_get_stats(struct cache *c, struct cache_stats *out)

@@ -43,7 +43,8 @@ struct cache_config {
 	void *fetch_ctx;
 	/* Values on disk, from earlier mounts too (may be NULL).  A value from
 	 * disk is fresh when its fetch time, on the wall clock, is within its
-	 * TTL and after the last cache_expire_all(). */
+	 * TTL and after the last cache_expire_all(), this mount's or, as the
+	 * disk recorded it, an earlier one's. */
 	struct disk_cache *disk;
 };
 
@@ -85,7 +86,8 @@ int cache_refusal(struct cache *c, const struct obj_key *key);
 
 /* Everything held becomes stale: the next cache_get of each key fetches.
  * A fetch already under way when this is called does not make its result
- * fresh again. */
+ * fresh again.  Recorded on disk: what the disk holds stays stale after a
+ * remount. */
 void cache_expire_all(struct cache *c);
 
 void cache_get_stats(struct cache *c, struct cache_stats *out);

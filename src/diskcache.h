@@ -4,10 +4,22 @@
  * belongs to) under the cache folder, one file per object (diskformat.h),
  * written to a private temporary file and renamed into place, so readers
  * see a whole old entry or a whole new one, never a mix.  Two mounts may
- * share a folder.  Bounded: past max_bytes, the entries used least recently
- * go first.  Private: folders 0700 and files 0600, owned by the user; a
- * folder others may read is refused.  Every failure is a miss, never an
- * error the user sees. */
+ * share a folder.
+ *
+ * Safe under a root daemon: the cache folder is opened once, from /, below
+ * folders no other user could swap (safedir.h), and everything happens
+ * below its descriptor and the identity folder's, never through a symbolic
+ * link.  Private: folders 0700 and files 0600, owned by the user; a cache
+ * folder others may enter is refused.
+ *
+ * Bounded: max_bytes is the disk the files in the whole cache folder take,
+ * every identity's, counted in allocated blocks (what du shows; the
+ * folders' own blocks aside).
+ * Past it, the entries used least recently go first, at open and whenever
+ * stores take the folder over it; an identity folder no mount has used for
+ * longer than unused_s is removed at open.
+ *
+ * Every failure past opening is a miss, never an error the user sees. */
 #ifndef SEPAYFS_DISKCACHE_H
 #define SEPAYFS_DISKCACHE_H
 
@@ -20,10 +32,25 @@
 
 struct disk_cache;
 
-/* Opens (creating it 0700 if needed) root/<identity>.  NULL with why set
- * when the folder cannot be used: not ours, open to others, not a folder. */
+/* Why disk_cache_open() gave no cache. */
+enum disk_cache_failure {
+	/* The disk's fault (read-only, full, no permission, a file that cannot
+	 * be written), or a folder on the way that another user could swap:
+	 * the mount goes on with memory only. */
+	DISK_CACHE_OFF,
+	/* The cache folder is another user's or open to others: bank data
+	 * must not go there, and the mount is refused. */
+	DISK_CACHE_NOT_PRIVATE,
+};
+
+/* Opens (making them 0700 if needed) root and root/<identity>, takes the
+ * identity folder's time of first use (disk_cache_born) and last SIGHUP
+ * (disk_cache_expired_ms), removes identity folders unused for longer than
+ * unused_s (0: none), and trims the folder to max_bytes (0: no cap).  NULL
+ * with why and *failure set when the cache cannot be used. */
 struct disk_cache *disk_cache_open(const char *root, const char *identity, uint64_t max_bytes,
-				   char *why, size_t why_size);
+				   uint64_t unused_s, enum disk_cache_failure *failure, char *why,
+				   size_t why_size);
 void disk_cache_close(struct disk_cache *d);
 
 /* The stored snapshot of key (refs = 1, its fetched time set), or NULL: a
@@ -35,12 +62,20 @@ void disk_cache_store(struct disk_cache *d, const struct obj_key *key, const str
 /* Drops every entry (the folder turned out to hold another user's data). */
 void disk_cache_wipe(struct disk_cache *d);
 
-/* When this folder was first used (made on the first call): the mtime of
- * directories whose names never change, the same across mounts. */
-time_t disk_cache_born(struct disk_cache *d);
+/* When this identity's folder was first used: the mtime of directories
+ * whose names never change, the same across mounts. */
+time_t disk_cache_born(const struct disk_cache *d);
+
+/* The wall-clock time, in ms, of the last SIGHUP recorded by a mount of
+ * this identity (0: none): an entry fetched before it is stale. */
+uint64_t disk_cache_expired_ms(const struct disk_cache *d);
+/* Records a SIGHUP at wall_ms, durably, for later mounts. */
+void disk_cache_record_expiry(struct disk_cache *d, uint64_t wall_ms);
 
 /* The folder entries live in, for messages. */
 const char *disk_cache_dir(const struct disk_cache *d);
+/* The disk the files in the whole cache folder take, as far as this
+ * mount knows. */
 uint64_t disk_cache_bytes(struct disk_cache *d);
 
 #endif

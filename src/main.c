@@ -97,32 +97,39 @@ static int probe_api(struct sepay_api *api, const char *base_url, uint64_t ttl_m
 	return rc;
 }
 
-/* The disk cache of this API and this token's user.  Its account listing
- * must share an account with what the API just answered: a folder that
- * does not (a token of another company that hashed alike, a copied folder)
- * is emptied rather than served.  NULL after printing why. */
-static struct disk_cache *open_disk_cache(const struct sepayfs_options *opts, struct auth *auth,
-					  json_t *page1)
+/* The disk cache of this API and this token's user, in *disk.  Its
+ * account listing must share an account with what the API just answered:
+ * a folder that does not (a token of another company that hashed alike, a
+ * copied folder) is emptied rather than served.  A disk that cannot hold
+ * the cache (read-only, full, below a folder another user could swap)
+ * leaves *disk NULL after one warning: memory serves.  -1 after printing
+ * why when the folder is not private: bank data must not go there. */
+static int open_disk_cache(const struct sepayfs_options *opts, struct auth *auth, json_t *page1,
+			   struct disk_cache **disk)
 {
-	char who[320], identity[1024], why[600];
+	char who[320], identity[1024], why[1200];
 	auth_identity(auth, who, sizeof(who));
 	snprintf(identity, sizeof(identity), "%s\n%s", opts->base_url, who);
-	struct disk_cache *disk = disk_cache_open(opts->cache_dir, identity,
-						  (uint64_t)opts->cache_disk_mb << 20, why,
-						  sizeof(why));
-	if (!disk) {
+	enum disk_cache_failure failure;
+	*disk = disk_cache_open(opts->cache_dir, identity, (uint64_t)opts->cache_disk_mb << 20,
+				opts->history_ttl, &failure, why, sizeof(why));
+	if (!*disk && failure == DISK_CACHE_NOT_PRIVATE) {
 		fprintf(stderr, "sepayfs: %s\n", why);
-		return NULL;
+		return -1;
+	}
+	if (!*disk) {
+		log_warn("disk cache off, serving from the API and memory only: %s", why);
+		return 0;
 	}
 	struct obj_key list_key = { OBJ_ACCOUNT_LIST, 0, 0 };
-	struct snapshot *cached = disk_cache_load(disk, &list_key);
+	struct snapshot *cached = disk_cache_load(*disk, &list_key);
 	if (!objects_listing_matches_page(cached, page1)) {
 		log_warn("disk cache %s held accounts the API does not list for this token: "
-			 "emptied", disk_cache_dir(disk));
-		disk_cache_wipe(disk);
+			 "emptied", disk_cache_dir(*disk));
+		disk_cache_wipe(*disk);
 	}
 	snapshot_unref(cached);
-	return disk;
+	return 0;
 }
 
 static int run_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cmd)
@@ -245,10 +252,9 @@ static int connect_api(struct daemon *d)
 	if (probe_api(&d->api, o->base_url, (uint64_t)o->cache_ttl * 1000, &page1) != 0)
 		return -1;
 	d->api.cfg.timeout_ms = o->timeout * 1000;
-	if (o->cache_dir)
-		d->disk = open_disk_cache(o, d->auth, page1);
+	int rc = o->cache_dir ? open_disk_cache(o, d->auth, page1, &d->disk) : 0;
 	json_decref(page1);
-	return o->cache_dir && !d->disk ? -1 : 0;
+	return rc;
 }
 
 static unsigned negative_ttl_s(const struct sepayfs_options *o)

@@ -74,7 +74,7 @@ static const struct option_def options[] = {
 	       "none: memory only)"),
 	/* 512 MiB is years of a company's history; 1 TiB is a typo, not a plan. */
 	NUMBER("cache_disk_mb", cache_disk_mb, 512, 1, 1u << 20, "N",
-	       "disk the cache may take (default 512)"),
+	       "disk the whole cache folder may take, as du\ncounts it (default 512)"),
 	/* A week: banks book late items and corrections within days; a quarter
 	 * is the longest wait that makes sense. */
 	NUMBER("settle_days", settle_days, 7, 0, 92, "N",

@@ -51,16 +51,29 @@ char *secret_file_read(const char *path, const char *what, size_t max, size_t *l
 	return buf;
 }
 
+/* Makes a rename in folder survive a power cut: the new name is in the
+ * folder's blocks, which only an fsync of the folder writes out. */
+static int sync_folder(const char *folder)
+{
+	int fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	int rc = fsync(fd) != 0 ? errno : 0;
+	close(fd);
+	return rc;
+}
+
 int secret_file_write(const char *path, const char *bytes, size_t len)
 {
 	char *copy = strdup(path);
 	if (!copy)
 		return ENOMEM;
-	char tmp[4096];
-	int n = snprintf(tmp, sizeof(tmp), "%s/.sepayfs-XXXXXX", dirname(copy));
+	char folder[4096], tmp[sizeof(folder) + sizeof("/.sepayfs-XXXXXX")];
+	int n = snprintf(folder, sizeof(folder), "%s", dirname(copy));
 	free(copy);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
+	if (n < 0 || (size_t)n >= sizeof(folder))
 		return ENAMETOOLONG;
+	snprintf(tmp, sizeof(tmp), "%s/.sepayfs-XXXXXX", folder);
 	int fd = mkstemp(tmp); /* created 0600 */
 	if (fd < 0)
 		return errno;
@@ -79,9 +92,12 @@ int secret_file_write(const char *path, const char *bytes, size_t len)
 		rc = errno;
 	if (!rc && rename(tmp, path) != 0)
 		rc = errno;
-	if (rc)
+	if (rc) {
 		unlink(tmp);
-	return rc;
+		return rc;
+	}
+	/* A rotated refresh token lost to a power cut forces a new log-in. */
+	return sync_folder(folder);
 }
 
 void secret_free(char *secret)

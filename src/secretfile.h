@@ -16,7 +16,9 @@ char *secret_file_read(const char *path, const char *what, size_t max, size_t *l
 void secret_free(char *secret);
 
 /* Replaces path with bytes: a private temporary file in the same
- * directory, synced, then renamed over it.  0 or an errno. */
+ * directory, synced, renamed over it, and the directory synced, so the
+ * new file survives a power cut.  0 or an errno (one from the last sync
+ * means path holds the new bytes, which a power cut may still undo). */
 int secret_file_write(const char *path, const char *bytes, size_t len);
 
 #endif

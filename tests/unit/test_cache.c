@@ -338,12 +338,13 @@ static void test_ages_across_reboots_and_flushes(void)
 {
 	char root[] = "/tmp/sepayfs-test-cache-age-XXXXXX";
 	CHECK(mkdtemp(root) != NULL);
-	char why[600];
-	struct disk_cache *d = disk_cache_open(root, "age", 1 << 20, why, sizeof(why));
+	char why[1200];
+	enum disk_cache_failure failure;
+	atomic_store(&test_clock.wall_ns, 1800000000LL * 1000000000LL);
+	struct disk_cache *d = disk_cache_open(root, "age", 1 << 20, 0, &failure, why, sizeof(why));
 	CHECK(d != NULL);
 	struct obj_key k = { 1, 7, 0 };
 	struct snapshot *old = snapshot_new_file(blob_new("old", 3, (struct timespec){ 1, 0 }));
-	atomic_store(&test_clock.wall_ns, 1800000000LL * 1000000000LL);
 	old->fetched = (struct timespec){ 1800000000 - 21 * 86400, 0 };
 	disk_cache_store(d, &k, old);
 	snapshot_unref(old);
@@ -379,8 +380,11 @@ static void test_put_keeps_times_from_disk(void)
 {
 	char root[] = "/tmp/sepayfs-test-cache-put-XXXXXX";
 	CHECK(mkdtemp(root) != NULL);
-	char why[600];
-	struct disk_cache *d = disk_cache_open(root, "put", 1 << 20, why, sizeof(why));
+	char why[1200];
+	enum disk_cache_failure failure;
+	atomic_store(&test_clock.wall_ns, 1800000000LL * 1000000000LL);
+	struct disk_cache *d = disk_cache_open(root, "put", 1 << 20, 0, &failure, why,
+					       sizeof(why));
 	CHECK(d != NULL);
 	struct obj_key month = { 4, 7, 202605 }, other = { 4, 7, 202606 };
 	struct snapshot *seen = snapshot_new_file(blob_new("same", 4, (struct timespec){ 100, 0 }));
@@ -415,6 +419,54 @@ static void test_put_keeps_times_from_disk(void)
 	CHECK_INT(s ? s->file->v.mtime.tv_sec : 0, 100);
 	snapshot_unref(s);
 	disk_cache_close(d);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	CHECK(system(cmd) == 0);
+}
+
+/* fake_fetch, dated now on the wall clock as objects.c dates a fetch. */
+static int dated_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
+{
+	int rc = fake_fetch(ctx, key, out);
+	if (rc == 0)
+		(*out)->fetched = clock_wall();
+	return rc;
+}
+
+/* A flush outlives the mount: what the disk held before it is stale after
+ * a remount, and fetched again; what was fetched after it is not. */
+static void test_flush_outlives_the_mount(void)
+{
+	char root[] = "/tmp/sepayfs-test-cache-flush-XXXXXX";
+	CHECK(mkdtemp(root) != NULL);
+	atomic_store(&test_clock.wall_ns, 1800000000LL * 1000000000LL);
+	struct fake_source src = { .content = "before" };
+	struct obj_key k = { 1, 9, 0 };
+	const char *want[] = { "before", "after", "after" };
+	const unsigned fetches[] = { 1, 2, 2 };
+	for (int mount = 0; mount < 3; mount++) {
+		char why[1200];
+		enum disk_cache_failure failure;
+		struct disk_cache *d = disk_cache_open(root, "flush", 1 << 20, 0, &failure, why,
+						       sizeof(why));
+		CHECK(d != NULL);
+		struct cache_config cfg = { .ttl_ms = 600000, .fetch = dated_fetch,
+					    .fetch_ctx = &src, .disk = d };
+		struct cache *c = cache_new(&cfg);
+		if (mount == 1)
+			src.content = "after";
+		struct snapshot *s = NULL;
+		CHECK_INT(cache_get(c, &k, &s), 0);
+		CHECK_STR(s ? s->file->bytes : NULL, want[mount]);
+		CHECK_INT(atomic_load(&src.fetches), fetches[mount]);
+		snapshot_unref(s);
+		atomic_fetch_add(&test_clock.wall_ns, 1000000000LL);
+		if (mount == 0)
+			cache_expire_all(c); /* SIGHUP, then unmount */
+		cache_free(c);
+		disk_cache_close(d);
+		atomic_fetch_add(&test_clock.wall_ns, 1000000000LL);
+	}
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	CHECK(system(cmd) == 0);
@@ -484,6 +536,7 @@ static void test_refusals_hold_for_what_is_held(void)
 int main(void)
 {
 	clock_use_fake(&test_clock);
+	test_flush_outlives_the_mount();
 	test_ages_across_reboots_and_flushes();
 	test_put_keeps_times_from_disk();
 	test_refusals_hold_for_what_is_held();

@@ -9,6 +9,38 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Linked with --wrap=fsync,--wrap=rename: every sync and rename, in the
+ * order they happen, to check what reaches the disk before what. */
+enum call_kind { SYNC_FILE, SYNC_FOLDER, RENAME };
+struct call {
+	enum call_kind what;
+	ino_t ino; /* of what was synced */
+};
+static struct call calls[16];
+static int ncalls;
+
+static void record(enum call_kind what, ino_t ino)
+{
+	if (ncalls < (int)(sizeof(calls) / sizeof(calls[0])))
+		calls[ncalls++] = (struct call){ what, ino };
+}
+
+int __real_fsync(int fd);
+int __wrap_fsync(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) == 0)
+		record(S_ISDIR(st.st_mode) ? SYNC_FOLDER : SYNC_FILE, st.st_ino);
+	return __real_fsync(fd);
+}
+
+int __real_rename(const char *from, const char *to);
+int __wrap_rename(const char *from, const char *to)
+{
+	record(RENAME, 0);
+	return __real_rename(from, to);
+}
+
 static void put(const char *path, const char *text, mode_t mode)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -59,6 +91,18 @@ int main(void)
 	text = secret_file_read(path, "credentials file", 1024, &len);
 	CHECK_STR(text, "{\"refresh_token\":\"new\"}");
 	secret_free(text);
+	/* Durable: the file is synced before the rename, and the folder that
+	 * holds the new name after it (a rotated refresh token lost to a power
+	 * cut forces a new log-in). */
+	ncalls = 0;
+	CHECK_INT(secret_file_write(path, "rotated", 7), 0);
+	struct stat folder;
+	CHECK(stat(dir, &folder) == 0);
+	CHECK_INT(ncalls, 3);
+	CHECK_INT(calls[0].what, SYNC_FILE);
+	CHECK_INT(calls[1].what, RENAME);
+	CHECK_INT(calls[2].what, SYNC_FOLDER);
+	CHECK(calls[2].ino == folder.st_ino);
 	chmod(dir, 0500);
 	if (geteuid() != 0) { /* root writes anywhere */
 		CHECK(secret_file_write(path, "lost", 4) != 0);
