@@ -706,6 +706,9 @@ TX_ID_BASE = 40_000
 TX_IDS_PER_ACCOUNT = 1_000
 # Transactions in one month: 0-6, a fifth of the months empty.
 TX_PER_MONTH = (0, 0, 1, 1, 2, 2, 3, 4, 5, 6)
+# The busy account's (--busy-tx) ids: above every other account's range.
+BUSY_TX_ID_BASE = 1_000_000_000
+BUSY_TX_IDS = 50_000_000
 # The share of months that also get a transaction on their first second
 # (YYYY-MM-01 00:00:00) and one on their last (YYYY-MM-<last> 23:59:59).
 MONTH_EDGE_SHARE = 1 / 3
@@ -787,10 +790,12 @@ def transaction_reference(prefix, vn_secs, tx_id):
     return "%06d.%s.%06d" % (prefix, time.strftime("%y%m%d", time.gmtime(vn_secs)), tx_id)
 
 
-def make_transactions(seed, index, account, sub_numbers, until_vn):
+def make_transactions(seed, index, account, sub_numbers, until_vn, per_month=None):
     """An account's transactions, oldest first, from the month of its
     created_at to until_vn (Vietnam-clock seconds), drawn from a generator of
-    the seed and the account id alone.  Empty without a usable created_at."""
+    the seed and the account id alone.  Empty without a usable created_at.
+    per_month: exactly that many a month (a busy shop's account: --busy-tx,
+    ids from BUSY_TX_ID_BASE), instead of a handful."""
     created = parse_stamp(account.get("created_at"))
     if created is None or created > until_vn:
         return []
@@ -815,7 +820,7 @@ def make_transactions(seed, index, account, sub_numbers, until_vn):
         start = calendar.timegm((year, month, 1, 0, 0, 0, 0, 0, 0))
         end = start + calendar.monthrange(year, month)[1] * 86400
         lo, hi = max(start, created), min(end, until_vn + 1)
-        count = rng.choice(TX_PER_MONTH)
+        count = rng.choice(TX_PER_MONTH) if per_month is None else per_month
         if hi > lo:
             month_stamps = [lo + int(r() * (hi - lo)) for _ in range(count)]
             # The month's first and last second, in about a third of the
@@ -827,11 +832,16 @@ def make_transactions(seed, index, account, sub_numbers, until_vn):
                         month_stamps.append(edge)
                         edges += 1
             stamps.extend(sorted(month_stamps))
-    del stamps[TX_IDS_PER_ACCOUNT:]  # the account's id range
+    if per_month is None:
+        del stamps[TX_IDS_PER_ACCOUNT:]  # the account's id range
+        id_base = TX_ID_BASE + index * TX_IDS_PER_ACCOUNT
+    else:
+        del stamps[BUSY_TX_IDS:]
+        id_base = BUSY_TX_ID_BASE
     balance = rng.int(0, 20_000) * 100_000 * 100  # up to 2 billion VND, in cents
     out = []
     for seq, when in enumerate(stamps):
-        tx_id = TX_ID_BASE + index * TX_IDS_PER_ACCOUNT + seq
+        tx_id = id_base + seq
         x = r()
         if x < 0.05:
             cents = rng.int(1, 99_999_999)                    # with cents
@@ -873,11 +883,24 @@ def make_transactions(seed, index, account, sub_numbers, until_vn):
 TO_DATE_MODES = ("inclusive", "midnight", "exclusive")
 
 
-def transactions_between(items, from_date, to_date, to_date_mode="inclusive"):
+def transactions_between(items, from_date, to_date, to_date_mode="inclusive", keys=None):
     """The items whose transaction_date is within the range (from_date or
     to_date None: open).  from_date counts from its 00:00:00; to_date_mode
     says what to_date means: "inclusive" the whole day, "midnight" up to
-    its 00:00:00 (that second included), "exclusive" up to the day before."""
+    its 00:00:00 (that second included), "exclusive" up to the day before.
+    keys: every item's transaction_date, in the items' (sorted) order, to
+    find the range by bisection (a busy account's history is 100,000s)."""
+    if keys is not None:
+        lo = 0 if from_date is None else bisect.bisect_left(keys, from_date)
+        if to_date is None:
+            hi = len(keys)
+        elif to_date_mode == "inclusive":
+            hi = bisect.bisect_right(keys, to_date + " \uffff")
+        elif to_date_mode == "midnight":
+            hi = bisect.bisect_right(keys, to_date + " 00:00:00")
+        else:
+            hi = bisect.bisect_left(keys, to_date)
+        return items[lo:hi]
     out = []
     to_stamp = None if to_date is None else to_date + " 00:00:00"
     for t in items:
@@ -1290,6 +1313,7 @@ class State:
 
     def reset(self):
         self.rate_window = collections.deque()
+        self.tx_keys = {}
         ids, meta = skeleton(self.args.accounts, self.args.seed, self.args.max_sub_accounts)
         sub_index = {}
         for acc_id, (_, sub_ids) in meta.items():
@@ -1465,10 +1489,24 @@ class State:
             if index is not None:
                 subs = [s.get("account_number") for s in self.sub_items(acc_id)
                         if isinstance(s.get("account_number"), str)]
+                busy = self.args.busy_tx if index == 0 and self.args.busy_tx else None
                 items = make_transactions(self.args.seed, index, account, subs,
-                                          self.started_vn)
+                                          self.started_vn, per_month=busy)
             self.tx[acc_id] = items
         return items
+
+    def transaction_keys(self, acc_id, items):
+        """The transaction_date of each of the account's items, for
+        transactions_between's bisection; None when the list is not sorted
+        by date (a hostile date added), so a scan decides instead."""
+        cached = self.tx_keys.get(acc_id)
+        if cached is not None and cached[0] is items and cached[1] == len(items):
+            return cached[2]
+        keys = [t.get("transaction_date") for t in items]
+        if not all(isinstance(k, str) for k in keys) or keys != sorted(keys):
+            keys = None
+        self.tx_keys[acc_id] = (items, len(items), keys)
+        return keys
 
     def all_transactions(self):
         """Every listed account's transactions, ordered by transaction_date
@@ -2349,7 +2387,9 @@ class Handler(BaseHTTPRequestHandler):
                 items = state.transactions(acc_id)
                 if items is None:
                     return 404, error_body(404, "The bank account does not exist.")
-            found = transactions_between(items, from_date, to_date, knobs["to_date_mode"])
+            keys = state.transaction_keys(acc_id, items) if acc_id is not None else None
+            found = transactions_between(items, from_date, to_date, knobs["to_date_mode"],
+                                         keys)
             page, per_page, last_page, start, end = self._page(state, query, len(found))
             foreign = None
             if acc_id is not None and knobs["foreign_tx_items"]:
@@ -2503,6 +2543,9 @@ def main(argv=None):
     p.add_argument("--default-page-size", type=int, default=20,
                    help="page size without limit= (20)")
     p.add_argument("--latency-ms", type=int, default=0, help="delay per API request (0)")
+    p.add_argument("--busy-tx", type=int, default=0, metavar="N",
+                   help="the first account (19) takes N transactions every month of its "
+                        "history, a busy shop's (0: a handful, like the others)")
     p.add_argument("--history-months", type=int, default=None, metavar="N",
                    help="every account's created_at exactly N months before this month "
                         "(default: %d-%d months before, account 19 on 2025-02-12)"
