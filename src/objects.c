@@ -274,15 +274,19 @@ int objects_tx_access(struct objects_source *src, int64_t account, int32_t month
 {
 	if (tx_access_forbidden(&src->tx, account))
 		return EPERM;
-	if (!src->cache)
+	if (!src->cache || tx_access_recently_allowed(&src->tx, account))
 		return 0;
 	/* A month not held asks the API itself, which answers for access. */
 	struct obj_key asked = { OBJ_TX_MONTH, account, month };
-	struct obj_key current = { OBJ_TX_MONTH, account, month_of_time((time_t)clock_wall_s()) };
-	if (!cache_fresh(src->cache, &asked) || cache_fresh(src->cache, &current))
+	if (!cache_fresh(src->cache, &asked))
 		return 0;
+	/* The account's months that are not fresh, as one range (the current
+	 * month at least): the one request both asks and refreshes, so a
+	 * walk that reads the folder's listing from the kernel's cache (no
+	 * readdir: nothing marks it as a walk) asks no more than a cold one. */
+	struct obj_key range = { OBJ_TX_RANGE, account, 0 };
 	struct snapshot *s;
-	int rc = cache_get(src->cache, &current, &s);
+	int rc = cache_get(src->cache, &range, &s);
 	if (rc == 0)
 		snapshot_unref(s);
 	return rc == EPERM || rc == EACCES || rc == ENOENT ? rc : 0;

@@ -59,10 +59,11 @@ bool objects_tx_forbidden(struct objects_source *src, int64_t account);
  * 403 on its transactions holds.  A month not fresh in the cache is
  * fetched by its reader, which asks the API anyway: 0.  A month held (a
  * settled one is held for weeks) when the API has not answered for the
- * account's transactions within the TTL (its current month is not fresh)
- * costs one request: the current month.  Its 403 gives EPERM, a 401 a new
- * token did not cure EACCES, a 404 ENOENT; network or server trouble 0
- * (the cache serves what it holds, as before). */
+ * account's transactions within the TTL costs one request: the range of
+ * the account's months that are not fresh (the current one at least),
+ * which refreshes them too.  Its 403 gives EPERM, a 401 a new token did
+ * not cure EACCES, a 404 ENOENT; network or server trouble 0 (the cache
+ * serves what it holds, as before). */
 int objects_tx_access(struct objects_source *src, int64_t account, int32_t month);
 
 /* A cache_fetch_fn; ctx is a struct objects_source. */

@@ -120,6 +120,7 @@ void tx_access_end(struct tx_access *t, int64_t account, bool probe, int rc)
 		v->used_ms = now;
 		if (rc == 0) {
 			v->allowed = true;
+			v->allowed_ms = now;
 			v->forbidden_until_ms = 0;
 		} else if (rc == EPERM) {
 			v->allowed = false;
@@ -136,4 +137,13 @@ void tx_access_end(struct tx_access *t, int64_t account, bool probe, int rc)
 	}
 	pthread_cond_broadcast(&t->answered);
 	pthread_mutex_unlock(&t->lock);
+}
+
+bool tx_access_recently_allowed(struct tx_access *t, int64_t account)
+{
+	pthread_mutex_lock(&t->lock);
+	struct tx_verdict *v = find(t, account);
+	bool recent = v && v->allowed && now_ms() - v->allowed_ms < t->window_ms;
+	pthread_mutex_unlock(&t->lock);
+	return recent;
 }

@@ -35,6 +35,7 @@ struct tx_access {
 		bool allowed;         /* answered with transactions */
 		bool probing;         /* a first request is out */
 		uint64_t used_ms;
+		uint64_t allowed_ms;  /* when it last answered with transactions */
 	} slots[TX_ACCESS_SLOTS];
 };
 
@@ -50,5 +51,8 @@ bool tx_access_forbidden(struct tx_access *t, int64_t account);
 int tx_access_begin(struct tx_access *t, int64_t account, bool *probe);
 /* The request's result (0, EPERM, or another errno). */
 void tx_access_end(struct tx_access *t, int64_t account, bool probe, int rc);
+/* Whether the account's transactions were answered (not refused) within
+ * the window a 403 is believed for: the cache's months need no new check. */
+bool tx_access_recently_allowed(struct tx_access *t, int64_t account);
 
 #endif

@@ -41,6 +41,34 @@ def test_cold_cat_of_one_month_asks_for_that_month(mock, mount):
     assert "from_date=%s-01" % month in asked[0]["query"]
 
 
+@pytest.mark.mock_opts(accounts=20, history_months=18)
+def test_a_repeated_walk_costs_no_more_than_a_cold_one(mock, mount):
+    """The same grep -r again once the TTL has passed, nothing changed: the
+    kernel still holds each transactions folder's listing (its mtime did
+    not move), so no readdir marks the walk, and the months that expired
+    were asked one by one instead of as the account's range (a request
+    more per account)."""
+    mnt = mount(mock, cache_ttl=2)
+
+    def walk():
+        r = subprocess.run(["grep", "-rc", "DH", mnt], capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode in (0, 1), r.stderr
+        mock.wait_quiet()
+
+    walk()
+    cold = mock.requests()  # the mount's first page of accounts included
+    time.sleep(2.5)  # past the TTL: that is the point, and a slow machine only adds to it
+    walk()
+    again = mock.requests_since(len(cold))
+    assert len(again) <= len(cold), (len(cold), len(again))
+    per_account = {}
+    for e in tx_requests(again):
+        q = dict(p.split("=", 1) for p in e["query"].split("&"))
+        per_account.setdefault(q["bank_account_id"], set()).add(q["from_date"])
+    assert all(len(starts) == 1 for starts in per_account.values()), per_account
+
+
 @pytest.mark.mock_opts(accounts=10, history_months=18)
 def test_a_walk_asks_each_history_as_one_range(mock, mount):
     mnt = mount(mock)
