@@ -39,12 +39,12 @@ sources_of() {
 	page | token)
 		sed -n '/^core_sources = files(/,/)/p' src/meson.build |
 		sed -n "s/^ *'\([^']*\.c\)',\{0,1\}$/\1/p" ;;
-	render) echo "render.c strbuf.c" ;;
+	render) echo "render.c strbuf.c scrubbing_alloc.c" ;;
 	names) echo "names.c" ;;
 	retry_after) echo "retry_after.c" ;;
-	cache_entry) echo "diskformat.c snapshot.c strbuf.c" ;;
+	cache_entry) echo "diskformat.c snapshot.c strbuf.c scrubbing_alloc.c" ;;
 	dates) echo "months.c" ;;
-	login) echo "login_callback.c login_pkce.c login_text.c strbuf.c" ;;
+	login) echo "login_callback.c login_pkce.c login_text.c strbuf.c scrubbing_alloc.c" ;;
 	esac
 }
 
