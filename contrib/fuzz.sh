@@ -39,7 +39,8 @@ sources_of() {
 	page | token)
 		sed -n '/^core_sources = files(/,/)/p' src/meson.build |
 		sed -n "s/^ *'\([^']*\.c\)',\{0,1\}$/\1/p" ;;
-	render) echo "render.c strbuf.c scrubbing_alloc.c" ;;
+	render) echo "render.c numtext.c strbuf.c scrubbing_alloc.c" ;;
+	numtext) echo "numtext.c strbuf.c scrubbing_alloc.c" ;;
 	names) echo "names.c" ;;
 	retry_after) echo "retry_after.c" ;;
 	cache_entry) echo "diskformat.c snapshot.c strbuf.c scrubbing_alloc.c" ;;
@@ -48,7 +49,7 @@ sources_of() {
 	esac
 }
 
-targets="page render names retry_after token cache_entry dates login"
+targets="page render numtext names retry_after token cache_entry dates login"
 
 for t in $targets; do
 	srcs=

@@ -5,14 +5,17 @@ Runs tests/bench/bench_cpu.c under callgrind, which counts only the
 function doing the work (--toggle-collect=measured_*): instruction counts
 are repeatable where times on a shared 2-core machine are not.
   1. a 14.6 MB page of transactions parsed and freed, against the same
-     page with 100 values jansson cannot hold (an integer past 64 bits,
-     evenly spread) salvaged: salvage.c leaves them out in a constant
+     page with 100 values jansson cannot hold (invalid UTF-8, evenly
+     spread) salvaged: salvage.c leaves them out in a constant
      number of passes (target: at most 4 times a clean parse; parsing the
      body again after each one left out cost 62 times);
   2. the same clean page with the daemon's allocators (scrubbing_alloc.c:
      jansson's frees go through a hook that scrubs inside a scope only)
      against libc's (target: at most 2% more);
-  3. 200 GETs of a page of 20 accounts from the mock API, through the
+  3. the same clean page read as the daemon reads a body: every number
+     marked with its text first (numtext.c), then parsed (target: at most
+     1.3 times the parse alone);
+  4. 200 GETs of a page of 20 accounts from the mock API, through the
      libcurl transport, with the daemon's allocators (every block libcurl
      frees is scrubbed) against libc's (target: at most 3% more a request).
 It prints the counts and ratios, and exits non-zero when one misses its
@@ -41,6 +44,7 @@ REQUESTS = 200
 
 SALVAGE_TARGET = 4.0     # times a clean parse
 PAGE_SCRUB_TARGET = 1.02
+NUMBERS_TARGET = 1.3
 REQUEST_SCRUB_TARGET = 1.03
 
 spec = importlib.util.spec_from_file_location("bench", os.path.join(HERE, "bench.py"))
@@ -86,6 +90,13 @@ def main():
     if ratio > PAGE_SCRUB_TARGET:
         failed.append("page allocators")
 
+    numbers, _ = instructions("page-numbers", "plain")
+    ratio = numbers / clean
+    print("3. the same page with its numbers marked first: %.0f M = %.2fx (target <= %.1fx)"
+          % (numbers / 1e6, ratio, NUMBERS_TARGET))
+    if ratio > NUMBERS_TARGET:
+        failed.append("numbers")
+
     with tempfile.TemporaryDirectory() as tmp:
         mock = bench.Mock(tmp, accounts=20, latency_ms=0)
         try:
@@ -94,7 +105,7 @@ def main():
         finally:
             mock.stop()
     ratio = scrubbed / plain
-    print("3. a GET of 20 accounts through libcurl: %.0f k instructions with libc's allocator, "
+    print("4. a GET of 20 accounts through libcurl: %.0f k instructions with libc's allocator, "
           "%.0f k with the daemon's: %+.2f%% (target <= %+.0f%%)"
           % (plain / REQUESTS / 1e3, scrubbed / REQUESTS / 1e3, (ratio - 1) * 100,
              (REQUEST_SCRUB_TARGET - 1) * 100))
