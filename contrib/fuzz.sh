@@ -39,16 +39,17 @@ sources_of() {
 	page | token)
 		sed -n '/^core_sources = files(/,/)/p' src/meson.build |
 		sed -n "s/^ *'\([^']*\.c\)',\{0,1\}$/\1/p" ;;
-	render) echo "render.c strbuf.c" ;;
+	render) echo "render.c numtext.c strbuf.c scrubbing_alloc.c" ;;
+	numtext) echo "numtext.c strbuf.c scrubbing_alloc.c" ;;
 	names) echo "names.c" ;;
 	retry_after) echo "retry_after.c" ;;
-	cache_entry) echo "diskformat.c snapshot.c strbuf.c" ;;
+	cache_entry) echo "diskformat.c snapshot.c strbuf.c scrubbing_alloc.c" ;;
 	dates) echo "months.c" ;;
-	login) echo "login_callback.c login_pkce.c login_text.c strbuf.c" ;;
+	login) echo "login_callback.c login_pkce.c login_text.c strbuf.c scrubbing_alloc.c" ;;
 	esac
 }
 
-targets="page render names retry_after token cache_entry dates login"
+targets="page render numtext names retry_after token cache_entry dates login"
 
 for t in $targets; do
 	srcs=

@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "htab.h"
 #include "log.h"
+#include "scrubbing_alloc.h"
 #include "secretfile.h"
 
 #include <curl/curl.h>
@@ -155,6 +156,8 @@ struct auth *auth_new_from_credentials(const char *path, const char *token_url,
 	if (!text)
 		return NULL;
 	json_error_t jerr;
+	/* Until its values are freed: jansson's copies are scrubbed. */
+	scrubbing_scope_enter();
 	json_t *root = json_loadb(text, len, 0, &jerr);
 	explicit_bzero(text, len);
 	free(text);
@@ -162,6 +165,7 @@ struct auth *auth_new_from_credentials(const char *path, const char *token_url,
 		fprintf(stderr, "sepayfs: credentials file %s is not a JSON object%s%s\n", path,
 			root ? "" : ": ", root ? "" : jerr.text);
 		json_decref(root);
+		scrubbing_scope_leave();
 		return NULL;
 	}
 	struct auth *a = auth_alloc();
@@ -189,6 +193,7 @@ struct auth *auth_new_from_credentials(const char *path, const char *token_url,
 	}
 	json_wipe(root);
 	json_decref(root);
+	scrubbing_scope_leave();
 	const char *missing = !a ? "memory" : !a->client_id ? "\"client_id\""
 				: !a->client_secret ? "\"client_secret\""
 				: !a->refresh_token ? "\"refresh_token\"" : NULL;
@@ -234,6 +239,8 @@ int64_t auth_granted_lifetime_s(struct auth *a)
  * mean logging in again at the next mount. */
 static void save_credentials(struct auth *a)
 {
+	/* The file's text as jansson parses and dumps it holds the tokens. */
+	scrubbing_scope_enter();
 	size_t len;
 	char *text = secret_file_read(a->credentials_path, "credentials file",
 				      MAX_CREDENTIALS_FILE, &len);
@@ -247,6 +254,7 @@ static void save_credentials(struct auth *a)
 			  "the new refresh token is kept in memory only", a->credentials_path);
 		json_wipe(root);
 		json_decref(root);
+		scrubbing_scope_leave();
 		return;
 	}
 	/* The newest tokens, taken under the lock they change under. */
@@ -266,6 +274,7 @@ static void save_credentials(struct auth *a)
 		explicit_bzero(out, strlen(out));
 		free(out);
 	}
+	scrubbing_scope_leave();
 	if (rc)
 		log_error("token refresh: cannot update %s: %s; the new refresh token is kept in "
 			  "memory only", a->credentials_path, strerror(rc));
@@ -300,6 +309,9 @@ static int refresh_now(struct auth *a, struct token_grant *grant)
 		http_response_release(&resp);
 		return rc;
 	}
+	/* Until the answer's values are freed: jansson's copies (the lexer's
+	 * buffers too) are scrubbed. */
+	scrubbing_scope_enter();
 	json_t *root = auth_token_answer(&resp);
 	const char *token = json_string_value(json_object_get(root, "access_token"));
 	if (resp.status == 400 || resp.status == 401) {
@@ -329,6 +341,7 @@ static int refresh_now(struct auth *a, struct token_grant *grant)
 	}
 	json_wipe(root);
 	json_decref(root);
+	scrubbing_scope_leave();
 	return rc;
 }
 

@@ -312,7 +312,8 @@ static void persist_unlocked(struct cache *c, const struct obj_key *key, struct 
 
 /* A value read from disk becomes the entry's value, dated by its age on
  * the wall clock: fresh if that is within its TTL and after the last
- * cache_expire_all(), stale otherwise (its version records still keep the
+ * cache_expire_all(), and not outdated (an older disk format); stale
+ * otherwise (its version records still keep the
  * mtimes of unchanged content, and stale_if_error may still serve it). */
 static void entry_adopt(struct cache *c, struct cache_entry *e, struct snapshot *loaded,
 			uint64_t now)
@@ -320,7 +321,7 @@ static void entry_adopt(struct cache *c, struct cache_entry *e, struct snapshot 
 	uint64_t wall = clock_wall_ms();
 	uint64_t fetched = wall_ms_of(loaded->fetched);
 	uint64_t age = wall > fetched ? wall - fetched : 0;
-	bool fresh = fetched <= wall && fetched >= c->expired_wall_ms &&
+	bool fresh = !loaded->outdated && fetched <= wall && fetched >= c->expired_wall_ms &&
 		     age < ttl_of(c, &e->key, loaded);
 	free(e->versions);
 	e->versions = snapshot_versions_of(loaded);

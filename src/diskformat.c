@@ -18,7 +18,13 @@
 #include <string.h>
 
 #define MAGIC "SEPAYFS\n"
-#define FORMAT_VERSION 2u
+/* 3: numbers as the API wrote them (numtext.h).  An entry of 2 has the
+ * same layout and its version records are good, but its files' bytes may
+ * be what this version no longer renders (2705000.0 for 2705000.00): it
+ * is read as outdated, never fresh, so the next look fetches again and
+ * unchanged files keep their mtime and inode. */
+#define FORMAT_VERSION 3u
+#define OLDEST_VERSION 2u
 #define FLAG_FILE 1u
 /* No object has more listed entries than this (a million accounts). */
 #define MAX_ENTRIES 1000000u
@@ -145,8 +151,9 @@ struct snapshot *disk_entry_decode(const char *bytes, size_t len, const struct o
 	int64_t msec = (int64_t)take_u64(&r), mnsec = (int64_t)take_u64(&r);
 	int64_t since = (int64_t)take_u64(&r);
 	uint64_t count = take_u64(&r);
-	if (r.bad || (uint32_t)word != FORMAT_VERSION || kind != key->kind || a != key->a ||
-	    b != key->b || who != identity || !valid_time(fsec, fnsec) ||
+	uint32_t version = (uint32_t)word;
+	if (r.bad || version < OLDEST_VERSION || version > FORMAT_VERSION || kind != key->kind ||
+	    a != key->a || b != key->b || who != identity || !valid_time(fsec, fnsec) ||
 	    !valid_time(msec, mnsec) || !valid_month(since) || count > MAX_ENTRIES ||
 	    (has_file && count))
 		return NULL;
@@ -186,6 +193,7 @@ struct snapshot *disk_entry_decode(const char *bytes, size_t len, const struct o
 		s->mtime = (struct timespec){ msec, mnsec };
 		s->fetched = (struct timespec){ fsec, fnsec };
 		s->since = (int32_t)since;
+		s->outdated = version < FORMAT_VERSION;
 	}
 	return s;
 }

@@ -22,7 +22,9 @@ char *disk_entry_encode(const struct obj_key *key, uint64_t identity, const stru
 
 /* The snapshot an entry holds (refs = 1), its fetched time included, or
  * NULL when the bytes are not a whole, intact entry for this key and
- * identity (or memory ran out). */
+ * identity (or memory ran out).  An entry of the format before this one
+ * comes back outdated (snapshot.h): its version records hold, its bytes
+ * are not served as fresh. */
 struct snapshot *disk_entry_decode(const char *bytes, size_t len, const struct obj_key *key,
 				   uint64_t identity);
 

@@ -22,6 +22,8 @@
 #include <string.h>
 #include <strings.h>
 
+#define ACCEPT_HEADER "Accept: application/json"
+
 struct curl_transport {
 	struct http_transport base;
 	char *base_url;
@@ -175,14 +177,18 @@ bool http_address_is_loopback(const char *ip)
 	return loopback_literal(bracketed);
 }
 
-/* One transfer on a pooled handle, set up by the caller's options. */
+/* One transfer on a handle set up by the caller's options.  secret: the
+ * answer holds one (a token answer): its buffer scrubs what it grows out of. */
 static int perform(struct curl_transport *t, CURL *h, const char *url, long timeout_ms,
-		   struct http_response *resp)
+		   bool secret, struct http_response *resp)
 {
 	struct transfer tr;
 	retry_hints_init(&tr.hints, (time_t)clock_wall_s());
 	tr.plain_http = strncasecmp(url, "http://", 7) == 0;
-	strbuf_init(&tr.body, t->max_body);
+	if (secret)
+		strbuf_init_scrubbed(&tr.body, t->max_body);
+	else
+		strbuf_init(&tr.body, t->max_body);
 	char curl_error[CURL_ERROR_SIZE] = "";
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 1L);
@@ -216,6 +222,28 @@ static int perform(struct curl_transport *t, CURL *h, const char *url, long time
 	return rc;
 }
 
+/* The transport's headers and the token's, for one request.  Not
+ * CURLOPT_XOAUTH2_BEARER: libcurl 7.x copies a bearer into each connection
+ * it opens with one (conn->oauth_bearer) and keeps that copy while the
+ * connection lives, hours after the token was replaced.  These lines are
+ * libcurl's memory: freed, they are scrubbed.  NULL when out of memory. */
+static struct curl_slist *request_headers(const char *token)
+{
+	static const char prefix[] = "Authorization: Bearer ";
+	size_t size = sizeof(prefix) + strlen(token);
+	char *line = malloc(size);
+	if (!line)
+		return NULL;
+	snprintf(line, size, "%s%s", prefix, token);
+	struct curl_slist *list = curl_slist_append(NULL, ACCEPT_HEADER);
+	struct curl_slist *both = list ? curl_slist_append(list, line) : NULL;
+	explicit_bzero(line, size);
+	free(line);
+	if (!both)
+		curl_slist_free_all(list);
+	return both;
+}
+
 static int curl_get(struct http_transport *base, const char *path, const char *token,
 		    long timeout_ms, struct http_response *resp)
 {
@@ -228,42 +256,44 @@ static int curl_get(struct http_transport *base, const char *path, const char *t
 	strbuf_puts(&url, t->base_url);
 	strbuf_puts(&url, path);
 	char *url_str = strbuf_take(&url, NULL);
-	CURL *h = url_str ? pool_take(t) : NULL;
+	struct curl_slist *headers = url_str ? request_headers(token) : NULL;
+	CURL *h = headers ? pool_take(t) : NULL;
 	if (!h) {
 		free(url_str);
+		curl_slist_free_all(headers);
 		snprintf(resp->error, sizeof(resp->error), "out of memory");
 		return ENOMEM;
 	}
 	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-	/* libcurl writes the Authorization header itself: the token sits in no
-	 * header list of ours. */
-	curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
-	curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, token);
-	int rc = perform(t, h, url_str, timeout_ms, resp);
-	curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, NULL);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	int rc = perform(t, h, url_str, timeout_ms, false, resp);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->headers);
+	curl_slist_free_all(headers);
 	free(url_str);
 	pool_give_back(t, h);
 	return rc;
 }
 
+/* On a handle of its own, cleaned up at once: the form (a refresh token,
+ * the client secret) and the answer (new tokens) pass through the
+ * handle's buffers, which a pooled handle would keep until the next
+ * answer overwrites them, in part.  Cleaned up, they are scrubbed (libcurl
+ * allocates through scrubbing_alloc.c).  A token request comes once an
+ * hour: its own connection costs nothing worth keeping. */
 static int curl_post_form(struct http_transport *base, const char *url, const char *form,
 			  long timeout_ms, struct http_response *resp)
 {
 	struct curl_transport *t = (struct curl_transport *)base;
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after = -1;
-	CURL *h = pool_take(t);
+	CURL *h = handle_new(t);
 	if (!h) {
 		snprintf(resp->error, sizeof(resp->error), "out of memory");
 		return ENOMEM;
 	}
-	curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_NONE);
-	curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, NULL);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, form); /* sets POST; the form stays ours */
-	int rc = perform(t, h, url, timeout_ms, resp);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
-	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-	pool_give_back(t, h);
+	int rc = perform(t, h, url, timeout_ms, true, resp);
+	curl_easy_cleanup(h);
 	return rc;
 }
 
@@ -308,7 +338,7 @@ struct http_transport *http_curl_new(const struct http_curl_config *cfg, int *er
 	t->cafile = cfg->cafile ? strdup(cfg->cafile) : NULL;
 	t->idle = calloc(t->max_conns, sizeof(*t->idle));
 	t->share = curl_share_init();
-	t->headers = curl_slist_append(NULL, "Accept: application/json");
+	t->headers = curl_slist_append(NULL, ACCEPT_HEADER);
 	if (!t->base_url || (cfg->cafile && !t->cafile) || !t->idle || !t->share || !t->headers) {
 		curl_destroy(&t->base);
 		return NULL;

@@ -17,17 +17,17 @@
  * the command line.  The secret, the code, the PKCE verifier and the tokens
  * are never printed (the state only in the URL), and every buffer that held
  * one is scrubbed before it is freed (jansson's and libcurl's copies
- * included: they allocate through login_memory.c). */
+ * included: they allocate through scrubbing_alloc.c). */
 #include "auth.h"
 #include "clock.h"
 #include "decimal.h"
 #include "http.h"
 #include "login_flow.h"
-#include "login_memory.h"
 #include "login_pkce.h"
 #include "login_secret.h"
 #include "login_server.h"
 #include "login_text.h"
+#include "scrubbing_alloc.h"
 #include "secretfile.h"
 
 #include <curl/curl.h>
@@ -350,7 +350,7 @@ int main(int argc, char **argv)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* Before anything else: the option checks already use libcurl's URL
 	 * API, and a block must be freed by the allocator that made it. */
-	if (!login_scrub_freed_memory()) {
+	if (!scrubbing_alloc_install(SCRUB_JANSSON_ALWAYS)) {
 		fprintf(stderr, "sepayfs-login: cannot initialise libcurl\n");
 		return EXIT_FLOW_FAILED;
 	}

@@ -15,6 +15,7 @@
 #include "notify.h"
 #include "objects.h"
 #include "options.h"
+#include "scrubbing_alloc.h"
 #include "secretfile.h"
 #include "sepay.h"
 #include "signals.h"
@@ -214,7 +215,9 @@ static int read_command_line(struct daemon *d, const char *prog)
 static int connect_api(struct daemon *d)
 {
 	const struct sepayfs_options *o = &d->opts;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	/* libcurl's copies of the token, and jansson's of a token answer,
+	 * are scrubbed when freed. */
+	if (!scrubbing_alloc_install(SCRUB_JANSSON_IN_SCOPES)) {
 		fprintf(stderr, "sepayfs: cannot initialise libcurl\n");
 		return -1;
 	}

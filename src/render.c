@@ -1,6 +1,7 @@
 /* render.c - API objects as pretty JSON text. */
 #include "render.h"
 
+#include "numtext.h"
 #include "strbuf.h"
 
 #include <math.h>
@@ -160,9 +161,15 @@ static bool render_value(struct strbuf *sb, const json_t *v, int depth, bool pre
 		strbuf_putc(sb, ']');
 		return true;
 	}
-	case JSON_STRING:
-		render_string(sb, json_string_value(v), json_string_length(v));
+	case JSON_STRING: {
+		size_t len;
+		const char *text = numtext_marked(v, &len);
+		if (text)
+			strbuf_append(sb, text, len); /* a number, as the API wrote it */
+		else if ((text = numtext_string(v, &len)))
+			render_string(sb, text, len);
 		return true;
+	}
 	case JSON_INTEGER:
 		strbuf_printf(sb, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 		return true;

@@ -1,9 +1,12 @@
 /* render.h - the JSON a user reads: an API object as file content.
  *
  * Pretty-printed with a 2-space indent, keys in the order the API sent them,
- * UTF-8 text written as UTF-8, numbers as a person writes them (no exponent,
- * no float noise: the shortest form that reads back as the same double), and
- * a final newline.  Jansson's own dumper prints %.17g reals, hence this file. */
+ * UTF-8 text written as UTF-8, numbers as the API wrote them (a marked
+ * number, numtext.h, is printed bare: 2705000.00 stays 2705000.00, 1e400
+ * stays 1e400), and a final newline.  A real that did not come through
+ * numtext (none from the API) is printed in the shortest positional form
+ * that reads back as the same double.  Jansson's own dumper prints %.17g
+ * reals and knows no marked numbers, hence this file. */
 #ifndef SEPAYFS_RENDER_H
 #define SEPAYFS_RENDER_H
 

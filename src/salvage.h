@@ -2,9 +2,10 @@
  *
  * One value jansson cannot represent (an integer beyond int64, 1e400,
  * invalid UTF-8) makes it refuse the whole body: one hostile or broken
- * account would hide every account.  This finds the item of the page's
- * "data" array the parse failed in, leaves it out, and parses again, so the
- * rest of the listing stands; each item left out is logged. */
+ * account would hide every account.  This finds the items of the page's
+ * "data" array jansson cannot hold, from the one the parse failed in on,
+ * and parses the page once more without them, so the rest of the listing
+ * stands; each item left out is logged. */
 #ifndef SEPAYFS_SALVAGE_H
 #define SEPAYFS_SALVAGE_H
 

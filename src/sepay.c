@@ -3,6 +3,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "numtext.h"
 #include "salvage.h"
 #include "secretfile.h"
 
@@ -222,11 +223,20 @@ static enum outcome judge_response(struct http_response *resp, json_t **root,
 	json_t *body = NULL;
 	json_error_t jerr;
 	size_t dropped = 0;
-	/* \u0000 is a character like any other in a value: files escape it. */
-	if (resp->body && resp->len && status >= 200 && status < 300)
-		body = salvage_list(resp->body, resp->len, JSON_ALLOW_NUL, a->op, a->path, &dropped,
-				    &jerr);
-	else if (resp->body && resp->len)
+	/* \u0000 is a character like any other in a value: files escape it.
+	 * Numbers keep the text the API wrote them with (numtext.h). */
+	if (resp->body && resp->len && status >= 200 && status < 300) {
+		char *marked;
+		size_t len;
+		const char *text = numtext_rewrite(resp->body, resp->len, &marked, &len);
+		if (!text) {
+			snprintf(a->detail, sizeof(a->detail), "out of memory");
+			a->err = ENOMEM;
+			return FINAL;
+		}
+		body = salvage_list(text, len, JSON_ALLOW_NUL, a->op, a->path, &dropped, &jerr);
+		free(marked);
+	} else if (resp->body && resp->len)
 		body = json_loadb(resp->body, resp->len, JSON_ALLOW_NUL, &jerr);
 	char code[64] = "";
 	if (json_is_object(body))

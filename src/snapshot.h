@@ -42,6 +42,9 @@ struct snapshot {
 	struct timespec mtime;          /* a listing: when this set of ids was first seen */
 	struct timespec fetched;        /* when the request was answered (wall clock) */
 	int32_t since;                  /* an account's detail: the YYYYMM of created_at, or 0 */
+	bool outdated;                  /* read from an older disk format: its version
+					 * records hold, but its bytes may be what this
+					 * version no longer renders; never fresh */
 };
 
 /* Copies len bytes into a new blob with refs = 1.  NULL on ENOMEM. */

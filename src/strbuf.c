@@ -1,6 +1,8 @@
 /* strbuf.c - growable byte buffer. */
 #include "strbuf.h"
 
+#include "scrubbing_alloc.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +13,12 @@ void strbuf_init(struct strbuf *sb, size_t limit)
 {
 	memset(sb, 0, sizeof(*sb));
 	sb->limit = limit;
+}
+
+void strbuf_init_scrubbed(struct strbuf *sb, size_t limit)
+{
+	strbuf_init(sb, limit);
+	sb->scrubbed = true;
 }
 
 static bool strbuf_reserve(struct strbuf *sb, size_t extra)
@@ -28,7 +36,7 @@ static bool strbuf_reserve(struct strbuf *sb, size_t extra)
 	size_t cap = sb->cap ? sb->cap : 256;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	char *p = realloc(sb->data, cap);
+	char *p = sb->scrubbed ? scrubbing_realloc(sb->data, cap) : realloc(sb->data, cap);
 	if (!p) {
 		sb->failed = true;
 		return false;
@@ -98,7 +106,10 @@ char *strbuf_take(struct strbuf *sb, size_t *len)
 
 void strbuf_release(struct strbuf *sb)
 {
-	free(sb->data);
+	if (sb->scrubbed)
+		scrubbing_free(sb->data);
+	else
+		free(sb->data);
 	sb->data = NULL;
 	sb->len = sb->cap = 0;
 }

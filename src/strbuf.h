@@ -14,9 +14,14 @@ struct strbuf {
 	size_t cap;
 	size_t limit; /* 0: unbounded; otherwise appends past it fail */
 	bool failed;
+	bool scrubbed; /* growth and release scrub what they let go */
 };
 
 void strbuf_init(struct strbuf *sb, size_t limit);
+/* For text that holds a secret (a token answer): a buffer that grows
+ * leaves no copy behind in the block it moved out of.  The text taken
+ * from it is the caller's to scrub. */
+void strbuf_init_scrubbed(struct strbuf *sb, size_t limit);
 void strbuf_append(struct strbuf *sb, const void *bytes, size_t n);
 void strbuf_puts(struct strbuf *sb, const char *s);
 void strbuf_putc(struct strbuf *sb, char c);

@@ -2,13 +2,15 @@
  *
  * The input is the body of GET /bank-accounts?page=1 (or a sub-account
  * list page).  It goes through what sepay.c does with such a body
- * (json_loadb without JSON_DECODE_ANY, sepay_parse_page, the per-item
+ * (numtext_rewrite, salvage_list: json_loadb without JSON_DECODE_ANY,
+ * sepay_parse_page, the per-item
  * check of an object with a positive "id", integer or digits), then through what
  * objects.c does with each item (render_json, blob_new, a listing built
  * with snapshot_listing_add and snapshot_listing_finish). */
 #include "fuzz_common.h"
 
 #include "log.h"
+#include "numtext.h"
 #include "render.h"
 #include "salvage.h"
 #include "sepay.h"
@@ -129,12 +131,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	/* As sepay_get_json loads a list body: items jansson cannot hold are
-	 * left out, the rest parsed. */
-	size_t dropped;
+	/* As sepay_get_json loads a list body: numbers marked with their
+	 * text, items jansson cannot hold left out, the rest parsed. */
+	size_t dropped, len;
 	json_error_t error;
-	json_t *root = salvage_list((const char *)data, size, JSON_ALLOW_NUL, "fuzz", "/page",
-				    &dropped, &error);
+	char *owned;
+	const char *body = numtext_rewrite((const char *)data, size, &owned, &len);
+	FUZZ_CHECK(body != NULL);
+	json_t *root = salvage_list(body, len, JSON_ALLOW_NUL, "fuzz", "/page", &dropped, &error);
+	free(owned);
 	FUZZ_CHECK(dropped <= SALVAGE_MAX_DROPPED);
 	if (!json_is_object(root)) {
 		json_decref(root);

@@ -27,6 +27,7 @@ Fixtures:
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -35,7 +36,9 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -208,6 +211,26 @@ class Mock:
         with _OPENER.open(req, timeout=30) as resp:
             raw = resp.read().decode("utf-8")
         return json.loads(raw, object_pairs_hook=list)
+
+    def data_as_sent(self, styled=False):
+        """Like data(), every number with a fraction a Decimal, which keeps
+        its text (1777283273.00); styled: as the API sends it under the
+        shape knobs (GET /_mock/data?styled=1)."""
+        req = urllib.request.Request(self.root + "/_mock/data" + ("?styled=1" if styled else ""))
+        with _OPENER.open(req, timeout=30) as resp:
+            return loads_as_sent(resp.read())
+
+    def transactions_as_sent(self, acc_id, from_date=None, to_date=None, styled=False):
+        """The account's transactions (GET /_mock/transactions, whole days,
+        in the API's order), read as data_as_sent() reads."""
+        query = {"bank_account_id": acc_id}
+        query.update({k: v for k, v in (("from_date", from_date), ("to_date", to_date)) if v})
+        if styled:
+            query["styled"] = 1
+        req = urllib.request.Request(self.root + "/_mock/transactions?" +
+                                     urllib.parse.urlencode(query))
+        with _OPENER.open(req, timeout=30) as resp:
+            return loads_as_sent(resp.read())["data"]
 
     def account_ids(self):
         return [a["id"] for a in self.data()["accounts"]]
@@ -574,3 +597,26 @@ def expected_files(data):
         for sub in data["sub_accounts"].get(str(acc["id"]), []):
             out["accounts/%d/sub-accounts/%d.json" % (acc["id"], sub["id"])] = sub
     return out
+
+
+# ---------------------------------------------------------------- numbers as sent
+
+def loads_as_sent(raw):
+    """JSON text with every number that has a fraction or an exponent read as
+    a Decimal, which keeps its text: str() of it is what the API wrote
+    (for the mock's money; "1e400" would come back as "1E+400")."""
+    return json.loads(raw, parse_float=Decimal)
+
+
+_AS_SENT = "\x00as-sent:"
+_AS_SENT_RE = re.compile(r'"\\u0000as-sent:([^"\\]*)\\u0000"')
+
+
+def dumps_as_sent(obj, indent=None):
+    """What sepayfs writes for obj (from loads_as_sent): json.dumps with raw
+    UTF-8, Decimals bare as their text; indent=2 is a file, None a JSON
+    Lines record (compact)."""
+    text = json.dumps(obj, ensure_ascii=False, indent=indent,
+                      separators=(",", ": ") if indent else (",", ":"),
+                      default=lambda d: _AS_SENT + str(d) + "\x00")
+    return _AS_SENT_RE.sub(r"\1", text)

@@ -37,12 +37,12 @@ def test_refresh_after_ttl_changes_content_and_mtime(mock, mount):
     info21 = os.path.join(mnt, "accounts", "21", "info.json")
     old19, old21 = read(info19), read(info21)
     st19, st21 = os.stat(info19), os.stat(info21)
-    assert b"1777283273.0" in old19
+    assert b"1777283273.00," in old19
     # same length, different content: only the mtime tells rsync it changed
     mock.patch_account(19, {"accumulated": 1777283274.00})
     wait_until(lambda: read(info19) != old19, what="the refresh of info.json after the TTL")
     new19 = read(info19)
-    assert b'"accumulated": 1777283274.0,' in new19
+    assert b'"accumulated": 1777283274.00,' in new19
     assert len(new19) == len(old19)
     nst19 = os.stat(info19)
     assert nst19.st_mtime != st19.st_mtime, "content changed but mtime did not"

@@ -1,12 +1,14 @@
 """What the files hold: info.json, sub-account files, their format and stat."""
 
+import calendar
 import json
 import os
+import re
 import stat
 
 import pytest
 
-from conftest import expected_files, read, walk_files
+from conftest import dumps_as_sent, expected_files, read, walk_files
 
 
 def pairs(raw):
@@ -46,29 +48,29 @@ def test_info_json_content_and_format(mock, mount):
         assert lines[1] == '  "id": %d,' % acc_id, "not 2-space indented: %r" % lines[1]
         assert "\\u" not in text, "non-ASCII text must be raw UTF-8"
     info19 = read(os.path.join(mnt, "accounts", "19", "info.json")).decode("utf-8")
-    assert '"accumulated": 1777283273.0,' in info19
+    assert '"accumulated": 1777283273.00,' in info19
     assert "e+" not in info19.lower()
     assert "Ngân hàng TMCP Ngoại Thương Việt Nam" in info19
 
 
 def test_info_json_matches_canonical_rendering(mock, mount):
     """Byte for byte what json.dumps(indent=2, ensure_ascii=False) + newline
-    gives: shortest round-trip numbers (0.1, not 0.10000000000000001)."""
+    gives, every number as the API wrote it (money with its two decimals)."""
     mnt = mount(mock)
-    data = mock.data()
+    data = mock.data_as_sent()
     for acc in data["accounts"]:
         raw = read(os.path.join(mnt, "accounts", str(acc["id"]), "info.json"))
-        want = json.dumps(acc, indent=2, ensure_ascii=False) + "\n"
-        assert raw.decode("utf-8") == want
+        assert raw.decode("utf-8") == dumps_as_sent(acc, indent=2) + "\n"
     for acc_id, subs in data["sub_accounts"].items():
         for sub in subs:
             raw = read(os.path.join(mnt, "accounts", acc_id, "sub-accounts",
                                     "%d.json" % sub["id"]))
-            assert raw.decode("utf-8") == json.dumps(sub, indent=2, ensure_ascii=False) + "\n"
+            assert raw.decode("utf-8") == dumps_as_sent(sub, indent=2) + "\n"
 
 
 def test_money_values(mock, mount):
-    """Zero, cents below one, cents and a large balance, never in exponent form."""
+    """Zero, cents below one, cents and a large balance, as the API wrote
+    them: two decimals, never in exponent form."""
     mnt = mount(mock)
     seen = {}
     for acc in mock.data()["accounts"]:
@@ -78,8 +80,31 @@ def test_money_values(mock, mount):
         assert "e" not in seen[acc["id"]].lower(), line
         assert float(seen[acc["id"]]) == acc["accumulated"]
     values = set(seen.values())
-    for want in ("1777283273.0", "0.0", "0.1", "12345.67", "1234567890123.45"):
+    for want in ("1777283273.00", "0.00", "0.10", "12345.67", "1234567890123.45"):
         assert want in values, "no account shows %s: %s" % (want, sorted(values))
+
+
+@pytest.mark.parametrize("style", ["documented", "legacy"])
+def test_money_as_the_api_wrote_it(mock, mount, style):
+    """The mock writes money with exactly two decimals (1777283273.00), or,
+    as SePay's legacy API does, as strings ("1777283273.00"): info.json and a
+    month of transactions show that text, byte for byte (jansson alone would
+    give 1777283273.0)."""
+    mock.config(value_style=style)
+    mnt = mount(mock)
+    quote = '"' if style == "legacy" else ""
+    info = read(os.path.join(mnt, "accounts", "19", "info.json")).decode()
+    assert info == dumps_as_sent(mock.data_as_sent(styled=True)["details"]["19"], indent=2) + "\n"
+    assert '"accumulated": %s1777283273.00%s,' % (quote, quote) in info
+    first = mock.transactions_as_sent(19)[0]["transaction_date"]
+    year, month = int(first[:4]), int(first[5:7])
+    last_day = calendar.monthrange(year, month)[1]
+    items = mock.transactions_as_sent(19, "%04d-%02d-01" % (year, month),
+                                      "%04d-%02d-%02d" % (year, month, last_day), styled=True)
+    text = read(os.path.join(mnt, "accounts", "19", "transactions",
+                             "%04d-%02d.jsonl" % (year, month))).decode()
+    assert text == "".join(dumps_as_sent(item) + "\n" for item in items)
+    assert re.search(r'"amount_in":%s[0-9]+\.[0-9]{2}%s,' % (quote, quote), text), text
 
 
 def test_large_and_odd_values(mock, mount):
@@ -89,9 +114,9 @@ def test_large_and_odd_values(mock, mount):
     mock.add_account({"id": 23, "label": "Âm", "accumulated": -12.34, "active": False})
     mnt = mount(mock)
     a20 = read(os.path.join(mnt, "accounts", "20", "info.json")).decode()
-    assert '"accumulated": 98765432109876.5' in a20
+    assert '"accumulated": 98765432109876.50,' in a20
     a23 = read(os.path.join(mnt, "accounts", "23", "info.json")).decode()
-    assert '"accumulated": -12.34' in a23
+    assert '"accumulated": -12.34,' in a23
 
 
 def test_sub_accounts(mock, mount):

@@ -473,3 +473,83 @@ def test_no_secret_on_stderr_under_debug(mock, mount, tmp_path):
     assert "unique:" in text or "opcode" in text, \
         "no libfuse debug trace: was -d in effect?\n%s" % text[-2000:]
     assert_no_secrets(text, secrets)
+
+
+# ---------------------------------------------------------------- memory
+
+# A writable region larger than this is AddressSanitizer's shadow memory
+# (terabytes reserved, a megabyte used): reading it would fault it all in.
+# The heap, ASan's too, is in regions far smaller.
+MAX_REGION = 1 << 30
+
+
+def writable_memory(pid):
+    """The daemon's writable memory, region by region: heaps, stacks, data.
+    Root reads it though the daemon is not dumpable (CAP_SYS_PTRACE)."""
+    regions = []
+    with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            fields = line.split()
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            if "w" not in fields[1] or (len(fields) > 5 and fields[5] == "[vvar]") \
+                    or end - start > MAX_REGION:
+                continue
+            try:
+                mem.seek(start)
+                regions.append(mem.read(end - start))
+            except OSError:
+                continue  # a guard page, or gone meanwhile
+    return regions
+
+
+def pieces(secret):
+    """What shows a secret in memory, a part of it too (a buffer grown out
+    of keeps its first bytes): 16-byte pieces of it, of a JWT's signature
+    alone (its header and most claims are the same in every token)."""
+    s = secret.rsplit(".", 1)[-1].encode()
+    if len(s) <= 16:
+        return [s]
+    return [s[i:i + 16] for i in range(0, len(s) - 16, 16)] + [s[-16:]]
+
+
+def copies_in_memory(regions, secret):
+    """How many times the piece of secret seen most often is in memory."""
+    return max(sum(r.count(p) for r in regions) for p in pieces(secret))
+
+
+@pytest.mark.mock_opts(knobs={"rotate_refresh_token": True, "token_style": "no_expires"})
+def test_replaced_tokens_leave_no_copy_in_memory(mock, mount, tmp_path):
+    """After a refresh, the access token and the refresh token it replaced
+    are nowhere in the daemon's memory: not in libcurl's requests with the
+    Authorization header, nor in a connection it keeps, not in the token
+    request's form or its answer's buffers, not in what jansson parsed or
+    dumped to the credentials file.  The tokens are JWTs: an answer longer
+    than a buffer's first size."""
+    if os.geteuid() != 0:
+        pytest.skip("reading another process's memory needs root")
+    creds = write_credentials(tmp_path, mock)
+    mnt = mount_with(mount, mock, creds)
+    pid = mount.daemon(mnt).proc.pid
+    ids = fresh_ids(mock, 9)
+    assert json.loads(read(info_path(mnt, ids[0])))["id"] == ids[0]
+    tok = mock.tokens()
+    old_access, old_refresh = tok["access_tokens"][-1], tok["refresh_token"]
+    mock.config(expire_tokens_now=True)
+    assert json.loads(read(info_path(mnt, ids[4])))["id"] == ids[4]
+    assert json.loads(read(info_path(mnt, ids[8])))["id"] == ids[8]
+    tok = mock.tokens()
+    new_access, new_refresh = tok["access_tokens"][-1], tok["refresh_token"]
+    assert new_access != old_access and new_refresh != old_refresh
+    wait_for(lambda: load_json(creds) and load_json(creds)["refresh_token"] == new_refresh,
+             WRITEBACK_TIMEOUT, "the new refresh token in %s" % creds)
+    mock.wait_quiet()
+    regions = writable_memory(pid)
+    counts = {name: copies_in_memory(regions, secret) for name, secret in
+              (("old access", old_access), ("old refresh", old_refresh),
+               ("new access", new_access), ("new refresh", new_refresh),
+               ("first refresh", mock.refresh_token),
+               ("client secret", mock.client_secret))}
+    # The tokens in use are found: the memory read sees what is there.
+    assert counts["new access"] >= 1 and counts["new refresh"] >= 1, counts
+    assert counts["old access"] == 0 and counts["old refresh"] == 0 \
+        and counts["first refresh"] == 0, counts

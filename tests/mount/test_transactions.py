@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlencode
 
 import pytest
 
-from conftest import LIST_PATH, read, wait_until
+from conftest import LIST_PATH, dumps_as_sent, loads_as_sent, read, wait_until
 
 TX_PATH = "/api/v1/transactions"
 VN_OFFSET_S = 7 * 3600
@@ -76,14 +76,17 @@ def current_month_name():
     return "%04d-%02d.jsonl" % vn_month_now()
 
 
-def control_items(mock, acc_id, name, dates=None):
+def control_items(mock, acc_id, name, dates=None, as_sent=False):
     """The mock's transactions of that month (or of the range dates), each a
-    list of (key, value) pairs (key order counts)."""
+    list of (key, value) pairs (key order counts); as_sent: each a dict
+    whose money keeps its text (loads_as_sent)."""
     from_date, to_date = dates or month_range(name)
     query = urlencode({"bank_account_id": acc_id, "from_date": from_date, "to_date": to_date})
     with NO_PROXY.open(mock.root + "/_mock/transactions?" + query, timeout=30) as resp:
-        top = json.loads(resp.read().decode("utf-8"), object_pairs_hook=list)
-    return dict(top)["data"]
+        raw = resp.read().decode("utf-8")
+    if as_sent:
+        return loads_as_sent(raw)["data"]
+    return dict(json.loads(raw, object_pairs_hook=list))["data"]
 
 
 def tx_query(entry):
@@ -119,10 +122,13 @@ def check_month_file(mock, path, acc_id, name):
         # Text as raw UTF-8 (no \u escapes), escaped as JSON needs.
         content = dict(item)["transaction_content"]
         assert '"transaction_content":%s' % json.dumps(content, ensure_ascii=False) in line, line
-        # Money as a person writes it: digits, a point, digits; no exponent.
+        # Money as the API wrote it: digits, a point, two digits.
         for key in MONEY_KEYS:
             m = re.search(r'"%s":([^,}]*)' % key, line)
-            assert m and re.fullmatch(r"-?[0-9]+\.[0-9]+", m.group(1)), (key, line)
+            assert m and re.fullmatch(r"-?[0-9]+\.[0-9][0-9]", m.group(1)), (key, line)
+    # Byte for byte the mock's items, every number as it wrote it.
+    sent = [dumps_as_sent(item) for item in control_items(mock, acc_id, name, as_sent=True)]
+    assert lines == sent, "%s: not the API's text" % path
     return data
 
 

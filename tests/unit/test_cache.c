@@ -3,7 +3,10 @@
 #include "cache.h"
 #include "clock.h"
 #include "check.h"
+#include "diskcache.h"
+#include "htab.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -424,6 +427,75 @@ static void test_put_keeps_times_from_disk(void)
 	CHECK(system(cmd) == 0);
 }
 
+/* Rewrites the one entry in dir as disk format 2: its version word, and
+ * the checksum over everything before the checksum. */
+static void entry_as_format_2(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[1024] = "";
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] >= '0' && de->d_name[0] <= '9') /* an entry's name */
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+	if (d)
+		closedir(d);
+	FILE *f = fopen(path, "r+b");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	char bytes[4096];
+	size_t len = fread(bytes, 1, sizeof(bytes), f);
+	CHECK(len > 16 && len < sizeof(bytes));
+	bytes[8] = 2;
+	uint64_t sum = hash_bytes(bytes, len - 8);
+	for (int i = 0; i < 8; i++)
+		bytes[len - 8 + i] = (char)(sum >> (8 * i));
+	rewind(f);
+	CHECK(fwrite(bytes, 1, len, f) == len);
+	fclose(f);
+}
+
+/* An entry of the disk format before numbers kept their text is not
+ * served, though within its TTL: the next look fetches again, and bytes
+ * that did not change keep the mtime it recorded. */
+static void test_outdated_disk_entry(void)
+{
+	char root[] = "/tmp/sepayfs-test-cache-format-XXXXXX";
+	CHECK(mkdtemp(root) != NULL);
+	char why[1200];
+	enum disk_cache_failure failure;
+	atomic_store(&test_clock.wall_ns, 1800000000LL * 1000000000LL);
+	struct disk_cache *d = disk_cache_open(root, "format", 1 << 20, 0, &failure, why,
+					       sizeof(why));
+	CHECK(d != NULL);
+	struct obj_key k = { 1, 9, 0 };
+	struct snapshot *old = snapshot_new_file(blob_new("same", 4, (struct timespec){ 1000, 0 }));
+	atomic_store(&test_clock.wall_ns, 1800000000LL * 1000000000LL);
+	old->fetched = (struct timespec){ 1800000000 - 5, 0 };
+	disk_cache_store(d, &k, old);
+	snapshot_unref(old);
+	entry_as_format_2(disk_cache_dir(d));
+
+	struct fake_source src = { .content = "same", .wall_sec = 2000 };
+	struct cache_config cfg = { .ttl_ms = 60000, .fetch = fake_fetch, .fetch_ctx = &src,
+				    .disk = d };
+	struct cache *c = cache_new(&cfg);
+	struct snapshot *s = NULL;
+	CHECK_INT(cache_get(c, &k, &s), 0);
+	CHECK_INT(atomic_load(&src.fetches), 1); /* served from disk before */
+	CHECK(s && s->file->v.mtime.tv_sec == 1000);
+	snapshot_unref(s);
+	/* What it fetched went to disk in this format, its mtime kept. */
+	s = disk_cache_load(d, &k);
+	CHECK(s && !s->outdated && s->file->v.mtime.tv_sec == 1000);
+	snapshot_unref(s);
+	cache_free(c);
+	disk_cache_close(d);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	CHECK(system(cmd) == 0);
+}
+
 /* fake_fetch, dated now on the wall clock as objects.c dates a fetch. */
 static int dated_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
 {
@@ -537,6 +609,7 @@ int main(void)
 {
 	clock_use_fake(&test_clock);
 	test_flush_outlives_the_mount();
+	test_outdated_disk_entry();
 	test_ages_across_reboots_and_flushes();
 	test_put_keeps_times_from_disk();
 	test_refusals_hold_for_what_is_held();

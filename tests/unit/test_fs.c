@@ -24,7 +24,7 @@ static const char subs_19[] =
 	"\"meta\":{\"pagination\":{\"current_page\":1,\"last_page\":1}}}";
 
 static const char info_19_text[] =
-	"{\n  \"id\": 19,\n  \"label\": \"Cty Demo\",\n  \"accumulated\": 1777283273.0\n}\n";
+	"{\n  \"id\": 19,\n  \"label\": \"Cty Demo\",\n  \"accumulated\": 1777283273.00\n}\n";
 
 struct world {
 	struct fake_http *http;
@@ -499,7 +499,7 @@ static void test_transactions(void)
 	snprintf(expected, sizeof(expected),
 		 "{\"id\":9,\"transaction_date\":\"%04d-%02d-01 00:00:00\",\"note\":\"Thanh toán\"}\n"
 		 "{\"id\":3,\"transaction_date\":\"%04d-%02d-02 00:00:00\",\"code\":null}\n"
-		 "{\"id\":7,\"bank_account_id\":19,\"transaction_date\":\"%04d-%02d-02 00:00:00\",\"amount_in\":5.0}\n"
+		 "{\"id\":7,\"bank_account_id\":19,\"transaction_date\":\"%04d-%02d-02 00:00:00\",\"amount_in\":5.00}\n"
 		 "{\"id\":\"12\",\"bank_account_id\":\"19\",\"transaction_date\":\"%04d-%02d-%02d 23:59:59\"}\n",
 		 y, m, y, m, y, m, y, m, last);
 	CHECK_STR(b->bytes, expected);

@@ -6,9 +6,9 @@
 #include "decimal.h"
 #include "login_callback.h"
 #include "login_flow.h"
-#include "login_memory.h"
 #include "login_pkce.h"
 #include "login_text.h"
+#include "scrubbing_alloc.h"
 
 #include <curl/curl.h>
 #include <malloc.h>
@@ -18,7 +18,7 @@ static const char STATE[] = "0123456789abcdef0123456789abcdef";
 
 /* This program is linked with --wrap=malloc,free (tests/meson.build): every
  * block the program's own code allocates or frees passes here, libcurl's
- * too once it allocates through login_memory.c; a block freed while
+ * too once it allocates through scrubbing_alloc.c; a block freed while
  * `watched` is set is searched for it. */
 void *__real_malloc(size_t size);
 void __real_free(void *p);
@@ -243,7 +243,7 @@ static void test_decimal(void)
 
 int main(void)
 {
-	CHECK(login_scrub_freed_memory()); /* as sepayfs-login's main() does */
+	CHECK(scrubbing_alloc_install(SCRUB_JANSSON_ALWAYS)); /* as sepayfs-login's main() does */
 	test_callback_parse();
 	test_callback_judge();
 	test_authorize_url();

@@ -1,5 +1,6 @@
 /* test_render.c - API objects as the JSON text users read. */
 #include "check.h"
+#include "numtext.h"
 #include "render.h"
 #include "strbuf.h"
 
@@ -30,6 +31,28 @@ static void check_render(const char *json, const char *expected)
 	free(out);
 }
 
+/* An API body read as the daemon reads it (numbers marked with their
+ * text, numtext.h), rendered as a file and as a JSON Lines record. */
+static void check_api_render(const char *body, const char *file, const char *line)
+{
+	char *owned;
+	size_t len;
+	const char *text = numtext_rewrite(body, strlen(body), &owned, &len);
+	json_error_t err;
+	json_t *v = text ? json_loadb(text, len, 0, &err) : NULL;
+	free(owned);
+	CHECK(v != NULL);
+	char *out = v ? render_json(v, &len) : NULL;
+	CHECK_STR(out, file);
+	free(out);
+	struct strbuf sb;
+	strbuf_init(&sb, 0);
+	CHECK(v && render_json_line(&sb, v));
+	CHECK_STR(sb.data, line);
+	strbuf_release(&sb);
+	json_decref(v);
+}
+
 static void check_real(double d, const char *expected)
 {
 	char buf[400];
@@ -39,8 +62,51 @@ static void check_real(double d, const char *expected)
 
 int main(void)
 {
-	/* The API's example account: key order kept, money without exponent
-	 * or noise, Vietnamese as UTF-8, nested objects indented. */
+	/* The API's example account, read as the daemon reads it: key order
+	 * kept, money as the API wrote it, Vietnamese as UTF-8, nested objects
+	 * indented. */
+	check_api_render("{\"id\":19,\"label\":\"Cty Demo\",\"accumulated\":1777283273.00,"
+			 "\"active\":true,\"bank\":{\"full_name\":\"Ngân hàng TMCP Ngoại Thương\"}}",
+			 "{\n"
+			 "  \"id\": 19,\n"
+			 "  \"label\": \"Cty Demo\",\n"
+			 "  \"accumulated\": 1777283273.00,\n"
+			 "  \"active\": true,\n"
+			 "  \"bank\": {\n"
+			 "    \"full_name\": \"Ngân hàng TMCP Ngoại Thương\"\n"
+			 "  }\n"
+			 "}\n",
+			 "{\"id\":19,\"label\":\"Cty Demo\",\"accumulated\":1777283273.00,"
+			 "\"active\":true,\"bank\":{\"full_name\":\"Ngân hàng TMCP Ngoại Thương\"}}\n");
+	/* Every number as written, jansson's or not; a server string that
+	 * begins with U+0001 as it was sent, a key too. */
+	check_api_render("{\"m\":2705000.00,\"z\":-0.0,\"e\":1E+2,\"h\":1e400,"
+			 "\"b\":123456789012345678901234567890,\"n\":-0,\"i\":-42,"
+			 "\"legacy\":\"2525493.00\",\"s\":\"\\u0001x\",\"ss\":\"\\u0001\\u0001\","
+			 "\"\\u0001k\":[0.10,1.5e-7]}",
+			 "{\n"
+			 "  \"m\": 2705000.00,\n"
+			 "  \"z\": -0.0,\n"
+			 "  \"e\": 1E+2,\n"
+			 "  \"h\": 1e400,\n"
+			 "  \"b\": 123456789012345678901234567890,\n"
+			 "  \"n\": -0,\n"
+			 "  \"i\": -42,\n"
+			 "  \"legacy\": \"2525493.00\",\n"
+			 "  \"s\": \"\\u0001x\",\n"
+			 "  \"ss\": \"\\u0001\\u0001\",\n"
+			 "  \"\\u0001k\": [\n"
+			 "    0.10,\n"
+			 "    1.5e-7\n"
+			 "  ]\n"
+			 "}\n",
+			 "{\"m\":2705000.00,\"z\":-0.0,\"e\":1E+2,\"h\":1e400,"
+			 "\"b\":123456789012345678901234567890,\"n\":-0,\"i\":-42,"
+			 "\"legacy\":\"2525493.00\",\"s\":\"\\u0001x\",\"ss\":\"\\u0001\\u0001\","
+			 "\"\\u0001k\":[0.10,1.5e-7]}\n");
+
+	/* A real parsed without numtext (none comes from the API): written as
+	 * a person writes it, the shortest form that reads back the same. */
 	check_render("{\"id\":19,\"label\":\"Cty Demo\",\"accumulated\":1777283273.00,"
 		     "\"active\":true,\"x\":null,\"bank\":{\"full_name\":"
 		     "\"Ngân hàng TMCP Ngoại Thương Việt Nam\",\"bin\":\"970436\"}}",

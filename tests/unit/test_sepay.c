@@ -3,6 +3,7 @@
 #include "clock.h"
 #include "fake_http.h"
 #include "log.h"
+#include "numtext.h"
 #include "secretfile.h"
 #include "sepay.h"
 #include "strbuf.h"
@@ -914,8 +915,10 @@ static void test_error_bodies(void)
 	clock_use_fake(NULL);
 }
 
-/* One value jansson cannot hold skips its item, not the page; a body that
- * cannot be read outside any item is not asked for again. */
+/* Numbers jansson cannot hold (an integer past 64 bits, 1e400) are kept
+ * as the API wrote them (numtext.h); a value it still cannot hold
+ * (invalid UTF-8) skips its item, not the page; a body that cannot be
+ * read outside any item is not asked for again. */
 static void test_unreadable_items(void)
 {
 	struct client cl;
@@ -929,14 +932,16 @@ static void test_unreadable_items(void)
 		      "\"meta\":{\"pagination\":{\"last_page\":1}}}");
 	CHECK_INT(sepay_walk_pages(&cl.api, "test", "/acc", collect, restart_collect, &c), 0);
 	collected_sort(&c);
-	CHECK_INT(c.n, 3);
+	CHECK_INT(c.n, 5);
 	CHECK_INT(c.ids[0], 1);
-	CHECK_INT(c.ids[1], 5);
-	CHECK_INT(c.ids[2], 6);
+	CHECK_INT(c.ids[1], 2);
+	CHECK_INT(c.ids[2], 3);
+	CHECK_INT(c.ids[3], 5);
+	CHECK_INT(c.ids[4], 6);
 	CHECK_INT(fake_http_count(f, NULL), 1);
 	unsigned requests;
 	/* The bad item is the last one: its comma goes with it. */
-	const char *last[] = { "{\"data\":[{\"id\":7},{\"id\":8,\"v\":1e999}],\"meta\":{}}",
+	const char *last[] = { "{\"data\":[{\"id\":7},{\"id\":8,\"v\":\"\xc3\"}],\"meta\":{}}",
 			       "{\"data\":[]}" };
 	CHECK_INT(walk_bodies(&cl, "last", last, 2, &c, &requests), 0);
 	CHECK_INT(c.n, 1);
@@ -944,7 +949,7 @@ static void test_unreadable_items(void)
 	 * is not taken for the last page (page 3 was lost). */
 	const char *nometa[] = {
 		"{\"data\":[{\"id\":1},{\"id\":2}]}",
-		"{\"data\":[{\"id\":3},{\"id\":4,\"v\":99999999999999999999999}]}",
+		"{\"data\":[{\"id\":3},{\"id\":4,\"v\":\"\xed\xa0\x80\"}]}",
 		"{\"data\":[{\"id\":5}]}",
 	};
 	CHECK_INT(walk_bodies(&cl, "nometa", nometa, 3, &c, &requests), 0);
@@ -957,9 +962,19 @@ static void test_unreadable_items(void)
 	/* A detail jansson cannot hold: one request, then EIO (it was asked
 	 * again and again as if the network had cut it). */
 	json_t *data;
-	fake_http_set(f, "/detail", 200, "{\"data\":{\"id\":9,\"v\":99999999999999999999999}}");
+	fake_http_set(f, "/detail", 200, "{\"data\":{\"id\":9,\"v\":\"\xff\"}}");
 	CHECK_INT(sepay_get_object(&cl.api, "test", "/detail", &data), EIO);
 	CHECK_INT(fake_http_count(f, "/detail"), 1);
+	/* Its numbers are read as the text the API wrote (it was EIO). */
+	fake_http_set(f, "/numbers", 200, "{\"data\":{\"id\":9,\"v\":99999999999999999999999,"
+		      "\"w\":1e400,\"m\":2705000.00}}");
+	CHECK_INT(sepay_get_object(&cl.api, "test", "/numbers", &data), 0);
+	size_t len;
+	CHECK_STR(numtext_marked(json_object_get(data, "v"), &len), "99999999999999999999999");
+	CHECK_STR(numtext_marked(json_object_get(data, "w"), &len), "1e400");
+	CHECK_STR(numtext_marked(json_object_get(data, "m"), &len), "2705000.00");
+	CHECK_INT(json_integer_value(json_object_get(data, "id")), 9);
+	json_decref(data);
 	/* Cut short: asked again. */
 	fake_http_set(f, "/cut", 200, "{\"data\":{\"id\":9,");
 	CHECK_INT(sepay_get_object(&cl.api, "test", "/cut", &data), EIO);
