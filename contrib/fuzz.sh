@@ -29,7 +29,7 @@ cc=${CC:-clang}
 cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 # As the meson build defines them for every source (and a version string).
 cflags="$cflags -std=c11 -D_GNU_SOURCE"
-libs="$(pkg-config --cflags --libs jansson libcurl) -lpthread -lm"
+libs="$(pkg-config --cflags --libs jansson libcurl openssl) -lpthread -lm"
 
 # The project sources each target links, besides its own file.  The page
 # target needs sepay.c, which reaches into the HTTP and cache code: it links

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -79,6 +80,25 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ctx)
 	return n;
 }
 
+/* OpenSSL keeps the plaintext of what it received in its read buffer until
+ * the next record overwrites it, and frees it unscrubbed: over https, a
+ * token answer would stay in memory there.  SSL_OP_CLEANSE_PLAINTEXT has
+ * it wiped as soon as libcurl has read it.  Set only when libcurl speaks
+ * through OpenSSL (ssl_ctx is then an SSL_CTX). */
+static CURLcode cleanse_plaintext(CURL *h, void *ssl_ctx, void *arg)
+{
+	(void)h;
+	(void)arg;
+	SSL_CTX_set_options(ssl_ctx, SSL_OP_CLEANSE_PLAINTEXT);
+	return CURLE_OK;
+}
+
+static bool libcurl_uses_openssl(void)
+{
+	const char *ssl = curl_version_info(CURLVERSION_NOW)->ssl_version;
+	return ssl && strncmp(ssl, "OpenSSL/", 8) == 0;
+}
+
 static CURL *handle_new(struct curl_transport *t)
 {
 	CURL *h = curl_easy_init();
@@ -100,6 +120,8 @@ static CURL *handle_new(struct curl_transport *t)
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "sepayfs/" SEPAYFS_VERSION);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	if (libcurl_uses_openssl())
+		curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, cleanse_plaintext);
 	return h;
 }
 

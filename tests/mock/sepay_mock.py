@@ -371,6 +371,7 @@ import re
 import secrets
 import signal
 import socket
+import ssl
 import sys
 import tempfile
 import threading
@@ -2543,6 +2544,9 @@ def main(argv=None):
     p.add_argument("--default-page-size", type=int, default=20,
                    help="page size without limit= (20)")
     p.add_argument("--latency-ms", type=int, default=0, help="delay per API request (0)")
+    p.add_argument("--tls-cert", metavar="PEM",
+                   help="serve https with this certificate (and --tls-key)")
+    p.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
     p.add_argument("--busy-tx", type=int, default=0, metavar="N",
                    help="the first account (19) takes N transactions every month of its "
                         "history, a busy shop's (0: a handful, like the others)")
@@ -2581,6 +2585,16 @@ def main(argv=None):
     server.state = state
     server.verbose = args.verbose and not args.quiet
     port = server.server_address[1]
+    scheme = "http"
+    if args.tls_cert:
+        # https, for a client's TLS path (what OpenSSL keeps of a token
+        # answer, certificate checks): every connection's handshake is made
+        # where it is accepted, one after another, enough for tests.
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+
 
     def stop(signum, frame):
         raise SystemExit(0)
@@ -2589,7 +2603,8 @@ def main(argv=None):
     signal.signal(signal.SIGINT, stop)
 
     host_text = "[%s]" % bind if ":" in bind else bind
-    print("sepay-mock listening on http://%s:%d%s" % (host_text, port, API_PREFIX), flush=True)
+    print("sepay-mock listening on %s://%s:%d%s" % (scheme, host_text, port, API_PREFIX),
+          flush=True)
     if args.port_file:
         write_port_file(args.port_file, port)
     try:

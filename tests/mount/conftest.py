@@ -31,6 +31,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -98,7 +99,7 @@ class Mock:
     def __init__(self, workdir, accounts=20, seed=1, token="demo-token", max_page_size=50,
                  default_page_size=20, latency_ms=0, client_id="demo-client",
                  client_secret="demo-secret", refresh_token="demo-refresh", port=0,
-                 history_months=None, env=None):
+                 history_months=None, env=None, tls=False):
         self.token = token
         self.client_id = client_id
         self.client_secret = client_secret
@@ -117,6 +118,17 @@ class Mock:
                "--quiet"]
         if history_months is not None:
             cmd += ["--history-months", str(history_months)]
+        self.cafile = None
+        if tls:
+            # A certificate of its own for 127.0.0.1: the daemon is given
+            # it as its cafile (verification stays on).
+            self.cafile = str(self.workdir / "cert.pem")
+            key = str(self.workdir / "key.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                            "-keyout", key, "-out", self.cafile, "-days", "2",
+                            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                           check=True, capture_output=True, timeout=60)
+            cmd += ["--tls-cert", self.cafile, "--tls-key", key]
         self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._stderr,
                                      env=_clean_env(env))
@@ -134,7 +146,10 @@ class Mock:
                 self.stop()
                 raise RuntimeError("sepay mock did not start in %.0f s" % MOCK_START_TIMEOUT)
             time.sleep(0.02)
-        self.root = "http://127.0.0.1:%d" % self.port
+        self.root = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
+        self._opener = _OPENER if not tls else urllib.request.build_opener(
+            urllib.request.ProxyHandler({}),
+            urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=self.cafile)))
         self.url = self.root + "/api/v1"
         self.token_url = self.root + "/oauth/token"
 
@@ -160,7 +175,7 @@ class Mock:
         req = urllib.request.Request(self.root + path, data=data, method=method,
                                      headers={"Content-Type": "application/json"})
         try:
-            with _OPENER.open(req, timeout=30) as resp:
+            with self._opener.open(req, timeout=30) as resp:
                 return json.loads(resp.read().decode("utf-8"))
         except urllib.error.HTTPError as exc:
             raise AssertionError("mock control %s %s -> %s: %s"
@@ -208,7 +223,7 @@ class Mock:
     def data_ordered(self):
         """Like data() but every object as a list of (key, value) pairs: key order counts."""
         req = urllib.request.Request(self.root + "/_mock/data")
-        with _OPENER.open(req, timeout=30) as resp:
+        with self._opener.open(req, timeout=30) as resp:
             raw = resp.read().decode("utf-8")
         return json.loads(raw, object_pairs_hook=list)
 
@@ -217,7 +232,7 @@ class Mock:
         its text (1777283273.00); styled: as the API sends it under the
         shape knobs (GET /_mock/data?styled=1)."""
         req = urllib.request.Request(self.root + "/_mock/data" + ("?styled=1" if styled else ""))
-        with _OPENER.open(req, timeout=30) as resp:
+        with self._opener.open(req, timeout=30) as resp:
             return loads_as_sent(resp.read())
 
     def transactions_as_sent(self, acc_id, from_date=None, to_date=None, styled=False):
@@ -229,7 +244,7 @@ class Mock:
             query["styled"] = 1
         req = urllib.request.Request(self.root + "/_mock/transactions?" +
                                      urllib.parse.urlencode(query))
-        with _OPENER.open(req, timeout=30) as resp:
+        with self._opener.open(req, timeout=30) as resp:
             return loads_as_sent(resp.read())["data"]
 
     def account_ids(self):
@@ -253,7 +268,7 @@ class Mock:
             self.url + path,
             headers={"Authorization": "Bearer %s" % (token or self.token)})
         try:
-            with _OPENER.open(req, timeout=30) as resp:
+            with self._opener.open(req, timeout=30) as resp:
                 return resp.status, resp.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()

@@ -525,10 +525,22 @@ def test_replaced_tokens_leave_no_copy_in_memory(mock, mount, tmp_path):
     request's form or its answer's buffers, not in what jansson parsed or
     dumped to the credentials file.  The tokens are JWTs: an answer longer
     than a buffer's first size."""
+    no_copy_after_a_refresh(mock, mount, tmp_path, [])
+
+
+@pytest.mark.mock_opts(tls=True, knobs={"rotate_refresh_token": True,
+                                        "token_style": "no_expires"})
+def test_replaced_tokens_leave_no_copy_in_memory_over_https(mock, mount, tmp_path):
+    """The same over https, as SePay is reached: OpenSSL's read buffer kept
+    the plaintext of the token answer until asked to cleanse it."""
+    no_copy_after_a_refresh(mock, mount, tmp_path, ["cafile=%s" % mock.cafile])
+
+
+def no_copy_after_a_refresh(mock, mount, tmp_path, extra_opts):
     if os.geteuid() != 0:
         pytest.skip("reading another process's memory needs root")
     creds = write_credentials(tmp_path, mock)
-    mnt = mount_with(mount, mock, creds)
+    mnt = mount_with(mount, mock, creds, extra_opts=extra_opts)
     pid = mount.daemon(mnt).proc.pid
     ids = fresh_ids(mock, 9)
     assert json.loads(read(info_path(mnt, ids[0])))["id"] == ids[0]
