@@ -15,6 +15,7 @@
 #include "notify.h"
 #include "objects.h"
 #include "options.h"
+#include "pages.h"
 #include "scrubbing_alloc.h"
 #include "secretfile.h"
 #include "sepay.h"

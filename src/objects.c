@@ -1,10 +1,11 @@
 /* objects.c - fetch and render the objects the tree shows. */
 #include "objects.h"
 
-#include "clock.h"
 #include "cache.h"
+#include "clock.h"
 #include "log.h"
 #include "months.h"
+#include "pages.h"
 #include "render.h"
 #include "strbuf.h"
 #include "transactions.h"

@@ -3,6 +3,7 @@
 
 #include "log.h"
 #include "months.h"
+#include "pages.h"
 #include "render.h"
 #include "strbuf.h"
 

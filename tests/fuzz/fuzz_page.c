@@ -13,6 +13,7 @@
 #include "numtext.h"
 #include "render.h"
 #include "salvage.h"
+#include "pages.h"
 #include "sepay.h"
 #include "snapshot.h"
 

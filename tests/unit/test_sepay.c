@@ -5,6 +5,7 @@
 #include "log.h"
 #include "numtext.h"
 #include "secretfile.h"
+#include "pages.h"
 #include "sepay.h"
 #include "strbuf.h"
 
