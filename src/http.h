@@ -20,7 +20,8 @@ struct http_response {
 struct http_transport {
 	/* GET base_url + path with "Authorization: Bearer token", giving up
 	 * after timeout_ms.  0 when a response (of any status) arrived, else
-	 * an errno (EIO, ETIMEDOUT, ENOMEM) with resp->error saying why. */
+	 * an errno (EIO, ETIMEDOUT, ENOMEM; EFBIG: a body over the size
+	 * limit) with resp->error saying why. */
 	int (*get)(struct http_transport *t, const char *path, const char *token,
 		   long timeout_ms, struct http_response *resp);
 	/* POST a form (application/x-www-form-urlencoded) to an absolute URL,

@@ -233,7 +233,7 @@ static int perform(struct curl_transport *t, CURL *h, const char *url, long time
 		}
 	} else {
 		bool too_big = cc == CURLE_WRITE_ERROR && strbuf_failed(&tr.body);
-		rc = cc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : EIO;
+		rc = too_big ? EFBIG : cc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : EIO;
 		snprintf(resp->error, sizeof(resp->error), "%s",
 			 too_big ? "response larger than the size limit"
 			 : cc == CURLE_ABORTED_BY_CALLBACK

@@ -80,10 +80,9 @@ static int probe_api(struct sepay_api *api, const char *base_url, uint64_t ttl_m
 		     json_t **page1)
 {
 	char path[64];
-	snprintf(path, sizeof(path), "/bank-accounts?page=1&limit=%u", api->cfg.page_size);
 	json_t *root;
 	*page1 = NULL;
-	int rc = sepay_get_json(api, "check access", path, &root);
+	int rc = sepay_first_page(api, "check access", "/bank-accounts", &root, path, sizeof(path));
 	if (rc == 0) {
 		struct sepay_page page;
 		if (sepay_parse_page(root, 1, &page) != 0) {

@@ -95,6 +95,8 @@ struct walk {
 	int64_t end_page;   /* a page found past the end: none from it on is taken */
 	int64_t error_page; /* the lowest page that failed, and how */
 	int error;
+	unsigned limit;     /* items a page is asked for, the same on every page */
+	bool smaller;       /* the server refused that size: walk again with less */
 	/* What tells a list that lost items under the walk (under lock). */
 	size_t full;        /* items on page 1, when more pages follow it */
 	int64_t total_high; /* the largest total a page has said; -1: none */
@@ -164,14 +166,22 @@ static int fetch_page(struct walk *w, int64_t page_no, char *page_path, size_t s
 		      json_t **root, struct page_seen *seen)
 {
 	if ((size_t)snprintf(page_path, size, "%s%cpage=%" PRId64 "&limit=%u", w->path,
-			     strchr(w->path, '?') ? '&' : '?', page_no,
-			     w->api->cfg.page_size) >= size)
+			     strchr(w->path, '?') ? '&' : '?', page_no, w->limit) >= size)
 		return ENAMETOOLONG;
-	size_t dropped = 0;
+	struct sepay_answer answer = { 0, 0 };
+	unsigned flags = !w->api->cfg.page_size && w->limit > SEPAY_PAGE_DOCUMENTED
+			 ? SEPAY_SIZE_TRIAL : 0;
 	*root = page_no == 1 ? sepay_take_seed(w->api, page_path) : NULL;
-	int rc = *root ? 0 : sepay_get_page(w->api, w->op, page_path, root, &dropped);
+	int rc = *root ? 0 : sepay_get_page(w->api, w->op, page_path, flags, root, &answer);
+	if (rc == EFBIG && flags && sepay_page_size_refused(w->api, w->limit)) {
+		pthread_mutex_lock(&w->lock);
+		w->smaller = true;
+		pthread_mutex_unlock(&w->lock);
+		return ECANCELED;
+	}
 	if (rc)
-		return rc;
+		return rc == EFBIG ? EIO : rc;
+	size_t dropped = answer.dropped;
 	if (sepay_parse_page(*root, page_no, &seen->page) != 0) {
 		log_error("%s: GET %s: response has no \"data\" list (%s)", w->op, page_path,
 			  strerror(EIO));
@@ -412,10 +422,18 @@ int sepay_walk_pages(struct sepay_api *api, const char *op, const char *path,
 {
 	for (int walks = 1;; walks++) {
 		struct walk w = { .api = api, .op = op, .path = path, .on_item = on_item,
-				  .ctx = ctx, .total_high = -1 };
+				  .ctx = ctx, .total_high = -1, .limit = sepay_page_limit(api) };
 		pthread_mutex_init(&w.lock, NULL);
 		int rc = walk_once(&w);
 		pthread_mutex_destroy(&w.lock);
+		if (w.smaller) {
+			/* Pages of another size number the list otherwise: from
+			 * page 1 again, and not a walk that lost items. */
+			walks--;
+			if (on_restart)
+				on_restart(ctx);
+			continue;
+		}
 		if (rc || !w.shifted)
 			return rc;
 		if (walks == SEPAY_WALK_TRIES) {
@@ -428,5 +446,22 @@ int sepay_walk_pages(struct sepay_api *api, const char *op, const char *path,
 			 "again", op, path, w.shift_why);
 		if (on_restart)
 			on_restart(ctx);
+	}
+}
+
+int sepay_first_page(struct sepay_api *api, const char *op, const char *list_path, json_t **root,
+		     char *page_path, size_t size)
+{
+	for (;;) {
+		unsigned limit = sepay_page_limit(api);
+		if ((size_t)snprintf(page_path, size, "%s?page=1&limit=%u", list_path, limit) >= size)
+			return ENAMETOOLONG;
+		unsigned flags = !api->cfg.page_size && limit > SEPAY_PAGE_DOCUMENTED
+				 ? SEPAY_SIZE_TRIAL : 0;
+		struct sepay_answer answer;
+		int rc = sepay_get_page(api, op, page_path, flags, root, &answer);
+		if (rc == EFBIG && flags && sepay_page_size_refused(api, limit))
+			continue;
+		return rc == EFBIG ? EIO : rc;
 	}
 }

@@ -48,4 +48,10 @@ struct sepay_page {
 };
 int sepay_parse_page(json_t *root, int64_t requested, struct sepay_page *page);
 
+/* Page 1 of the list at list_path (no query), as a walk would ask it, the
+ * page size falling back as sepay.h says: 0 and *root (caller decrefs),
+ * the path asked in page_path (to seed a walk with), or an errno. */
+int sepay_first_page(struct sepay_api *api, const char *op, const char *list_path, json_t **root,
+		     char *page_path, size_t size);
+
 #endif

@@ -43,6 +43,7 @@ void sepay_api_init(struct sepay_api *api, const struct sepay_api_config *cfg)
 	if (!api->cfg.max_pages || api->cfg.max_pages > SEPAY_MAX_PAGES)
 		api->cfg.max_pages = SEPAY_MAX_PAGES;
 	rate_limit_init(&api->rate, cfg->max_rate);
+	atomic_init(&api->page_limit, cfg->page_size ? cfg->page_size : SEPAY_PAGE_LARGE);
 	atomic_init(&api->requests, 0);
 	atomic_init(&api->retries, 0);
 	atomic_init(&api->in_flight, 0);
@@ -344,10 +345,11 @@ static enum outcome attempt_once(struct sepay_api *api, const char *path, uint64
 		*a = before;
 		out = FINAL;
 	} else if (rc) {
-		/* No answer: refused, reset, timed out, cut off. */
+		/* No answer: refused, reset, timed out, cut off.  A body over
+		 * the size limit comes again the same size. */
 		snprintf(a->detail, sizeof(a->detail), "%s", resp.error);
 		a->err = rc;
-		out = rc == ENOMEM ? FINAL : PASSING;
+		out = rc == ENOMEM || rc == EFBIG ? FINAL : PASSING;
 	} else {
 		out = judge_response(&resp, root, a);
 	}
@@ -383,11 +385,19 @@ void sepay_api_forget(struct sepay_api *api)
 	pthread_mutex_unlock(&api->seed_lock);
 }
 
-int sepay_get_page(struct sepay_api *api, const char *op, const char *path, json_t **root,
-		   size_t *dropped)
+/* A page size the server would not give: it said so (400, 413, 422), or
+ * the answer came over the size limit. */
+static bool size_refused(const struct attempt *a)
+{
+	return a->err == EFBIG || a->status == 400 || a->status == 413 || a->status == 422;
+}
+
+int sepay_get_page(struct sepay_api *api, const char *op, const char *path, unsigned flags,
+		   json_t **root, struct sepay_answer *answer)
 {
 	*root = NULL;
-	*dropped = 0;
+	answer->dropped = 0;
+	answer->status = 0;
 	uint64_t start = clock_mono_ms(), deadline = start + api->cfg.timeout_ms;
 	uint64_t backoff = RETRY_FIRST_MS;
 	unsigned empty_answers = 0;
@@ -398,7 +408,8 @@ int sepay_get_page(struct sepay_api *api, const char *op, const char *path, json
 		enum outcome out = attempt_once(api, path, deadline, root, &generation, &last);
 		if (out == ANSWERED) {
 			rate_limit_speed_up(&api->rate, clock_mono_ns());
-			*dropped = last.dropped;
+			answer->dropped = last.dropped;
+			answer->status = last.status;
 			return 0;
 		}
 		if (out == EMPTY_200 && ++empty_answers == 1)
@@ -440,23 +451,49 @@ int sepay_get_page(struct sepay_api *api, const char *op, const char *path, json
 		clock_sleep_ms(wait);
 	}
 	int rc = last.err ? last.err : EIO;
+	answer->status = last.status;
+	/* A page size tried and refused is what the caller asks next time
+	 * with a smaller one: worth a line, not an error. */
+	bool trial_refused = (flags & SEPAY_SIZE_TRIAL) && size_refused(&last);
+	if (trial_refused)
+		rc = EFBIG;
+	enum log_level level = trial_refused ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR;
 	double elapsed = (double)(clock_mono_ms() - start) / 1000.0;
 	unsigned attempts = last.sent;
 	if (last.status)
-		log_error("%s: GET %s: HTTP %ld%s%s, %u attempt%s in %.1f s (%s)", op, path,
-			  last.status, last.detail[0] ? " " : "", last.detail, attempts,
-			  attempts == 1 ? "" : "s", elapsed, strerror(rc));
+		log_msg(level, "%s: GET %s: HTTP %ld%s%s, %u attempt%s in %.1f s (%s)", op, path,
+			last.status, last.detail[0] ? " " : "", last.detail, attempts,
+			attempts == 1 ? "" : "s", elapsed, strerror(rc));
 	else
-		log_error("%s: GET %s: %s, %u attempt%s in %.1f s (%s)", op, path,
-			  last.detail[0] ? last.detail : "no answer", attempts,
-			  attempts == 1 ? "" : "s", elapsed, strerror(rc));
+		log_msg(level, "%s: GET %s: %s, %u attempt%s in %.1f s (%s)", op, path,
+			last.detail[0] ? last.detail : "no answer", attempts,
+			attempts == 1 ? "" : "s", elapsed, strerror(rc));
 	return rc;
 }
 
 int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json_t **root)
 {
-	size_t dropped;
-	return sepay_get_page(api, op, path, root, &dropped);
+	struct sepay_answer answer;
+	int rc = sepay_get_page(api, op, path, 0, root, &answer);
+	return rc == EFBIG ? EIO : rc; /* a body too large is not the documented JSON */
+}
+
+unsigned sepay_page_limit(struct sepay_api *api)
+{
+	return atomic_load(&api->page_limit);
+}
+
+bool sepay_page_size_refused(struct sepay_api *api, unsigned asked)
+{
+	if (api->cfg.page_size)
+		return false; /* the user's own size: kept, and its failures are failures */
+	unsigned expected = asked;
+	if (asked <= SEPAY_PAGE_DOCUMENTED ||
+	    !atomic_compare_exchange_strong(&api->page_limit, &expected, SEPAY_PAGE_DOCUMENTED))
+		return asked > SEPAY_PAGE_DOCUMENTED; /* another walk lowered it already */
+	log_info("the API would not give %u items a page: asking %u from now on", asked,
+		 SEPAY_PAGE_DOCUMENTED);
+	return true;
 }
 
 int sepay_get_object(struct sepay_api *api, const char *op, const char *path, json_t **data)

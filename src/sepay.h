@@ -31,10 +31,22 @@
 #define SEPAY_MAX_DEPTH 32
 #define SEPAY_MAX_BODY_DEPTH 64
 
+/* Items a list page is asked for.  SePay's v1 does not publish its
+ * largest limit; the older userapi gives 5,000 transactions a page and v2
+ * documents 100.  1,000 asks ten times fewer requests of a long history
+ * than 100, while a page of ordinary items (about 600 bytes a
+ * transaction) stays near 600 KiB, far under the 16 MiB body limit; a
+ * server that refuses it (400, 413, 422) or answers over that limit is
+ * asked 100, the documented size, for the rest of the mount.  A server
+ * that gives fewer than asked is followed by what its pages say. */
+#define SEPAY_PAGE_LARGE 1000
+#define SEPAY_PAGE_DOCUMENTED 100
+
 struct sepay_api_config {
 	struct http_transport *http; /* borrowed */
 	struct auth *auth;           /* borrowed */
-	unsigned page_size;          /* the limit we ask for; the server may give fewer */
+	unsigned page_size;          /* the limit we ask for (the server may give fewer);
+				      * 0: SEPAY_PAGE_LARGE, falling back as above */
 	unsigned parallel;           /* pages fetched side by side at most */
 	double max_rate;             /* requests a second; 0: no cap */
 	unsigned timeout_ms;         /* a request's deadline, over all its retries */
@@ -44,6 +56,7 @@ struct sepay_api_config {
 struct sepay_api {
 	struct sepay_api_config cfg;
 	struct rate_limit rate;
+	atomic_uint page_limit;  /* the limit list pages are asked with now */
 	atomic_ulong requests;   /* sent, for statistics */
 	atomic_ulong retries;
 	atomic_long in_flight;
@@ -90,9 +103,23 @@ int sepay_get_json(struct sepay_api *api, const char *op, const char *path, json
 int sepay_get_object(struct sepay_api *api, const char *op, const char *path, json_t **data);
 
 /* For the page walker (pages.c).  sepay_get_json for a list page, also
- * saying how many of its items were left out (salvage.h). */
-int sepay_get_page(struct sepay_api *api, const char *op, const char *path, json_t **root,
-		   size_t *dropped);
+ * saying how many of its items were left out (salvage.h) and the status.
+ * With SEPAY_SIZE_TRIAL (the page asks a size the server may refuse), a
+ * refusal of the size (400, 413, 422, or a body over the limit) gives
+ * EFBIG and is logged as information, not as an error. */
+#define SEPAY_SIZE_TRIAL 1u
+struct sepay_answer {
+	size_t dropped;
+	long status; /* the last HTTP status; 0: none arrived */
+};
+int sepay_get_page(struct sepay_api *api, const char *op, const char *path, unsigned flags,
+		   json_t **root, struct sepay_answer *answer);
+/* The limit list pages are asked with now. */
+unsigned sepay_page_limit(struct sepay_api *api);
+/* A page asked with `asked` items was refused for its size: true when a
+ * smaller size is to be asked from now on (the size was ours to choose,
+ * and larger than the documented one), remembered for the mount. */
+bool sepay_page_size_refused(struct sepay_api *api, unsigned asked);
 /* The seeded page for path if there is a fresh one; handed out once. */
 json_t *sepay_take_seed(struct sepay_api *api, const char *path);
 /* How deep v nests, counted up to limit. */

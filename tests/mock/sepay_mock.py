@@ -234,6 +234,10 @@ Knobs for POST /_mock/config (all optional; /_mock/reset restores the command li
                                   "transactions": delete transactions by id, and add
                                   ones ({"bank_account_id", "transaction_date", ...}:
                                   as add_transaction, dated as given)
+    refuse_limit_over: n (0: off)  a list request asking a limit over n is answered
+                                  400 bad_request instead of being given fewer
+    item_padding: n (0)           every account list item carries "padding", n
+                                  characters: pages as large as a test needs
   Shapes (SePay's other APIs; shared/sepay-api.md "Value and pagination shapes").
   The first of each list is the default, the documented v1 shape:
     value_style: "documented" | "legacy" | "v2"
@@ -1007,6 +1011,7 @@ class Styler:
         self.until_vn = until_vn
         self.plain = (self.values == "documented" and self.detail == "documented"
                       and self.sub_style == "documented" and not self.noise)
+        self.padding = knobs["item_padding"]
 
     def account(self, detail, list_item=False):
         """An account's detail answer, or (list_item) its item in the list."""
@@ -1022,7 +1027,10 @@ class Styler:
                     obj[key] = value
             obj = self._noisy("account", self._values(obj))
         if list_item:
-            return {k: v for k, v in obj.items() if k not in DETAIL_ONLY_KEYS}
+            item = {k: v for k, v in obj.items() if k not in DETAIL_ONLY_KEYS}
+            if self.padding:
+                item["padding"] = "x" * self.padding
+            return item
         return obj
 
     def sub(self, item, parent):
@@ -1298,6 +1306,8 @@ class State:
             "token_style": "documented",
             "hide_from_list": [],
             "after_list_page": None,
+            "refuse_limit_over": 0,
+            "item_padding": 0,
             "token_ttl_s": 3600,
             "rotate_refresh_token": False,
             "refresh_fail": {"count": 0, "status": 400, "error": "invalid_grant"},
@@ -1750,6 +1760,8 @@ class State:
                 if not isinstance(value, list):
                     raise BadInput("hide_from_list must be a list of ids")
                 new[key] = [_id_of(v) for v in value]
+            elif key in ("refuse_limit_over", "item_padding"):
+                new[key] = _int_knob(value, key)
             elif key == "after_list_page":
                 if value is not None:
                     if not isinstance(value, dict):
@@ -2323,6 +2335,9 @@ class Handler(BaseHTTPRequestHandler):
         endless_pages every page from the last on is the last per_page items."""
         page = parse_positive(query, "page", 1)
         limit = parse_positive(query, "limit", state.knobs["default_page_size"])
+        refuse = state.knobs["refuse_limit_over"]
+        if refuse and limit > refuse:
+            raise BadInput("limit %d is more than %d" % (limit, refuse))
         per_page = min(limit, state.knobs["max_page_size"])
         last_page = max(1, -(-items_count // per_page))
         if state.knobs["endless_pages"] and page >= last_page:

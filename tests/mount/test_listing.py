@@ -206,3 +206,50 @@ def test_the_largest_ids_list_once(mock, mount):
     assert len(names) == len(set(names)) == len(mock.account_ids()) + 2
     subs = ls_f(os.path.join(mnt, "accounts", str(top), "sub-accounts"))
     assert sorted(subs) == sorted([".", ".."] + ["%d.json" % i for i in big])
+
+
+# ---------------------------------------------------------------- page size
+
+def limits(entries):
+    return [query_of(e).get("limit") for e in entries if e["path"].startswith("/api/v1/")]
+
+
+@pytest.mark.mock_opts(accounts=30, max_page_size=1000, history_months=2)
+def test_lists_ask_a_thousand_a_page(mock, mount):
+    mnt = mount(mock)
+    _, ids = listed_ids(mnt)
+    assert ids == mock.account_ids()
+    tx = os.path.join(mnt, "accounts", str(ids[0]), "transactions")
+    for name in os.listdir(tx):
+        with open(os.path.join(tx, name), "rb") as f:
+            f.read()
+    os.listdir(os.path.join(mnt, "accounts", str(ids[0]), "sub-accounts"))
+    assert set(limits(mock.requests())) - {None} == {"1000"}
+
+
+@pytest.mark.mock_opts(accounts=30, history_months=2, knobs={"refuse_limit_over": 100})
+def test_a_server_refusing_a_thousand_is_asked_a_hundred(mock, mount):
+    """The mount's first page asks 1000, gets 400, asks 100; every list from
+    then on asks 100, and nothing is missing."""
+    mnt = mount(mock, page_size=None)
+    _, ids = listed_ids(mnt)
+    assert ids == mock.account_ids()
+    os.listdir(os.path.join(mnt, "accounts", str(ids[0]), "sub-accounts"))
+    tx = os.path.join(mnt, "accounts", str(ids[0]), "transactions")
+    for name in os.listdir(tx):
+        with open(os.path.join(tx, name), "rb") as f:
+            f.read()
+    log = mock.requests()
+    refused = [e for e in log if e["status"] == 400]
+    assert [query_of(e)["limit"] for e in refused] == ["1000"], refused
+    assert set(limits(log[log.index(refused[0]) + 1:])) - {None} == {"100"}
+
+
+@pytest.mark.mock_opts(accounts=1200, max_page_size=1000, knobs={"item_padding": 17000})
+def test_a_page_over_the_body_limit_is_asked_smaller(mock, mount):
+    """1000 items of 17 kB are over the 16 MiB body limit: refused as too
+    large, then asked 100 at a time, complete."""
+    mnt = mount(mock)
+    _, ids = listed_ids(mnt)
+    assert ids == mock.account_ids()
+    assert set(limits(mock.requests())) == {"1000", "100"}

@@ -130,6 +130,9 @@ static int answer(struct fake_http *f, const char *path, const char *token, long
 	} else if (r->status == 0) {
 		snprintf(resp->error, sizeof(resp->error), "connection refused (fake)");
 		rc = EIO;
+	} else if (r->status == FAKE_HTTP_TOO_BIG) {
+		snprintf(resp->error, sizeof(resp->error), "response larger than the size limit");
+		rc = EFBIG;
 	} else {
 		resp->status = r->status;
 		resp->body = r->body ? strdup(r->body) : NULL;

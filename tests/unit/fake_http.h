@@ -17,6 +17,8 @@ void fake_http_free(struct fake_http *f);
  * whole timeout it was given (on the test clock, if one is in use) and
  * fails with ETIMEDOUT.  For post_form, path is the absolute URL. */
 #define FAKE_HTTP_HANG (-1L)
+/* A body over the transport's size limit: EFBIG, as http_curl.c gives it. */
+#define FAKE_HTTP_TOO_BIG (-2L)
 void fake_http_set(struct fake_http *f, const char *path, long status, const char *body);
 /* A one-time answer for path, given before its standing answer (queue
  * several to script a sequence, e.g. 503 then the standing 200). */

@@ -366,6 +366,58 @@ static void test_list_that_shifts(void)
 	client_stop(&cl);
 }
 
+/* Not given a page size, lists ask 1,000 items a page; a server that
+ * refuses that (a 400, a body over the limit) is asked 100 from then on,
+ * the walk starting again from page 1; a size given is asked as it is. */
+static void test_page_size(void)
+{
+	struct client cl;
+	client_start(&cl, 4, 2000);
+	sepay_api_destroy(&cl.api);
+	struct sepay_api_config ac = { .http = fake_http_transport(cl.http), .auth = cl.auth,
+				       .parallel = 4, .timeout_ms = 2000 };
+	sepay_api_init(&cl.api, &ac);
+	struct fake_http *f = cl.http;
+	struct collected c = { .lock = PTHREAD_MUTEX_INITIALIZER, .n = 0 };
+	CHECK_INT(sepay_page_limit(&cl.api), SEPAY_PAGE_LARGE);
+	fake_http_set(f, "/a?page=1&limit=1000", 200,
+		      "{\"data\":[{\"id\":1},{\"id\":2}],\"meta\":{\"pagination\":{\"total\":3,"
+		      "\"per_page\":2,\"current_page\":1,\"last_page\":2}}}");
+	fake_http_set(f, "/a?page=2&limit=1000", FAKE_HTTP_TOO_BIG, NULL);
+	fake_http_set(f, "/a?page=1&limit=100", 200,
+		      "{\"data\":[{\"id\":1},{\"id\":2},{\"id\":3}],\"meta\":{\"pagination\":"
+		      "{\"total\":3,\"per_page\":100,\"current_page\":1,\"last_page\":1}}}");
+	CHECK_INT(sepay_walk_pages(&cl.api, "test", "/a", collect, restart_collect, &c), 0);
+	CHECK_INT(c.n, 3);
+	CHECK_INT(fake_http_count(f, "/a?page=2&limit=1000"), 1); /* not asked again */
+	CHECK_INT(sepay_page_limit(&cl.api), SEPAY_PAGE_DOCUMENTED);
+	/* Remembered for the mount: the next list asks 100 at once. */
+	fake_http_set(f, "/b?page=1&limit=100", 200, "{\"data\":[{\"id\":5}],\"meta\":"
+		      "{\"pagination\":{\"current_page\":1,\"last_page\":1}}}");
+	c.n = 0;
+	CHECK_INT(sepay_walk_pages(&cl.api, "test", "/b", collect, restart_collect, &c), 0);
+	CHECK_INT(c.n, 1);
+	CHECK_INT(fake_http_count(f, "/b?page=1&limit=1000"), 0);
+	/* A 400 to the large size on page 1 (the mount's check) is the same. */
+	sepay_api_destroy(&cl.api);
+	sepay_api_init(&cl.api, &ac);
+	fake_http_set(f, "/bank-accounts?page=1&limit=1000", 400, "{\"error\":\"bad_request\"}");
+	fake_http_set(f, "/bank-accounts?page=1&limit=100", 200, "{\"data\":[]}");
+	json_t *root;
+	char path[64];
+	CHECK_INT(sepay_first_page(&cl.api, "test", "/bank-accounts", &root, path, sizeof(path)), 0);
+	json_decref(root);
+	CHECK_STR(path, "/bank-accounts?page=1&limit=100");
+	/* A size the user gave is asked as it is, and its failure is one. */
+	sepay_api_destroy(&cl.api);
+	ac.page_size = 1000;
+	sepay_api_init(&cl.api, &ac);
+	CHECK_INT(sepay_first_page(&cl.api, "test", "/bank-accounts", &root, path, sizeof(path)),
+		  EIO);
+	CHECK_INT(sepay_page_limit(&cl.api), 1000);
+	client_stop(&cl);
+}
+
 static void test_errors(void)
 {
 	CHECK_INT(sepay_status_errno(200), 0);
@@ -1091,6 +1143,7 @@ int main(void)
 	test_walk();
 	test_parallel_pages();
 	test_list_that_shifts();
+	test_page_size();
 	test_errors();
 	test_page_shapes();
 	test_unreadable_items();
