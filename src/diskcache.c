@@ -21,9 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/* An entry file larger than this is not one of ours (the API's bodies are
- * capped at 16 MiB; a rendered listing stays within a few times that). */
-#define MAX_ENTRY_BYTES (256u << 20)
+/* An entry file larger than this is not one of ours: a month of a busy
+ * account is some hundreds of MiB at most (an entry is read a piece at a
+ * time, so the bound is on the time a load takes, not on memory). */
+#define MAX_ENTRY_BYTES (4ull << 30)
 /* Trimming goes below the budget by this much, so a full cache is not
  * trimmed again after every store. */
 #define TRIM_TO_PERCENT 90
@@ -598,32 +599,6 @@ void disk_cache_record_expiry(struct disk_cache *d, uint64_t wall_ms)
 			 "serve from disk what it made stale", d->dir, strerror(rc));
 }
 
-/* The whole of a regular file of ours, or NULL. */
-static char *read_entry(int fd, size_t *len)
-{
-	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    st.st_size <= 0 || (uint64_t)st.st_size > MAX_ENTRY_BYTES)
-		return NULL;
-	size_t size = (size_t)st.st_size;
-	char *buf = malloc(size);
-	size_t got = 0;
-	while (buf && got < size) {
-		ssize_t n = read(fd, buf + got, size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	if (buf && got != size) {
-		free(buf);
-		buf = NULL;
-	}
-	*len = got;
-	return buf;
-}
-
 struct snapshot *disk_cache_load(struct disk_cache *d, const struct obj_key *key)
 {
 	char name[ENTRY_NAME_MAX];
@@ -631,36 +606,41 @@ struct snapshot *disk_cache_load(struct disk_cache *d, const struct obj_key *key
 	int fd = openat(d->dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
-	size_t len = 0;
-	char *bytes = read_entry(fd, &len);
-	struct snapshot *s = bytes ? disk_entry_decode(bytes, len, key, d->identity) : NULL;
-	free(bytes);
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    st.st_size <= 0 || (uint64_t)st.st_size > MAX_ENTRY_BYTES) {
+		close(fd);
+		return NULL;
+	}
+	/* Read a piece at a time; a large file stays in the entry, whose open
+	 * file its blob holds (a rename over it or a trim leaves it as it was). */
+	struct blob_file *file = blob_file_adopt(fd);
+	if (!file)
+		return NULL;
+	struct snapshot *s = disk_entry_read(file, (uint64_t)st.st_size, key, d->identity);
 	if (s)
 		futimens(fd, NULL); /* used now: last out of the budget */
-	close(fd);
-	if (!s && bytes)
+	else
 		log_info("disk cache: %s/%s is damaged or foreign: asking the API instead", d->dir,
 			 name);
+	blob_file_unref(file);
 	return s;
 }
 
 void disk_cache_store(struct disk_cache *d, const struct obj_key *key, const struct snapshot *s)
 {
-	size_t len;
-	char *bytes = disk_entry_encode(key, d->identity, s, &len);
-	if (!bytes)
-		return;
 	char name[ENTRY_NAME_MAX], tmp[64];
 	entry_name(key, name, sizeof(name));
 	temp_name(d, tmp, sizeof(tmp));
 	int fd = openat(d->dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	int err = fd < 0 ? errno : 0;
 	struct stat written, old;
-	if (!err && (!write_all(fd, bytes, len) || fstat(fd, &written) != 0))
+	if (!err)
+		err = disk_entry_write(fd, key, d->identity, s);
+	if (!err && fstat(fd, &written) != 0)
 		err = errno;
 	if (fd >= 0 && close(fd) != 0 && !err)
 		err = errno;
-	free(bytes);
 	/* No fsync: an entry a power cut tears fails its checksum and is a
 	 * miss, fetched again; a sync per object would cost a disk flush per
 	 * file a walk reads. */

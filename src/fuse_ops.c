@@ -203,9 +203,21 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	if (off < 0 || (size_t)off >= file->v.len) {
 		fuse_reply_buf(req, NULL, 0);
-	} else {
+	} else if (!file->file) {
 		size_t n = file->v.len - (size_t)off;
 		fuse_reply_buf(req, file->bytes + off, n < size ? n : size);
+	} else {
+		/* A blob kept in a file (a busy month): read what is asked. */
+		char *buf = malloc(size ? size : 1);
+		ssize_t n = buf ? blob_read(file, buf, size, (uint64_t)off) : -1;
+		if (n < 0) {
+			log_error("read: a month kept in a file could not be read: %s (%s)",
+				  strerror(buf ? errno : ENOMEM), strerror(EIO));
+			fuse_reply_err(req, EIO);
+		} else {
+			fuse_reply_buf(req, buf, (size_t)n);
+		}
+		free(buf);
 	}
 	blob_unref(file);
 }

@@ -52,15 +52,23 @@ static inline uint64_t hash_mix(uint64_t x)
 
 /* FNV-1a over bytes: content identity and damage checks, not security.
  * Stored on disk (cache entries, folder names): it must not change. */
-static inline uint64_t hash_bytes(const void *bytes, size_t len)
+#define HASH_BYTES_START 0xcbf29ce484222325ULL
+
+/* The hash of what came before (h, HASH_BYTES_START at first) and these
+ * bytes: a file hashed piece by piece as it is written or read. */
+static inline uint64_t hash_bytes_more(uint64_t h, const void *bytes, size_t len)
 {
 	const unsigned char *p = bytes;
-	uint64_t h = 0xcbf29ce484222325ULL;
 	for (size_t i = 0; i < len; i++) {
 		h ^= p[i];
 		h *= 0x100000001b3ULL;
 	}
 	return h;
+}
+
+static inline uint64_t hash_bytes(const void *bytes, size_t len)
+{
+	return hash_bytes_more(HASH_BYTES_START, bytes, len);
 }
 
 static inline uint64_t hash_text(const char *s)

@@ -3,8 +3,10 @@
 
 #include "htab.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct blob *blob_new(const char *bytes, size_t len, struct timespec mtime)
 {
@@ -15,8 +17,26 @@ struct blob *blob_new(const char *bytes, size_t len, struct timespec mtime)
 	b->v.hash = hash_bytes(bytes, len);
 	b->v.len = len;
 	b->v.mtime = mtime;
+	b->file = NULL;
+	b->offset = 0;
 	memcpy(b->bytes, bytes, len);
 	b->bytes[len] = '\0';
+	return b;
+}
+
+struct blob *blob_new_in_file(struct blob_file *file, uint64_t offset, size_t len, uint64_t hash,
+			      struct timespec mtime)
+{
+	struct blob *b = malloc(sizeof(*b) + 1);
+	if (!b)
+		return NULL;
+	atomic_init(&b->refs, 1);
+	b->v.hash = hash;
+	b->v.len = len;
+	b->v.mtime = mtime;
+	b->file = blob_file_ref(file);
+	b->offset = offset;
+	b->bytes[0] = '\0';
 	return b;
 }
 
@@ -28,8 +48,69 @@ struct blob *blob_ref(struct blob *b)
 
 void blob_unref(struct blob *b)
 {
-	if (b && atomic_fetch_sub(&b->refs, 1) == 1)
+	if (b && atomic_fetch_sub(&b->refs, 1) == 1) {
+		blob_file_unref(b->file);
 		free(b);
+	}
+}
+
+ssize_t blob_read(const struct blob *b, void *buf, size_t size, uint64_t off)
+{
+	if (off >= b->v.len)
+		return 0;
+	if (size > b->v.len - off)
+		size = (size_t)(b->v.len - off);
+	if (!b->file) {
+		memcpy(buf, b->bytes + off, size);
+		return (ssize_t)size;
+	}
+	size_t got = 0;
+	while (got < size) {
+		ssize_t n = pread(b->file->fd, (char *)buf + got, size - got,
+				  (off_t)(b->offset + off + got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) { /* the file is shorter than the blob: not ours to serve */
+			errno = EIO;
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+size_t blob_memory(const struct blob *b)
+{
+	return sizeof(*b) + (b->file ? 1 : b->v.len + 1);
+}
+
+struct blob_file *blob_file_adopt(int fd)
+{
+	struct blob_file *f = malloc(sizeof(*f));
+	if (!f) {
+		close(fd);
+		return NULL;
+	}
+	atomic_init(&f->refs, 1);
+	f->fd = fd;
+	return f;
+}
+
+struct blob_file *blob_file_ref(struct blob_file *f)
+{
+	if (f)
+		atomic_fetch_add(&f->refs, 1);
+	return f;
+}
+
+void blob_file_unref(struct blob_file *f)
+{
+	if (f && atomic_fetch_sub(&f->refs, 1) == 1) {
+		close(f->fd);
+		free(f);
+	}
 }
 
 struct snapshot *snapshot_new_file(struct blob *file)
@@ -69,6 +150,7 @@ bool snapshot_listing_add(struct snapshot *s, int64_t id, struct blob *file)
 	s->entries[s->count].id = id;
 	s->entries[s->count].file = file;
 	s->entries[s->count].since = 0;
+	s->entries[s->count].item_hash = 0;
 	s->count++;
 	return true;
 }
@@ -227,9 +309,9 @@ size_t snapshot_size(const struct snapshot *s)
 {
 	size_t n = sizeof(*s) + s->count * sizeof(*s->entries);
 	if (s->file)
-		n += sizeof(*s->file) + s->file->v.len;
+		n += blob_memory(s->file);
 	for (size_t i = 0; i < s->count; i++)
 		if (s->entries[i].file)
-			n += sizeof(*s->entries[i].file) + s->entries[i].file->v.len;
+			n += blob_memory(s->entries[i].file);
 	return n;
 }

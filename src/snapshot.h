@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 /* What identifies one version of a file's content, without its bytes. */
@@ -21,16 +22,31 @@ struct version {
 	struct timespec mtime; /* when these bytes were first seen */
 };
 
+/* An open file holding blobs' bytes: an unlinked temporary file, or a disk
+ * cache entry (replacing or removing the entry leaves the open file as it
+ * was).  Shared by the blobs in it; closed with the last. */
+struct blob_file {
+	atomic_uint refs;
+	int fd;
+};
+
 struct blob {
 	atomic_uint refs;
 	struct version v;      /* v.mtime may be set until the blob is published */
-	char bytes[];
+	struct blob_file *file; /* where the bytes are; NULL: in memory, below */
+	uint64_t offset;        /* in file */
+	char bytes[];           /* in memory: v.len bytes and a NUL */
 };
+
+/* A blob larger than this is kept in a file, not in memory: the budget of
+ * memory (cache_max_mb) holds many months, not one busy one. */
+#define BLOB_MEMORY_MAX (1u << 20)
 
 struct listing_entry {
 	int64_t id;
 	struct blob *file; /* NULL where the listing gives names only */
 	int32_t since;     /* accounts: the YYYYMM month of created_at, or 0 */
+	uint64_t item_hash; /* accounts: a hash of the list item, to tell a change */
 };
 
 struct snapshot {
@@ -42,6 +58,8 @@ struct snapshot {
 	struct timespec mtime;          /* a listing: when this set of ids was first seen */
 	struct timespec fetched;        /* when the request was answered (wall clock) */
 	int32_t since;                  /* an account's detail: the YYYYMM of created_at, or 0 */
+	uint64_t follows;               /* an account's object: its list item's hash when
+					 * it was fetched (0: none known) */
 	bool outdated;                  /* read from an older disk format: its version
 					 * records hold, but its bytes may be what this
 					 * version no longer renders; never fresh */
@@ -49,8 +67,22 @@ struct snapshot {
 
 /* Copies len bytes into a new blob with refs = 1.  NULL on ENOMEM. */
 struct blob *blob_new(const char *bytes, size_t len, struct timespec mtime);
+/* A blob of len bytes at offset in file, whose hash is known (computed as
+ * they were written); takes a reference to file.  NULL on ENOMEM. */
+struct blob *blob_new_in_file(struct blob_file *file, uint64_t offset, size_t len, uint64_t hash,
+			      struct timespec mtime);
 struct blob *blob_ref(struct blob *b);
 void blob_unref(struct blob *b);
+/* Copies up to size of the blob's bytes from off into buf: how many (0 at
+ * the end), or -1 with errno set (a file that can no longer be read). */
+ssize_t blob_read(const struct blob *b, void *buf, size_t size, uint64_t off);
+/* The memory a blob takes, for the cache's budget. */
+size_t blob_memory(const struct blob *b);
+
+/* Takes fd (closed with the last reference, or now if memory runs out). */
+struct blob_file *blob_file_adopt(int fd);
+struct blob_file *blob_file_ref(struct blob_file *f);
+void blob_file_unref(struct blob_file *f);
 
 /* Takes ownership of file (may be NULL).  NULL on ENOMEM (file released). */
 struct snapshot *snapshot_new_file(struct blob *file);

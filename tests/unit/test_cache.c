@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "check.h"
 #include "diskcache.h"
+#include "diskformat.h"
 #include "htab.h"
 
 #include <dirent.h>
@@ -427,32 +428,31 @@ static void test_put_keeps_times_from_disk(void)
 	CHECK(system(cmd) == 0);
 }
 
-/* Rewrites the one entry in dir as disk format 2: its version word, and
- * the checksum over everything before the checksum. */
-static void entry_as_format_2(const char *dir)
+/* Replaces the entry of key in the cache folder dir (identity named
+ * identity) with one of disk format 2: the layout of 3 (which
+ * disk_entry_encode_as writes) under version word 2, summed again. */
+static void entry_as_format_2(const char *dir, const char *identity, const struct obj_key *key,
+			      const struct snapshot *s)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char path[1024] = "";
-	while (d && (de = readdir(d)))
-		if (de->d_name[0] >= '0' && de->d_name[0] <= '9') /* an entry's name */
-			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-	if (d)
-		closedir(d);
-	FILE *f = fopen(path, "r+b");
-	CHECK(f != NULL);
-	if (!f)
+	size_t len;
+	char *bytes = disk_entry_encode_as(key, hash_text(identity), s, 3, &len);
+	CHECK(bytes != NULL);
+	if (!bytes)
 		return;
-	char bytes[4096];
-	size_t len = fread(bytes, 1, sizeof(bytes), f);
-	CHECK(len > 16 && len < sizeof(bytes));
 	bytes[8] = 2;
 	uint64_t sum = hash_bytes(bytes, len - 8);
 	for (int i = 0; i < 8; i++)
 		bytes[len - 8 + i] = (char)(sum >> (8 * i));
-	rewind(f);
-	CHECK(fwrite(bytes, 1, len, f) == len);
-	fclose(f);
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/%d-%lld-%lld", dir, key->kind, (long long)key->a,
+		 (long long)key->b);
+	FILE *f = fopen(path, "wb");
+	CHECK(f != NULL);
+	if (f) {
+		CHECK(fwrite(bytes, 1, len, f) == len);
+		fclose(f);
+	}
+	free(bytes);
 }
 
 /* An entry of the disk format before numbers kept their text is not
@@ -472,9 +472,8 @@ static void test_outdated_disk_entry(void)
 	struct snapshot *old = snapshot_new_file(blob_new("same", 4, (struct timespec){ 1000, 0 }));
 	atomic_store(&test_clock.wall_ns, 1800000000LL * 1000000000LL);
 	old->fetched = (struct timespec){ 1800000000 - 5, 0 };
-	disk_cache_store(d, &k, old);
+	entry_as_format_2(disk_cache_dir(d), "format", &k, old);
 	snapshot_unref(old);
-	entry_as_format_2(disk_cache_dir(d));
 
 	struct fake_source src = { .content = "same", .wall_sec = 2000 };
 	struct cache_config cfg = { .ttl_ms = 60000, .fetch = fake_fetch, .fetch_ctx = &src,

@@ -617,6 +617,60 @@ static void test_durable_files(void)
 	remove_tree(root);
 }
 
+/* A month larger than memory may hold goes to disk and comes back a piece
+ * at a time: a blob kept in a file is copied into its entry, and a large
+ * file of an entry read back stays in the entry's file, byte for byte. */
+static void test_large_files_stay_on_disk(void)
+{
+	char root[] = "/tmp/sepayfs-test-disk-large-XXXXXX";
+	CHECK(mkdtemp(root) != NULL);
+	struct disk_cache *d = open_cache(root, "large", 64u << 20, 0);
+	CHECK(d != NULL);
+	size_t len = 3 * BLOB_MEMORY_MAX + 12345;
+	char *bytes = malloc(len);
+	for (size_t i = 0; i < len; i++)
+		bytes[i] = (char)('a' + (i * 7 + i / 1000) % 26);
+	/* The month as the build leaves it: in an unlinked file of its own. */
+	char tmp[] = "/tmp/sepayfs-test-disk-large-month-XXXXXX";
+	int fd = mkstemp(tmp);
+	CHECK(fd >= 0 && write(fd, "head", 4) == 4 && write(fd, bytes, len) == (ssize_t)len);
+	unlink(tmp);
+	struct blob_file *file = blob_file_adopt(fd);
+	struct blob *b = blob_new_in_file(file, 4, len, hash_bytes(bytes, len),
+					  (struct timespec){ 1700000000, 0 });
+	blob_file_unref(file);
+	struct snapshot *s = snapshot_new_file(b);
+	s->fetched = (struct timespec){ 1800000000, 0 };
+	const struct obj_key key = { 4, 19, 202611 };
+	disk_cache_store(d, &key, s);
+	snapshot_unref(s);
+	struct snapshot *back = disk_cache_load(d, &key);
+	CHECK(back && back->file && back->file->file != NULL); /* not read into memory */
+	CHECK(back && back->file->v.len == len && back->file->v.hash == hash_bytes(bytes, len));
+	char *again = malloc(len);
+	size_t got = 0;
+	while (back && got < len) {
+		ssize_t n = blob_read(back->file, again + got, 100000, got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	CHECK(got == len && memcmp(again, bytes, len) == 0);
+	/* A later store over the entry leaves what is open as it was. */
+	struct snapshot *small = snapshot_new_file(blob_new("{}", 2, (struct timespec){ 1, 0 }));
+	small->fetched = (struct timespec){ 1800000000, 0 };
+	disk_cache_store(d, &key, small);
+	snapshot_unref(small);
+	char head[16];
+	CHECK(back && blob_read(back->file, head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
+	      memcmp(head, bytes, sizeof(head)) == 0);
+	snapshot_unref(back);
+	free(again);
+	free(bytes);
+	disk_cache_close(d);
+	remove_tree(root);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LEVEL_ERROR);
@@ -629,5 +683,6 @@ int main(void)
 	test_loose_parent();
 	test_links_are_not_followed();
 	test_durable_files();
+	test_large_files_stay_on_disk();
 	return check_report("diskcache");
 }

@@ -35,10 +35,16 @@ static void test_older_format(void)
 	CHECK(now && !now->outdated);
 	snapshot_unref(now);
 
+	/* Version 3 (before list item hashes): read, current. */
+	size_t len3;
+	char *bytes3 = disk_entry_encode_as(&key, 77, s, 3, &len3);
+	struct snapshot *three = disk_entry_decode(bytes3, len3, &key, 77);
+	CHECK(three && !three->outdated && three->count == 2);
+	snapshot_unref(three);
 	/* Version 2 (before numbers kept their text): read, outdated, with
 	 * every version record it had, so unchanged bytes keep their mtime. */
-	as_version(bytes, len, 2);
-	struct snapshot *old = disk_entry_decode(bytes, len, &key, 77);
+	as_version(bytes3, len3, 2);
+	struct snapshot *old = disk_entry_decode(bytes3, len3, &key, 77);
 	CHECK(old != NULL);
 	CHECK(old && old->outdated);
 	struct snapshot_versions *v = old ? snapshot_versions_of(old) : NULL;
@@ -57,11 +63,12 @@ static void test_older_format(void)
 	snapshot_unref(old);
 
 	/* Older still, or newer than this program knows: a miss. */
-	as_version(bytes, len, 1);
-	CHECK(disk_entry_decode(bytes, len, &key, 77) == NULL);
-	as_version(bytes, len, 4);
+	as_version(bytes3, len3, 1);
+	CHECK(disk_entry_decode(bytes3, len3, &key, 77) == NULL);
+	as_version(bytes, len, 5);
 	CHECK(disk_entry_decode(bytes, len, &key, 77) == NULL);
 	free(bytes);
+	free(bytes3);
 	snapshot_unref(s);
 }
 
