@@ -27,6 +27,7 @@ struct cache_entry {
 	int last_result;                    /* of the fetch that finished last */
 	unsigned users;                     /* threads using the entry across an unlock */
 	size_t cost;                        /* bytes charged to the budget */
+	uint64_t file_cost;                 /* bytes of the value kept in files */
 };
 
 struct cache {
@@ -165,6 +166,10 @@ static void entry_recharge(struct cache *c, struct cache_entry *e)
 		cost += snapshot_versions_size(e->versions);
 	c->stats.bytes = c->stats.bytes - e->cost + cost;
 	e->cost = cost;
+	uint64_t file_cost = e->value ? snapshot_file_bytes(e->value) : 0;
+	c->stats.file_bytes = c->stats.file_bytes - e->file_cost + file_cost;
+	c->stats.file_values = c->stats.file_values - (e->file_cost > 0) + (file_cost > 0);
+	e->file_cost = file_cost;
 }
 
 static struct cache_entry *entry_get(struct cache *c, const struct obj_key *key)
@@ -191,6 +196,8 @@ static void entry_remove(struct cache *c, struct cache_entry *e)
 	lru_unlink(c, e);
 	c->stats.entries--;
 	c->stats.bytes -= e->cost;
+	c->stats.file_bytes -= e->file_cost;
+	c->stats.file_values -= e->file_cost > 0;
 	entry_free(e);
 }
 
@@ -210,8 +217,30 @@ static void entry_drop_if_empty(struct cache *c, struct cache_entry *e)
  * only when that is not enough, whole entries with their version records.
  * The entry used last stays, so an object larger than the budget is
  * served from memory while it is the one being read. */
+static bool files_over(const struct cache *c)
+{
+	return (c->cfg.max_file_bytes && c->stats.file_bytes > c->cfg.max_file_bytes) ||
+	       (c->cfg.max_file_values && c->stats.file_values > c->cfg.max_file_values);
+}
+
+/* Values kept in files take no memory but disk and an open file each: past
+ * their own bounds the least recently used of them go (the entry used
+ * last, as below, stays). */
+static void evict_files(struct cache *c)
+{
+	for (struct cache_entry *e = c->oldest; e && files_over(c); e = e->newer) {
+		if (e->file_cost && !entry_busy(e) && e != c->newest) {
+			snapshot_unref(e->value);
+			e->value = NULL;
+			entry_recharge(c, e);
+			c->stats.evictions++;
+		}
+	}
+}
+
 static void evict(struct cache *c)
 {
+	evict_files(c);
 	if (!c->cfg.max_bytes)
 		return;
 	for (int pass = 0; pass < 2; pass++) {
@@ -300,6 +329,36 @@ static void entry_store(struct cache *c, struct cache_entry *e, struct snapshot 
 	entry_recharge(c, e);
 }
 
+/* A value kept in an unlinked file of its own (a month built larger than
+ * memory may hold) is on disk twice once its entry is written: it is read
+ * back as a blob of the entry's file (the same bytes and times) and takes
+ * the place of what was stored, unless something replaced that meanwhile,
+ * so the unlinked file goes with its last reader. */
+static void swap_to_entry(struct cache *c, const struct obj_key *key, struct snapshot *stored)
+{
+	struct snapshot *entry = disk_cache_load(c->cfg.disk, key);
+	if (!entry)
+		return;
+	pthread_mutex_lock(&c->lock);
+	struct cache_entry *e = (struct cache_entry *)htab_find(&c->entries, obj_key_hash(key),
+								 entry_matches, key);
+	/* Another mount may have written the entry meanwhile: only the same
+	 * version takes the place of what was stored. */
+	bool same = e && e->value == stored && !e->fetching && stored->file && entry->file &&
+		    entry->file->file && version_same_bytes(&entry->file->v, &stored->file->v) &&
+		    entry->file->v.mtime.tv_sec == stored->file->v.mtime.tv_sec &&
+		    entry->file->v.mtime.tv_nsec == stored->file->v.mtime.tv_nsec;
+	if (same) {
+		entry->fetched = stored->fetched;
+		snapshot_unref(e->value);
+		e->value = entry;
+		entry = NULL;
+		entry_recharge(c, e);
+	}
+	pthread_mutex_unlock(&c->lock);
+	snapshot_unref(entry);
+}
+
 /* Writes a value just stored to disk (the file I/O outside the cache's
  * lock), and lets go of the reference taken for it; NULL: nothing to do. */
 static void persist_unlocked(struct cache *c, const struct obj_key *key, struct snapshot *value)
@@ -307,6 +366,8 @@ static void persist_unlocked(struct cache *c, const struct obj_key *key, struct 
 	if (!value)
 		return;
 	disk_cache_store(c->cfg.disk, key, value);
+	if (snapshot_file_bytes(value))
+		swap_to_entry(c, key, value);
 	snapshot_unref(value);
 }
 

@@ -35,6 +35,11 @@ struct cache_config {
 	 * request asks again.  0: not at all. */
 	uint64_t refusal_ttl_ms;
 	size_t max_bytes;         /* memory held at most, least recently used first out; 0: no cap */
+	/* Values whose bytes are kept in files (busy months, snapshot.h):
+	 * their bytes there, and their number (each holds a file open), at
+	 * most; least recently used first out.  0: no cap. */
+	uint64_t max_file_bytes;
+	size_t max_file_values;
 	uint64_t stale_if_error_ms; /* past the TTL, serve the last value this much longer
 				     * when a refresh fails for a passing reason; 0: never */
 	/* Names a key in log lines ("/bank-accounts/19"); may be NULL. */
@@ -58,6 +63,8 @@ struct cache_stats {
 	uint64_t disk_hits;    /* fresh values read from disk */
 	size_t bytes;      /* held by cached values and their bookkeeping */
 	size_t entries;
+	uint64_t file_bytes;  /* of values kept in files */
+	size_t file_values;
 };
 
 struct cache;

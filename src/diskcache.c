@@ -570,6 +570,11 @@ const char *disk_cache_dir(const struct disk_cache *d)
 	return d->dir;
 }
 
+int disk_cache_dir_fd(const struct disk_cache *d)
+{
+	return d->dir_fd;
+}
+
 uint64_t disk_cache_bytes(struct disk_cache *d)
 {
 	pthread_mutex_lock(&d->lock);

@@ -74,6 +74,8 @@ void disk_cache_record_expiry(struct disk_cache *d, uint64_t wall_ms);
 
 /* The folder entries live in, for messages. */
 const char *disk_cache_dir(const struct disk_cache *d);
+/* Its descriptor, for unlinked files beside the entries (monthbuild.h). */
+int disk_cache_dir_fd(const struct disk_cache *d);
 /* The disk the files in the whole cache folder take, as far as this
  * mount knows. */
 uint64_t disk_cache_bytes(struct disk_cache *d);

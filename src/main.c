@@ -23,12 +23,14 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* Below any sane kernel FUSE timeout and human patience, above a slow API. */
@@ -47,6 +49,15 @@
  * this share of cache_max_mb: enough for every file a walk holds open,
  * small beside the cache it comes out of. */
 #define KEEP_SHARE_OF_CACHE 8
+/* What month builds under way may hold in memory together (their order
+ * records and the lines put aside before a file takes them): a busy
+ * month of 230,000 transactions needs 15 MiB of records.  Part of the
+ * headroom over cache_max_mb, not of it: a small cache still reads a
+ * large month, through files. */
+#define MONTH_BUILD_MEMORY (48u << 20)
+/* Values kept in files the cache holds at most: each holds a file open
+ * (a busy account's months, a few dozen). */
+#define FILE_VALUES_MAX 256
 /* The deadline of the access check before mounting. */
 #define PROBE_TIMEOUT_S 5
 /* libfuse's own upper bound for -o max_threads. */
@@ -165,6 +176,7 @@ struct daemon {
 	struct sepay_api api;
 	bool api_ready;
 	struct disk_cache *disk;
+	int spill_dir;            /* $TMPDIR without a disk cache, else -1 */
 	struct objects_source source;
 	bool source_ready;
 	struct objects_ttl ttls;
@@ -265,6 +277,20 @@ static unsigned negative_ttl_s(const struct sepayfs_options *o)
 	return o->cache_ttl < NEGATIVE_TTL_S ? o->cache_ttl : NEGATIVE_TTL_S;
 }
 
+/* $TMPDIR (or /tmp) for months kept in unlinked files when there is no
+ * disk cache; -1 (memory only, logged) when it cannot be opened. */
+static int open_spill_dir(void)
+{
+	const char *dir = getenv("TMPDIR");
+	if (!dir || dir[0] != '/')
+		dir = "/tmp";
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		log_warn("cannot open %s for months larger than memory may hold: %s; such a month "
+			 "will read as an I/O error", dir, strerror(errno));
+	return fd;
+}
+
 /* The objects, the cache and the tree over them.  0, or -1. */
 static int build_tree(struct daemon *d)
 {
@@ -274,8 +300,13 @@ static int build_tree(struct daemon *d)
 		.history_ttl_ms = (uint64_t)o->history_ttl * 1000,
 		.settle_ms = (uint64_t)o->settle_days * 86400 * 1000,
 	};
+	/* Months that do not fit in memory go beside the disk cache, or, with
+	 * none, to unlinked files under $TMPDIR (gone with the daemon). */
+	if (!d->disk)
+		d->spill_dir = open_spill_dir();
 	objects_source_init(&d->source, &d->api, (uint64_t)o->cache_ttl * 1000,
-			    auth_lacks_scope(d->auth, "transaction:read"), (int)o->history_months);
+			    auth_lacks_scope(d->auth, "transaction:read"), (int)o->history_months,
+			    MONTH_BUILD_MEMORY, d->disk ? disk_cache_dir_fd(d->disk) : d->spill_dir);
 	d->source_ready = true;
 	struct cache_config cc = {
 		.ttl_for = objects_ttl_ms,
@@ -283,6 +314,10 @@ static int build_tree(struct daemon *d)
 		.negative_ttl_ms = (uint64_t)negative_ttl_s(o) * 1000,
 		.refusal_ttl_ms = (uint64_t)o->cache_ttl * 1000,
 		.max_bytes = (size_t)o->cache_max_mb << 20,
+		/* Months kept in files take disk as the disk cache does, and
+		 * an open file each. */
+		.max_file_bytes = (uint64_t)o->cache_disk_mb << 20,
+		.max_file_values = FILE_VALUES_MAX,
 		.stale_if_error_ms = (uint64_t)o->stale_if_error * 1000,
 		.describe = objects_path,
 		.fetch = objects_fetch,
@@ -374,6 +409,8 @@ static void daemon_release(struct daemon *d)
 		fs_destroy(&d->fs);
 	cache_free(d->cache);
 	disk_cache_close(d->disk);
+	if (d->spill_dir >= 0)
+		close(d->spill_dir);
 	if (d->source_ready)
 		objects_source_destroy(&d->source);
 	if (d->api_ready)
@@ -394,7 +431,14 @@ int main(int argc, char *argv[])
 	/* No core dump, no ptrace by others of the same uid: memory holds the
 	 * token (and with -o credentials the client secret). */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	struct daemon d = { .args = FUSE_ARGS_INIT(argc, argv) };
+	/* Months kept in files, connections, FUSE: more open files than the
+	 * customary soft limit of 1024, never more than the hard one. */
+	struct rlimit files;
+	if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+		files.rlim_cur = files.rlim_max < 65536 ? files.rlim_max : 65536;
+		setrlimit(RLIMIT_NOFILE, &files);
+	}
+	struct daemon d = { .args = FUSE_ARGS_INIT(argc, argv), .spill_dir = -1 };
 	int status = read_command_line(&d, argv[0]);
 	if (status < 0)
 		status = connect_api(&d) || build_tree(&d) || mount_tree(&d) ? 1 : serve(&d);

@@ -56,8 +56,10 @@ static struct blob *render_blob(const json_t *obj, struct timespec now)
  * page's items go to that page's bucket, and the buckets are joined in page
  * order at the end, so "first seen" means first in the list's own order. */
 /* A listing holds at most this many bytes of rendered files: past it, a
- * server that pages forever through huge items would take all memory. */
-#define LISTING_MAX_BYTES (256u << 20)
+ * server that pages forever through huge items would take all memory.  A
+ * listing's files are sub-accounts, a few hundred bytes each: 32 MiB is
+ * some hundred thousand of them. */
+#define LISTING_MAX_BYTES (32u << 20)
 
 struct listing_build {
 	pthread_mutex_t lock;
@@ -181,14 +183,15 @@ static int fetch_detail(struct sepay_api *api, const char *path, struct timespec
 	return 0;
 }
 
-static int fetch_month(struct sepay_api *api, const struct obj_key *key, struct timespec now,
-		       struct snapshot **out)
+static int fetch_month(struct objects_source *src, const struct obj_key *key,
+		       struct timespec now, struct snapshot **out)
 {
 	struct blob *file;
-	int rc = tx_fetch_months(api, key->a, (int32_t)key->b, (int32_t)key->b, now, &file);
+	int rc = tx_fetch_months(src->api, &src->room, key->a, (int32_t)key->b, (int32_t)key->b,
+				 now, &file);
 	if (rc == 0 && !(*out = snapshot_new_file(file)))
 		rc = ENOMEM;
-	return rc;
+	return rc == EFBIG ? EIO : rc; /* logged with its size */
 }
 
 int32_t objects_account_since(struct objects_source *src, int64_t account, int32_t now)
@@ -204,6 +207,19 @@ int32_t objects_account_since(struct objects_source *src, int64_t account, int32
 	if (!since || since > now)
 		since = month_add(now, 1 - src->history_months);
 	return since;
+}
+
+/* A month a range fetched, into the cache as if fetched alone.  Takes
+ * the blob. */
+static void put_month(struct objects_source *src, int64_t account, int32_t month,
+		      struct blob *file, struct timespec now)
+{
+	struct snapshot *s = snapshot_new_file(file);
+	if (!s)
+		return;
+	s->fetched = now;
+	cache_put(src->cache, &(struct obj_key){ OBJ_TX_MONTH, account, month }, s);
+	snapshot_unref(s);
 }
 
 /* The months of an account's history a walk needs fetched: from the
@@ -224,16 +240,23 @@ static int fetch_range(struct objects_source *src, int64_t account, struct times
 	}
 	struct blob *months[TX_RANGE_MAX_MONTHS];
 	int32_t n = month_count(from, to);
-	int rc = tx_fetch_months(src->api, account, from, to, now, months);
-	for (int32_t i = 0; i < n; i++) {
-		struct snapshot *s = rc == 0 ? snapshot_new_file(months[i]) : NULL;
-		if (s) {
-			s->fetched = now;
-			cache_put(src->cache, &(struct obj_key){ OBJ_TX_MONTH, account,
-								   month_add(from, i) }, s);
-			snapshot_unref(s);
-		} else if (rc) {
-			blob_unref(months[i]);
+	int rc = tx_fetch_months(src->api, &src->room, account, from, to, now, months);
+	if (rc == 0) {
+		for (int32_t i = 0; i < n; i++)
+			put_month(src, account, month_add(from, i), months[i], now);
+	} else if (rc == EFBIG && n > 1) {
+		/* More than one build may order: a month at a time, about as
+		 * many pages, a request or two more a month. */
+		rc = 0;
+		for (int32_t i = 0; i < n; i++) {
+			struct blob *one;
+			int32_t month = month_add(from, i);
+			int mrc = tx_fetch_months(src->api, &src->room, account, month, month, now,
+						  &one);
+			if (mrc == 0)
+				put_month(src, account, month, one, now);
+			else if (!rc)
+				rc = mrc == EFBIG ? EIO : mrc;
 		}
 	}
 	if (rc == 0 && !(*out = snapshot_new_listing(now)))
@@ -253,12 +276,14 @@ uint64_t objects_ttl_ms(void *ctx, const struct obj_key *key, uint64_t fetched_w
 }
 
 void objects_source_init(struct objects_source *src, struct sepay_api *api,
-			 uint64_t forbidden_ms, bool no_tx_scope, int history_months)
+			 uint64_t forbidden_ms, bool no_tx_scope, int history_months,
+			 size_t build_memory, int spill_dir)
 {
 	src->api = api;
 	src->cache = NULL;
 	src->history_months = history_months;
 	tx_access_init(&src->tx, forbidden_ms, no_tx_scope);
+	month_room_init(&src->room, build_memory, spill_dir);
 }
 
 void objects_source_destroy(struct objects_source *src)
@@ -319,7 +344,7 @@ int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
 		bool probe;
 		if ((rc = tx_access_begin(&src->tx, key->a, &probe)))
 			return rc;
-		rc = key->kind == OBJ_TX_MONTH ? fetch_month(api, key, now, out)
+		rc = key->kind == OBJ_TX_MONTH ? fetch_month(src, key, now, out)
 					       : fetch_range(src, key->a, now, out);
 		tx_access_end(&src->tx, key->a, probe, rc);
 		break;

@@ -8,6 +8,7 @@
 
 #include "cache.h"
 #include "keys.h"
+#include "monthbuild.h"
 #include "sepay.h"
 #include "snapshot.h"
 #include "txaccess.h"
@@ -46,9 +47,14 @@ struct objects_source {
 	struct cache *cache;   /* the cache fetching through this: ranges fill months in it */
 	int history_months;    /* months shown when an account has no created_at */
 	struct tx_access tx;
+	struct month_room room; /* what month builds share: memory, a folder */
 };
+/* build_memory: what every month build under way may hold together;
+ * spill_dir: a folder for the months and lines that do not fit (-1: none;
+ * borrowed). */
 void objects_source_init(struct objects_source *src, struct sepay_api *api,
-			 uint64_t forbidden_ms, bool no_tx_scope, int history_months);
+			 uint64_t forbidden_ms, bool no_tx_scope, int history_months,
+			 size_t build_memory, int spill_dir);
 /* The first month of an account's transactions: its created_at, from the
  * account listing or its detail, whichever is in memory (asking nothing),
  * else history_months back from now. */

@@ -315,3 +315,12 @@ size_t snapshot_size(const struct snapshot *s)
 			n += blob_memory(s->entries[i].file);
 	return n;
 }
+
+size_t snapshot_file_bytes(const struct snapshot *s)
+{
+	size_t n = s->file && s->file->file ? s->file->v.len : 0;
+	for (size_t i = 0; i < s->count; i++)
+		if (s->entries[i].file && s->entries[i].file->file)
+			n += s->entries[i].file->v.len;
+	return n;
+}

@@ -130,7 +130,9 @@ size_t snapshot_versions_size(const struct snapshot_versions *v);
  * when, content changes. */
 void snapshot_carry_over(struct snapshot *fresh, const struct snapshot_versions *older);
 
-/* Bytes a snapshot holds, for the cache's memory accounting. */
+/* Bytes a snapshot holds in memory, for the cache's memory accounting. */
 size_t snapshot_size(const struct snapshot *s);
+/* Bytes of its blobs kept in files (0: none). */
+size_t snapshot_file_bytes(const struct snapshot *s);
 
 #endif

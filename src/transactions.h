@@ -8,6 +8,7 @@
 #ifndef SEPAYFS_TRANSACTIONS_H
 #define SEPAYFS_TRANSACTIONS_H
 
+#include "monthbuild.h"
 #include "sepay.h"
 #include "snapshot.h"
 
@@ -26,8 +27,12 @@ void tx_range_path(char *buf, size_t size, int64_t account, int32_t from, int32_
  * 0 and months[to - from] filled with a blob each (caller unrefs), dated
  * now; or an errno.  Each month holds exactly the items of that account
  * dated in it, each id once, ordered by transaction_date then id; items of
- * another account, or with no usable date, are dropped with a log line. */
-int tx_fetch_months(struct sepay_api *api, int64_t account, int32_t from, int32_t to,
-		    struct timespec now, struct blob **months);
+ * another account, or with no usable date, are dropped with a log line.
+ * Built in room (monthbuild.h): a month larger than memory may hold comes
+ * in a file.  EFBIG when the room and its folder cannot take what came:
+ * for a range of months the caller asks them one at a time (logged as
+ * information), for one month it is an error (logged, with its size). */
+int tx_fetch_months(struct sepay_api *api, struct month_room *room, int64_t account,
+		    int32_t from, int32_t to, struct timespec now, struct blob **months);
 
 #endif

@@ -47,7 +47,7 @@ static void world_init(struct world *w)
 	struct sepay_api_config ac = { .http = fake_http_transport(w->http), .auth = w->auth,
 				       .page_size = 100, .parallel = 4, .timeout_ms = 300 };
 	sepay_api_init(&w->api, &ac);
-	objects_source_init(&w->source, &w->api, 60000, false, 24);
+	objects_source_init(&w->source, &w->api, 60000, false, 24, 16u << 20, -1);
 	struct cache_config cc = { .ttl_ms = 60000, .fetch = objects_fetch,
 				   .fetch_ctx = &w->source };
 	w->cache = cache_new(&cc);
@@ -625,7 +625,7 @@ static void test_big_month(void)
 	struct blob *month;
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
-	CHECK_INT(tx_fetch_months(&w.api, 19, m, m, now, &month), 0);
+	CHECK_INT(tx_fetch_months(&w.api, &w.source.room, 19, m, m, now, &month), 0);
 	size_t lines = 0;
 	for (size_t i = 0; i < month->v.len; i++)
 		lines += month->bytes[i] == '\n';
