@@ -76,7 +76,8 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "mock_opts(**kw): options for the mock server (accounts, seed, "
         "max_page_size, default_page_size, latency_ms, token, client_id, "
-        "client_secret, refresh_token, history_months, env={...}, knobs={...})")
+        "client_secret, refresh_token, history_months, env={...}, knobs={...}, tls, "
+        "busy_tx)")
 
 
 def _clean_env(extra=None):
@@ -99,7 +100,7 @@ class Mock:
     def __init__(self, workdir, accounts=20, seed=1, token="demo-token", max_page_size=50,
                  default_page_size=20, latency_ms=0, client_id="demo-client",
                  client_secret="demo-secret", refresh_token="demo-refresh", port=0,
-                 history_months=None, env=None, tls=False):
+                 history_months=None, env=None, tls=False, busy_tx=0):
         self.token = token
         self.client_id = client_id
         self.client_secret = client_secret
@@ -118,6 +119,8 @@ class Mock:
                "--quiet"]
         if history_months is not None:
             cmd += ["--history-months", str(history_months)]
+        if busy_tx:
+            cmd += ["--busy-tx", str(busy_tx)]
         self.cafile = None
         if tls:
             # A certificate of its own for 127.0.0.1: the daemon is given
