@@ -271,8 +271,7 @@ static uint64_t wall_ms_of(struct timespec t)
 
 static uint64_t ttl_of(const struct cache *c, const struct obj_key *key, const struct snapshot *s)
 {
-	return c->cfg.ttl_for ? c->cfg.ttl_for(c->cfg.ttl_ctx, key, s ? wall_ms_of(s->fetched) : 0)
-			      : c->cfg.ttl_ms;
+	return c->cfg.ttl_for ? c->cfg.ttl_for(c->cfg.ttl_ctx, key, s) : c->cfg.ttl_ms;
 }
 
 static uint64_t entry_ttl(const struct cache *c, const struct cache_entry *e)

@@ -25,9 +25,10 @@ typedef int (*cache_fetch_fn)(void *ctx, const struct obj_key *key, struct snaps
 
 struct cache_config {
 	uint64_t ttl_ms;          /* how long a value is served without asking again */
-	/* A TTL per key and fetch time (wall-clock ms), overriding ttl_ms
-	 * where given (may be NULL). */
-	uint64_t (*ttl_for)(void *ctx, const struct obj_key *key, uint64_t fetched_wall_ms);
+	/* A TTL per key and value (its fetch time, what it records),
+	 * overriding ttl_ms where given (may be NULL; value may be NULL).
+	 * Called with the cache's lock held: it must not call the cache. */
+	uint64_t (*ttl_for)(void *ctx, const struct obj_key *key, const struct snapshot *value);
 	void *ttl_ctx;
 	uint64_t negative_ttl_ms; /* how long an ENOENT is remembered; 0: not at all */
 	/* How long a refusal (EPERM: a 403; EACCES: a 401 a new token did not

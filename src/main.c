@@ -299,6 +299,8 @@ static int build_tree(struct daemon *d)
 		.ttl_ms = (uint64_t)o->cache_ttl * 1000,
 		.history_ttl_ms = (uint64_t)o->history_ttl * 1000,
 		.settle_ms = (uint64_t)o->settle_days * 86400 * 1000,
+		.follow_ms = (uint64_t)o->follow_ttl * 1000,
+		.src = &d->source,
 	};
 	/* Months that do not fit in memory go beside the disk cache, or, with
 	 * none, to unlinked files under $TMPDIR (gone with the daemon). */

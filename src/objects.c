@@ -70,6 +70,16 @@ struct listing_build {
 	size_t bytes;            /* rendered so far, under lock */
 };
 
+/* A hash of an item as the list showed it: what tells that it changed. */
+static uint64_t item_hash(const json_t *item)
+{
+	struct strbuf line;
+	strbuf_init(&line, 0);
+	uint64_t h = render_json_line(&line, item) ? hash_bytes(line.data, line.len) : 0;
+	strbuf_release(&line);
+	return h ? h : 1; /* 0 means none */
+}
+
 static int add_listed_item(void *ctx, int64_t page_no, int64_t id, json_t *item)
 {
 	struct listing_build *lb = ctx;
@@ -77,6 +87,7 @@ static int add_listed_item(void *ctx, int64_t page_no, int64_t id, json_t *item)
 	struct blob *file = NULL;
 	if (lb->with_files && !(file = render_blob(item, lb->now)))
 		return ENOMEM;
+	uint64_t hash = lb->with_files ? 0 : item_hash(item);
 	int rc = 0;
 	size_t index = (size_t)page_no - 1;
 	pthread_mutex_lock(&lb->lock);
@@ -109,6 +120,7 @@ static int add_listed_item(void *ctx, int64_t page_no, int64_t id, json_t *item)
 	if (!snapshot_listing_add(bucket, id, file))
 		return ENOMEM;
 	bucket->entries[bucket->count - 1].since = since;
+	bucket->entries[bucket->count - 1].item_hash = hash;
 	return 0;
 }
 
@@ -127,6 +139,7 @@ static struct snapshot *join_pages(struct listing_build *lb)
 				return NULL;
 			}
 			all->entries[all->count - 1].since = e->since;
+			all->entries[all->count - 1].item_hash = e->item_hash;
 		}
 	}
 	if (all && !snapshot_listing_finish(all)) {
@@ -209,15 +222,80 @@ int32_t objects_account_since(struct objects_source *src, int64_t account, int32
 	return since;
 }
 
+static uint64_t wall_ms(struct timespec t)
+{
+	return t.tv_sec > 0 ? (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000 : 0;
+}
+
+/* Objects whose freshness follows the account list: what a new
+ * transaction changes along with the balance the list shows. */
+static bool follows_list(const struct obj_key *key)
+{
+	return key->kind == OBJ_ACCOUNT || key->kind == OBJ_SUB_LIST ||
+	       (key->kind == OBJ_TX_MONTH && key->b == month_of_time((time_t)clock_wall_s()));
+}
+
+uint64_t objects_ttl_ms(void *ctx, const struct obj_key *key, const struct snapshot *value)
+{
+	const struct objects_ttl *t = ctx;
+	uint64_t fetched = value ? wall_ms(value->fetched) : 0;
+	if (key->kind == OBJ_TX_MONTH) {
+		int32_t next = month_add((int32_t)key->b, 1);
+		uint64_t ended_ms = (uint64_t)month_start(next) * 1000;
+		if (fetched >= ended_ms && fetched - ended_ms >= t->settle_ms)
+			return t->history_ttl_ms;
+	}
+	uint64_t listed, list_fetched;
+	if (!t->follow_ms || !t->src || !value || !value->follows || !follows_list(key) ||
+	    !objects_list_item(t->src, key->a, &listed, &list_fetched) ||
+	    clock_wall_ms() - list_fetched >= t->ttl_ms)
+		return t->ttl_ms; /* no fresh list to follow */
+	if (listed == value->follows)
+		return t->follow_ms > t->ttl_ms ? t->follow_ms : t->ttl_ms;
+	/* The item changed since (a new balance): stale at once. */
+	return list_fetched >= fetched ? 0 : t->ttl_ms;
+}
+
+bool objects_list_item(struct objects_source *src, int64_t account, uint64_t *hash,
+		       uint64_t *fetched_wall_ms)
+{
+	pthread_mutex_lock(&src->list_lock);
+	const struct listing_entry *e = src->list ? snapshot_find(src->list, account) : NULL;
+	if (e) {
+		*hash = e->item_hash;
+		if (fetched_wall_ms)
+			*fetched_wall_ms = wall_ms(src->list->fetched);
+	}
+	pthread_mutex_unlock(&src->list_lock);
+	return e != NULL;
+}
+
+/* The newest account list, for what follows it. */
+static void note_list(struct objects_source *src, struct snapshot *list)
+{
+	pthread_mutex_lock(&src->list_lock);
+	snapshot_unref(src->list);
+	src->list = snapshot_ref(list);
+	pthread_mutex_unlock(&src->list_lock);
+}
+
+/* What an account's object records of the list when it is asked. */
+static uint64_t list_item_now(struct objects_source *src, int64_t account)
+{
+	uint64_t hash = 0;
+	return objects_list_item(src, account, &hash, NULL) ? hash : 0;
+}
+
 /* A month a range fetched, into the cache as if fetched alone.  Takes
  * the blob. */
 static void put_month(struct objects_source *src, int64_t account, int32_t month,
-		      struct blob *file, struct timespec now)
+		      struct blob *file, struct timespec now, uint64_t follows)
 {
 	struct snapshot *s = snapshot_new_file(file);
 	if (!s)
 		return;
 	s->fetched = now;
+	s->follows = follows;
 	cache_put(src->cache, &(struct obj_key){ OBJ_TX_MONTH, account, month }, s);
 	snapshot_unref(s);
 }
@@ -226,24 +304,35 @@ static void put_month(struct objects_source *src, int64_t account, int32_t month
  * oldest one not fresh in the cache to now, one range, its months put in
  * the cache as if each had been fetched alone.  The range's own snapshot
  * holds nothing: it only says when the range was last asked. */
+/* The oldest of the account's months not fresh in the cache (the current
+ * one when all before it are); false when even that one is fresh. */
+static bool oldest_stale_month(struct objects_source *src, int64_t account, int32_t to,
+			       int32_t *from)
+{
+	*from = objects_account_since(src, account, to);
+	if (month_count(*from, to) > TX_RANGE_MAX_MONTHS)
+		*from = month_add(to, 1 - TX_RANGE_MAX_MONTHS);
+	for (; *from <= to; *from = month_add(*from, 1)) {
+		struct obj_key month = { OBJ_TX_MONTH, account, *from };
+		if (!cache_fresh(src->cache, &month))
+			return true;
+	}
+	*from = to;
+	return false;
+}
+
 static int fetch_range(struct objects_source *src, int64_t account, struct timespec now,
 		       struct snapshot **out)
 {
-	int32_t to = month_of_time(now.tv_sec);
-	int32_t from = objects_account_since(src, account, to);
-	if (month_count(from, to) > TX_RANGE_MAX_MONTHS)
-		from = month_add(to, 1 - TX_RANGE_MAX_MONTHS);
-	for (; from < to; from = month_add(from, 1)) {
-		struct obj_key month = { OBJ_TX_MONTH, account, from };
-		if (!cache_fresh(src->cache, &month))
-			break;
-	}
+	uint64_t follows = list_item_now(src, account);
+	int32_t to = month_of_time(now.tv_sec), from;
+	oldest_stale_month(src, account, to, &from);
 	struct blob *months[TX_RANGE_MAX_MONTHS];
 	int32_t n = month_count(from, to);
 	int rc = tx_fetch_months(src->api, &src->room, account, from, to, now, months);
 	if (rc == 0) {
 		for (int32_t i = 0; i < n; i++)
-			put_month(src, account, month_add(from, i), months[i], now);
+			put_month(src, account, month_add(from, i), months[i], now, follows);
 	} else if (rc == EFBIG && n > 1) {
 		/* More than one build may order: a month at a time, about as
 		 * many pages, a request or two more a month. */
@@ -254,7 +343,7 @@ static int fetch_range(struct objects_source *src, int64_t account, struct times
 			int mrc = tx_fetch_months(src->api, &src->room, account, month, month, now,
 						  &one);
 			if (mrc == 0)
-				put_month(src, account, month, one, now);
+				put_month(src, account, month, one, now, follows);
 			else if (!rc)
 				rc = mrc == EFBIG ? EIO : mrc;
 		}
@@ -264,16 +353,6 @@ static int fetch_range(struct objects_source *src, int64_t account, struct times
 	return rc;
 }
 
-uint64_t objects_ttl_ms(void *ctx, const struct obj_key *key, uint64_t fetched_wall_ms)
-{
-	const struct objects_ttl *t = ctx;
-	if (key->kind != OBJ_TX_MONTH)
-		return t->ttl_ms;
-	int32_t next = month_add((int32_t)key->b, 1);
-	uint64_t ended_ms = (uint64_t)month_start(next) * 1000;
-	bool settled = fetched_wall_ms >= ended_ms && fetched_wall_ms - ended_ms >= t->settle_ms;
-	return settled ? t->history_ttl_ms : t->ttl_ms;
-}
 
 void objects_source_init(struct objects_source *src, struct sepay_api *api,
 			 uint64_t forbidden_ms, bool no_tx_scope, int history_months,
@@ -284,16 +363,38 @@ void objects_source_init(struct objects_source *src, struct sepay_api *api,
 	src->history_months = history_months;
 	tx_access_init(&src->tx, forbidden_ms, no_tx_scope);
 	month_room_init(&src->room, build_memory, spill_dir);
+	pthread_mutex_init(&src->list_lock, NULL);
+	src->list = NULL;
 }
 
 void objects_source_destroy(struct objects_source *src)
 {
+	snapshot_unref(src->list);
+	pthread_mutex_destroy(&src->list_lock);
 	tx_access_destroy(&src->tx);
 }
 
 bool objects_tx_forbidden(struct objects_source *src, int64_t account)
 {
 	return tx_access_forbidden(&src->tx, account);
+}
+
+/* Whether the account's transactions may still be read, for one item's
+ * worth: a page of one of its current month. */
+static int ask_one_item(struct objects_source *src, int64_t account, int32_t month)
+{
+	bool probe;
+	int rc = tx_access_begin(&src->tx, account, &probe);
+	if (rc)
+		return rc;
+	char path[224];
+	tx_range_path(path, sizeof(path), account, month, month);
+	strcat(path, "&page=1&limit=1");
+	json_t *root;
+	if ((rc = sepay_get_json(src->api, "check access", path, &root)) == 0)
+		json_decref(root);
+	tx_access_end(&src->tx, account, probe, rc);
+	return rc;
 }
 
 int objects_tx_access(struct objects_source *src, int64_t account, int32_t month)
@@ -306,15 +407,21 @@ int objects_tx_access(struct objects_source *src, int64_t account, int32_t month
 	struct obj_key asked = { OBJ_TX_MONTH, account, month };
 	if (!cache_fresh(src->cache, &asked))
 		return 0;
-	/* The account's months that are not fresh, as one range (the current
-	 * month at least): the one request both asks and refreshes, so a
-	 * walk that reads the folder's listing from the kernel's cache (no
-	 * readdir: nothing marks it as a walk) asks no more than a cold one. */
-	struct obj_key range = { OBJ_TX_RANGE, account, 0 };
-	struct snapshot *s;
-	int rc = cache_get(src->cache, &range, &s);
-	if (rc == 0)
-		snapshot_unref(s);
+	/* The account's months that are not fresh, as one range: the one
+	 * request both asks and refreshes them, so a walk that reads the
+	 * folder's listing from the kernel's cache (no readdir: nothing marks
+	 * it as a walk) asks no more than a cold one.  With none stale (the
+	 * current month follows the list), a page of one item asks. */
+	int32_t from, now = month_of_time((time_t)clock_wall_s());
+	int rc;
+	if (oldest_stale_month(src, account, now, &from)) {
+		struct obj_key range = { OBJ_TX_RANGE, account, 0 };
+		struct snapshot *s;
+		if ((rc = cache_get(src->cache, &range, &s)) == 0)
+			snapshot_unref(s);
+	} else {
+		rc = ask_one_item(src, account, now);
+	}
 	return rc == EPERM || rc == EACCES || rc == ENOENT ? rc : 0;
 }
 
@@ -326,12 +433,17 @@ int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
 	objects_path(key, path, sizeof(path));
 	/* Content is dated by the wall clock: it becomes the files' mtime. */
 	struct timespec now = clock_wall();
+	/* What the list showed of the account when it was asked. */
+	uint64_t follows = key->kind == OBJ_ACCOUNT_LIST ? 0 : list_item_now(src, key->a);
 	int rc = EINVAL;
 	switch (key->kind) {
 	case OBJ_ACCOUNT_LIST:
 		rc = fetch_listing(api, "list accounts", path, false, now, out);
-		if (rc == 0)
+		if (rc == 0) {
+			(*out)->fetched = now;
 			tx_access_set_accounts(&src->tx, (*out)->count);
+			note_list(src, *out);
+		}
 		break;
 	case OBJ_ACCOUNT:
 		rc = fetch_detail(api, path, now, out);
@@ -352,8 +464,10 @@ int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
 	}
 	/* Dated by when it was asked: a SIGHUP while it was under way makes
 	 * it stale, on disk too. */
-	if (rc == 0)
+	if (rc == 0) {
 		(*out)->fetched = now;
+		(*out)->follows = follows;
+	}
 	return rc;
 }
 

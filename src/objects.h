@@ -30,14 +30,25 @@ enum obj_kind {
 /* How long an object stays fresh.  A past month that had been over for
  * settle_ms when it was fetched is settled: banks do not rewrite history,
  * so it is not asked again for history_ttl_ms.  A month still within that
- * window (a late booking, a correction) is as fresh as anything else. */
+ * window (a late booking, a correction) is as fresh as anything else.
+ *
+ * Freshness follows the list.  One page of the account list shows every
+ * account's balance, so a new transaction shows there.  An account's
+ * detail, its sub-account list and its current month record the hash of
+ * the account's list item when they were fetched (snapshot.follows);
+ * while the newest list (fetched within ttl_ms) shows the same item, they
+ * are kept up to follow_ms without asking; once it shows another, they are
+ * stale at once. */
+struct objects_source;
 struct objects_ttl {
 	uint64_t ttl_ms;
 	uint64_t history_ttl_ms;
 	uint64_t settle_ms;
+	uint64_t follow_ms;          /* 0: nothing follows the list */
+	struct objects_source *src;  /* its newest account list */
 };
 /* A cache ttl_for; ctx: struct objects_ttl. */
-uint64_t objects_ttl_ms(void *ctx, const struct obj_key *key, uint64_t fetched_wall_ms);
+uint64_t objects_ttl_ms(void *ctx, const struct obj_key *key, const struct snapshot *value);
 
 /* What objects_fetch asks through, and what it learnt of which accounts'
  * transactions the token may read (txaccess.h), so readers and read-ahead
@@ -48,6 +59,8 @@ struct objects_source {
 	int history_months;    /* months shown when an account has no created_at */
 	struct tx_access tx;
 	struct month_room room; /* what month builds share: memory, a folder */
+	pthread_mutex_t list_lock;
+	struct snapshot *list;  /* the newest account list fetched, or NULL */
 };
 /* build_memory: what every month build under way may hold together;
  * spill_dir: a folder for the months and lines that do not fit (-1: none;
@@ -60,6 +73,10 @@ void objects_source_init(struct objects_source *src, struct sepay_api *api,
  * else history_months back from now. */
 int32_t objects_account_since(struct objects_source *src, int64_t account, int32_t now);
 void objects_source_destroy(struct objects_source *src);
+/* The account's item in the newest account list fetched: its hash and
+ * when the list was fetched (wall ms).  false when there is none. */
+bool objects_list_item(struct objects_source *src, int64_t account, uint64_t *hash,
+		       uint64_t *fetched_wall_ms);
 bool objects_tx_forbidden(struct objects_source *src, int64_t account);
 /* Whether the account's month, about to be served, may be.  EPERM while a
  * 403 on its transactions holds.  A month not fresh in the cache is

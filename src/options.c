@@ -75,6 +75,15 @@ static const struct option_def options[] = {
 	/* 512 MiB is years of a company's history; 1 TiB is a typo, not a plan. */
 	NUMBER("cache_disk_mb", cache_disk_mb, 512, 1, 1u << 20, "N",
 	       "disk the whole cache folder may take, as du\ncounts it (default 512)"),
+	/* 15 minutes.  One page of the account list shows every balance, so
+	 * a new transaction shows there within cache_ttl; an account whose
+	 * item did not change keeps its info.json, sub-accounts and current
+	 * month this long without asking (a working day of commands minutes
+	 * apart asks the list, not every account).  What the list does not
+	 * show (a new sub-account, a field the list item lacks) is then up
+	 * to this late.  0 turns it off; at most a day. */
+	NUMBER("follow_ttl", follow_ttl, 900, 0, 86400, "SECONDS",
+	       "an account unchanged in the list keeps its files\nthis long (default 900)"),
 	/* A week: banks book late items and corrections within days; a quarter
 	 * is the longest wait that makes sense. */
 	NUMBER("settle_days", settle_days, 7, 0, 92, "N",

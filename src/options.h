@@ -32,6 +32,7 @@ struct sepayfs_options {
 	char *history_months_arg;
 	char *history_ttl_arg;
 	char *settle_days_arg;
+	char *follow_ttl_arg;
 	char *cache_dir_arg;
 	char *cache_disk_mb_arg;
 	/* Checked values. */
@@ -46,6 +47,7 @@ struct sepayfs_options {
 	unsigned history_months; /* transactions shown when created_at is unknown */
 	unsigned history_ttl;    /* seconds settled months stay cached */
 	unsigned settle_days;    /* days after its end a month is settled */
+	unsigned follow_ttl;     /* seconds an account's objects follow its list item */
 	char *cache_dir;         /* absolute; NULL: no disk cache */
 	unsigned cache_disk_mb;
 	bool allow_other;        /* kept for libfuse too */

@@ -69,6 +69,51 @@ def test_a_repeated_walk_costs_no_more_than_a_cold_one(mock, mount):
     assert all(len(starts) == 1 for starts in per_account.values()), per_account
 
 
+def kinds(entries):
+    """{kind: count} of API requests: list, detail, subs, tx."""
+    out = {"list": 0, "detail": 0, "subs": 0, "tx": 0}
+    for e in entries:
+        p = e["path"]
+        if p == "/api/v1/bank-accounts":
+            out["list"] += 1
+        elif p.endswith("/sub-accounts"):
+            out["subs"] += 1
+        elif p == TX_PATH:
+            out["tx"] += 1
+        elif p.startswith("/api/v1/bank-accounts/"):
+            out["detail"] += 1
+    return out
+
+
+@pytest.mark.mock_opts(accounts=10, history_months=3)
+def test_a_working_day_asks_the_list_and_what_changed(mock, mount):
+    """Commands minutes apart (here: past a 2 s TTL).  An account whose list
+    item did not change keeps its detail, sub-accounts and current month
+    (follow_ttl), so a walk asks the list and one check per account whose
+    months it reads; one whose balance moved is asked again at once."""
+    mnt = mount(mock, cache_ttl=2, extra_opts=["follow_ttl=600"])
+
+    def walk():
+        before = mock.log_len()
+        r = subprocess.run(["grep", "-rc", "DH", mnt], capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode in (0, 1), r.stderr
+        mock.wait_quiet()
+        return kinds(mock.requests_since(before))
+
+    walk()
+    time.sleep(2.5)  # past the TTL: that is the point; a slow machine only adds to it
+    again = walk()
+    assert again == {"list": 1, "detail": 0, "subs": 0, "tx": 10}, again
+    moved = mock.account_ids()[3]
+    mock.patch_account(moved, {"accumulated": 1234.5})
+    time.sleep(2.5)
+    third = walk()
+    assert third == {"list": 1, "detail": 1, "subs": 1, "tx": 10}, third
+    info = os.path.join(mnt, "accounts", str(moved), "info.json")
+    assert b"1234.5" in read(info)
+
+
 @pytest.mark.mock_opts(accounts=10, history_months=18)
 def test_a_walk_asks_each_history_as_one_range(mock, mount):
     mnt = mount(mock)
