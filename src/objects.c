@@ -4,6 +4,7 @@
 #include "cache.h"
 #include "clock.h"
 #include "log.h"
+#include "monthrefresh.h"
 #include "months.h"
 #include "pages.h"
 #include "render.h"
@@ -196,12 +197,43 @@ static int fetch_detail(struct sepay_api *api, const char *path, struct timespec
 	return 0;
 }
 
+/* The current month held, refreshed with what is new (monthrefresh.h):
+ * ESTALE when nothing is held or in doubt, for a whole fetch. */
+static int refresh_held(struct objects_source *src, int64_t account, int32_t month,
+			struct timespec now, struct blob **out)
+{
+	struct obj_key key = { OBJ_TX_MONTH, account, month };
+	struct snapshot *held = src->cache ? cache_peek(src->cache, &key, false) : NULL;
+	int rc = ESTALE;
+	if (held && held->file && !held->outdated && held->file->v.len) {
+		char why[160];
+		rc = monthrefresh(src->api, &src->room, account, month, held->file, now, out, why,
+				  sizeof(why));
+		if (rc == ESTALE && why[0])
+			log_info("list transactions: account %" PRId64 ", %04d-%02d: %s: the whole "
+				 "month is asked", account, (int)(month / 100), (int)(month % 100),
+				 why);
+	}
+	snapshot_unref(held);
+	return rc;
+}
+
+/* A month: the current one by what is new when it is held, else whole. */
+static int month_file(struct objects_source *src, int64_t account, int32_t month,
+		      struct timespec now, struct blob **out)
+{
+	int rc = month == month_of_time(now.tv_sec) ? refresh_held(src, account, month, now, out)
+						     : ESTALE;
+	if (rc == ESTALE)
+		rc = tx_fetch_months(src->api, &src->room, account, month, month, now, out);
+	return rc;
+}
+
 static int fetch_month(struct objects_source *src, const struct obj_key *key,
 		       struct timespec now, struct snapshot **out)
 {
 	struct blob *file;
-	int rc = tx_fetch_months(src->api, &src->room, key->a, (int32_t)key->b, (int32_t)key->b,
-				 now, &file);
+	int rc = month_file(src, key->a, (int32_t)key->b, now, &file);
 	if (rc == 0 && !(*out = snapshot_new_file(file)))
 		rc = ENOMEM;
 	return rc == EFBIG ? EIO : rc; /* logged with its size */
@@ -327,6 +359,21 @@ static int fetch_range(struct objects_source *src, int64_t account, struct times
 	uint64_t follows = list_item_now(src, account);
 	int32_t to = month_of_time(now.tv_sec), from;
 	oldest_stale_month(src, account, to, &from);
+	/* The current month is refreshed by what is new when it is held (or
+	 * left as it is, when fresh: it follows the list); the months before
+	 * it that are stale, as one range. */
+	struct blob *current;
+	struct obj_key current_key = { OBJ_TX_MONTH, account, to };
+	bool current_done = from < to && cache_fresh(src->cache, &current_key);
+	if (!current_done && refresh_held(src, account, to, now, &current) == 0) {
+		put_month(src, account, to, current, now, follows);
+		current_done = true;
+	}
+	if (current_done) {
+		to = month_add(to, -1);
+		if (to < from)
+			return (*out = snapshot_new_listing(now)) ? 0 : ENOMEM;
+	}
 	struct blob *months[TX_RANGE_MAX_MONTHS];
 	int32_t n = month_count(from, to);
 	int rc = tx_fetch_months(src->api, &src->room, account, from, to, now, months);
@@ -397,11 +444,26 @@ static int ask_one_item(struct objects_source *src, int64_t account, int32_t mon
 	return rc;
 }
 
+/* Whether the API answered for the account's transactions within the
+ * window a 403 is believed for: this mount saw it, or the current month
+ * held (on disk too, from a mount before) was fetched within it. */
+static bool answered_lately(struct objects_source *src, int64_t account)
+{
+	if (tx_access_recently_allowed(&src->tx, account))
+		return true;
+	struct obj_key current = { OBJ_TX_MONTH, account, month_of_time((time_t)clock_wall_s()) };
+	cache_fresh(src->cache, &current); /* loads it from disk when held there */
+	struct snapshot *s = cache_peek(src->cache, &current, false);
+	bool lately = s && clock_wall_ms() - wall_ms(s->fetched) < src->tx.window_ms;
+	snapshot_unref(s);
+	return lately;
+}
+
 int objects_tx_access(struct objects_source *src, int64_t account, int32_t month)
 {
 	if (tx_access_forbidden(&src->tx, account))
 		return EPERM;
-	if (!src->cache || tx_access_recently_allowed(&src->tx, account))
+	if (!src->cache || answered_lately(src, account))
 		return 0;
 	/* A month not held asks the API itself, which answers for access. */
 	struct obj_key asked = { OBJ_TX_MONTH, account, month };

@@ -202,6 +202,7 @@ Knobs for POST /_mock/config (all optional; /_mock/reset restores the command li
                                   null); fields given replace them, unknown ones
                                   are kept (after the standard keys).  The reply
                                   is {"ok": true, "transaction": {...}}
+    delete_transactions: [ids]    an action, not stored: those transactions are gone
     fail_next: {"count": n, "status": s[, "retry_after": secs]}
     drop_next: n                  close the connection without any answer
     truncate_next: n              200, full Content-Length, half the body, close
@@ -1683,6 +1684,7 @@ class State:
         new = dict(self.knobs)
         expire = False
         add_tx = None
+        delete_tx = None
         for key, value in conf.items():
             if key in ("latency_ms", "drop_next", "truncate_next", "garbage_next",
                        "empty_200_next", "status_error_200_next", "refresh_latency_ms"):
@@ -1748,6 +1750,10 @@ class State:
                     new[key] = {_id_of(k): _status_knob(v, key) for k, v in value.items()}
                 else:
                     new[key] = None if value is None else _status_knob(value, key)
+            elif key == "delete_transactions":
+                if not isinstance(value, list):
+                    raise BadInput("delete_transactions must be a list of ids")
+                delete_tx = {_id_of(t) for t in value}
             elif key == "add_transaction":
                 if not isinstance(value, dict) or isinstance(
                         value.get("bank_account_id"), bool) or not isinstance(
@@ -1785,6 +1791,9 @@ class State:
         self.knobs = new
         self.hidden = set(new["hide_from_list"])
         self._changed()
+        if delete_tx:
+            for items in self.tx.values():
+                items[:] = [t for t in items if t.get("id") not in delete_tx]
         if add_tx is not None:
             return {"transaction": self.add_transaction(add_tx)}
         return {}

@@ -7,6 +7,7 @@ with the same inode and times after a remount.  What memory this takes is
 the benchmark's (tests/bench/bench_busy.py), not a test's.
 """
 
+import json
 import os
 
 import pytest
@@ -55,3 +56,79 @@ def test_busy_months_keep_their_bytes_and_times_across_a_remount(mock, mount, tm
     assert walk_bytes(path) == first
     assert tree_stat(path) == first_stat
     assert len(mock.requests_since(n)) == 1  # the access check: months came from disk
+
+
+# ---------------------------------------------------------------- the current month by what is new
+
+from test_backups import faked  # noqa: E402  (grouped with the tests that use it)
+from conftest import wait_until  # noqa: E402
+
+MID_JUNE = "2026-06-20 05:00:00"  # noon in Vietnam: June has 19 days behind it
+CURRENT = dict(accounts=2, history_months=1, busy_tx=4500, max_page_size=1000,
+               env=faked(MID_JUNE))
+
+
+def tx_asked(mock, since, acc):
+    out = []
+    for e in mock.requests_since(since):
+        if e["path"].endswith("/transactions") and "bank_account_id=%d&" % acc in e["query"]:
+            q = dict(p.split("=", 1) for p in e["query"].split("&"))
+            out.append((q.get("from_date"), q.get("limit")))
+    return out
+
+
+def refresh(mock, path, since, acc):
+    """Reads path until the month has been asked again (the TTL passed):
+    what was asked for it."""
+    wait_until(lambda: (read(path), tx_asked(mock, since, acc))[1],
+               what="the month's refresh")
+    mock.wait_quiet()
+    return tx_asked(mock, since, acc)
+
+
+@pytest.mark.mock_opts(**CURRENT)
+def test_the_current_month_is_refreshed_by_what_is_new(mock, mount):
+    """A day and a bit asked again and a count, not the month's 3,000
+    transactions (three pages): the same bytes as a whole fetch, a new transaction
+    included; nothing new keeps the inode and times."""
+    mnt = mount(mock, cache_ttl=1, extra_opts=["follow_ttl=0"], env=faked(MID_JUNE))
+    acc = mock.account_ids()[0]
+    path = os.path.join(tx_dir(mnt, acc), "2026-06.jsonl")
+    before = os.stat(path)
+    check_month_file(mock, path, acc, "2026-06")
+    n = mock.log_len()
+    asked = refresh(mock, path, n, acc)
+    assert asked == [("2026-06-19", "1000"), ("2026-06-01", "1")], asked
+    after = os.stat(path)
+    assert (after.st_ino, after.st_mtime_ns, after.st_size) == \
+        (before.st_ino, before.st_mtime_ns, before.st_size)
+    mock.config(add_transaction={"bank_account_id": acc})  # now: 20 June
+    n = mock.log_len()
+    asked = refresh(mock, path, n, acc)
+    assert asked == [("2026-06-19", "1000"), ("2026-06-01", "1")], asked
+    wait_until(lambda: os.stat(path).st_size != before.st_size, what="the new transaction")
+    check_month_file(mock, path, acc, "2026-06")
+
+
+@pytest.mark.mock_opts(**CURRENT)
+def test_a_late_or_deleted_transaction_asks_the_whole_month(mock, mount):
+    """A posting dated before the days asked again shows as a count that
+    does not add up; a transaction held that is gone, as a doubt: either
+    way the month is asked whole, and is the API's month again."""
+    mnt = mount(mock, cache_ttl=1, extra_opts=["follow_ttl=0"], env=faked(MID_JUNE),
+                expect_quiet=False)
+    acc = mock.account_ids()[0]
+    path = os.path.join(tx_dir(mnt, acc), "2026-06.jsonl")
+    read(path)
+    mock.config(add_transaction={"bank_account_id": acc,
+                                 "transaction_date": "2026-06-10 09:00:00"})
+    n = mock.log_len()
+    asked = refresh(mock, path, n, acc)
+    assert asked[-1] == ("2026-06-01", "1000"), asked  # after the count: the whole month
+    check_month_file(mock, path, acc, "2026-06")
+    held = [json.loads(line)["id"] for line in read(path).splitlines()]
+    mock.config(delete_transactions=[held[-1]])
+    n = mock.log_len()
+    asked = refresh(mock, path, n, acc)
+    assert asked[-1] == ("2026-06-01", "1000"), asked
+    check_month_file(mock, path, acc, "2026-06")

@@ -32,7 +32,8 @@ def test_second_read_within_ttl_sends_nothing(mock, mount):
 
 
 def test_refresh_after_ttl_changes_content_and_mtime(mock, mount):
-    mnt = mount(mock, cache_ttl=1)
+    # follow_ttl=0: an unchanged info.json too is asked again at the TTL
+    mnt = mount(mock, cache_ttl=1, extra_opts=["follow_ttl=0"])
     info19 = os.path.join(mnt, "accounts", "19", "info.json")
     info21 = os.path.join(mnt, "accounts", "21", "info.json")
     old19, old21 = read(info19), read(info21)
@@ -92,7 +93,8 @@ def test_listing_refresh_after_ttl(mock, mount):
 
 
 def test_sub_account_refresh_after_ttl(mock, mount):
-    mnt = mount(mock, cache_ttl=1)
+    # follow_ttl=0: a sub-account is refreshed at the TTL (not in the list)
+    mnt = mount(mock, cache_ttl=1, extra_opts=["follow_ttl=0"])
     subs = mock.data()["sub_accounts"]["24"]
     path = os.path.join(mnt, "accounts", "24", "sub-accounts", "%d.json" % subs[0]["id"])
     old = json.loads(read(path))
@@ -132,7 +134,8 @@ def test_a_file_open_across_a_refresh_reads_the_version_it_opened(mock, mount):
     """Opened but not read yet (the kernel holds no pages of it), then a
     refresh brings the file new bytes: the open file still reads the
     version it opened, whole.  It used to fail with ESTALE."""
-    mnt = mount(mock, cache_ttl=1)
+    # follow_ttl=0: a sub-account is refreshed at the TTL (not in the list)
+    mnt = mount(mock, cache_ttl=1, extra_opts=["follow_ttl=0"])
     sub = mock.data()["sub_accounts"]["24"][0]
     folder = os.path.join(mnt, "accounts", "24", "sub-accounts")
     fd = os.open(os.path.join(folder, "%d.json" % sub["id"]), os.O_RDONLY)
@@ -151,7 +154,8 @@ def test_an_open_by_name_after_a_refresh_is_never_stale(mock, mount):
     """The kernel keeps a file's name for the entry timeout.  A refresh that
     brings the file new bytes within it (stat of its folder) makes the name
     go, so the next open finds the new inode: never "Stale file handle"."""
-    mnt = mount(mock, cache_ttl=4)
+    # follow_ttl=0: a sub-account is refreshed at the TTL (not in the list)
+    mnt = mount(mock, cache_ttl=4, extra_opts=["follow_ttl=0"])
     sub = mock.data()["sub_accounts"]["24"][0]
     folder = os.path.join(mnt, "accounts", "24", "sub-accounts")
     path = os.path.join(folder, "%d.json" % sub["id"])
