@@ -309,6 +309,7 @@ static int build_tree(struct daemon *d)
 	objects_source_init(&d->source, &d->api, (uint64_t)o->cache_ttl * 1000,
 			    auth_lacks_scope(d->auth, "transaction:read"), (int)o->history_months,
 			    MONTH_BUILD_MEMORY, d->disk ? disk_cache_dir_fd(d->disk) : d->spill_dir);
+	d->source.settle_ms = d->ttls.settle_ms;
 	d->source_ready = true;
 	struct cache_config cc = {
 		.ttl_for = objects_ttl_ms,

@@ -229,11 +229,38 @@ static int month_file(struct objects_source *src, int64_t account, int32_t month
 	return rc;
 }
 
+static uint64_t wall_ms(struct timespec t)
+{
+	return t.tv_sec > 0 ? (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000 : 0;
+}
+
+/* A past month fetched whole as it settles (kept for history_ttl from
+ * now on): a difference from what was held, refreshed by what was new or
+ * fetched before a late posting, is worth a line. */
+static void note_settling(struct objects_source *src, int64_t account, int32_t month,
+			  const struct blob *fetched, struct timespec now)
+{
+	uint64_t ended_ms = (uint64_t)month_start(month_add(month, 1)) * 1000;
+	uint64_t at = wall_ms(now);
+	if (!src->cache || !src->settle_ms || at < ended_ms || at - ended_ms < src->settle_ms)
+		return;
+	struct obj_key key = { OBJ_TX_MONTH, account, month };
+	struct snapshot *held = cache_peek(src->cache, &key, false);
+	if (held && held->file && !held->outdated &&
+	    !version_same_bytes(&held->file->v, &fetched->v))
+		log_info("list transactions: account %" PRId64 ", %04d-%02d settled with other "
+			 "transactions than were held (%zu bytes, now %zu)", account,
+			 (int)(month / 100), (int)(month % 100), held->file->v.len, fetched->v.len);
+	snapshot_unref(held);
+}
+
 static int fetch_month(struct objects_source *src, const struct obj_key *key,
 		       struct timespec now, struct snapshot **out)
 {
 	struct blob *file;
 	int rc = month_file(src, key->a, (int32_t)key->b, now, &file);
+	if (rc == 0)
+		note_settling(src, key->a, (int32_t)key->b, file, now);
 	if (rc == 0 && !(*out = snapshot_new_file(file)))
 		rc = ENOMEM;
 	return rc == EFBIG ? EIO : rc; /* logged with its size */
@@ -254,10 +281,6 @@ int32_t objects_account_since(struct objects_source *src, int64_t account, int32
 	return since;
 }
 
-static uint64_t wall_ms(struct timespec t)
-{
-	return t.tv_sec > 0 ? (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000 : 0;
-}
 
 /* Objects whose freshness follows the account list: what a new
  * transaction changes along with the balance the list shows. */
@@ -323,6 +346,7 @@ static uint64_t list_item_now(struct objects_source *src, int64_t account)
 static void put_month(struct objects_source *src, int64_t account, int32_t month,
 		      struct blob *file, struct timespec now, uint64_t follows)
 {
+	note_settling(src, account, month, file, now);
 	struct snapshot *s = snapshot_new_file(file);
 	if (!s)
 		return;
@@ -412,6 +436,7 @@ void objects_source_init(struct objects_source *src, struct sepay_api *api,
 	month_room_init(&src->room, build_memory, spill_dir);
 	pthread_mutex_init(&src->list_lock, NULL);
 	src->list = NULL;
+	src->settle_ms = 0;
 }
 
 void objects_source_destroy(struct objects_source *src)

@@ -61,6 +61,8 @@ struct objects_source {
 	struct month_room room; /* what month builds share: memory, a folder */
 	pthread_mutex_t list_lock;
 	struct snapshot *list;  /* the newest account list fetched, or NULL */
+	uint64_t settle_ms;     /* as objects_ttl's: a month fetched this long after
+				 * its end settles (0: no line when it does) */
 };
 /* build_memory: what every month build under way may hold together;
  * spill_dir: a folder for the months and lines that do not fit (-1: none;
