@@ -20,6 +20,11 @@
 
 /* A token is a JWT of a few KiB; a file larger than this is not a token. */
 #define MAX_TOKEN_FILE 65536
+/* -o max_rate when not given (why: the option table), and its bounds in
+ * hundredths of a request a second. */
+#define MAX_RATE_DEFAULT "2.5"
+#define MAX_RATE_PLACES 2
+#define MAX_RATE_MOST 1000000
 
 /* What an option is, and so how it is checked. */
 enum option_kind {
@@ -93,11 +98,16 @@ static const struct option_def options[] = {
 	NUMBER("max_conns", max_conns, 8, 1, SEPAY_MAX_PARALLEL, "N",
 	       "HTTP requests in flight at most (default 8)"),
 	/* SePay counts requests per IP address, before authentication, at
-	 * about 3 a second (v2 documents 3, the older API 2-3): ask no faster,
-	 * and let 429s slow us further.  0: no cap (the loopback mock). */
-	NUMBER("max_rate", max_rate, 3, 0, 10000, "R",
-	       "requests a second at most, 0 for no cap (default 3,\nSePay's limit per IP "
-	       "address)"),
+	 * about 3 a second (v2 documents 3, the older API 2-3).  A pace equal
+	 * to a limit counted in fixed one-second windows meets a 429 whenever
+	 * four slots fall in one window, as they do when the first of them
+	 * leaves a few milliseconds late; at 2.5, 400 ms apart, a window holds
+	 * at most three even with sends up to 200 ms late.  429s slow us
+	 * further.  0: no cap (the loopback mock); hundredths, so a mount can
+	 * leave room for a script beside it (1.5). */
+	CUSTOM("max_rate", max_rate_arg, "R",
+	       "requests a second at most, 0 for no cap\n(default " MAX_RATE_DEFAULT ", under "
+	       "SePay's 3 per IP address)"),
 	/* 20 s: longer than a slow page, shorter than a user's patience; ten
 	 * minutes at most, past which a hung request is worse than an error. */
 	NUMBER("timeout", timeout, 20, 1, 600, "SECONDS",
@@ -270,6 +280,20 @@ static int pick_cache_dir(struct sepayfs_options *opts)
 	return 0;
 }
 
+/* -o max_rate: requests a second, to the hundredth. */
+static int parse_rate(const char *arg, double *out)
+{
+	unsigned long hundredths;
+	if (!decimal_parse_fraction(arg ? arg : MAX_RATE_DEFAULT, MAX_RATE_PLACES, 0, MAX_RATE_MOST,
+				    &hundredths)) {
+		fprintf(stderr, "sepayfs: -o max_rate=%s: expected requests a second from 0 to "
+			"10000, such as 2.5\n", arg);
+		return -1;
+	}
+	*out = (double)hundredths / 100;
+	return 0;
+}
+
 static int parse_octal(const char *name, const char *arg, unsigned *out)
 {
 	char *end;
@@ -337,7 +361,8 @@ int options_parse(struct fuse_args *args, struct sepayfs_options *opts)
 	if ((opts->uid_arg && parse_number("uid", opts->uid_arg, 0, 0, UINT32_MAX - 1, &opts->uid)) ||
 	    (opts->gid_arg && parse_number("gid", opts->gid_arg, 0, 0, UINT32_MAX - 1, &opts->gid)) ||
 	    (opts->umask_arg && parse_octal("umask", opts->umask_arg, &opts->umask)) ||
-	    parse_level(opts->log_level_arg, &opts->log_level) || check_table(opts) ||
+	    parse_level(opts->log_level_arg, &opts->log_level) ||
+	    parse_rate(opts->max_rate_arg, &opts->max_rate) || check_table(opts) ||
 	    check_base_url(opts) || pick_cache_dir(opts))
 		return -1;
 	return 0;
