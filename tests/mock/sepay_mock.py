@@ -221,8 +221,18 @@ Knobs for POST /_mock/config (all optional; /_mock/reset restores the command li
                                         X-RateLimit-Reset: <unix time, now + secs
                                         rounded up>
         "none"                          no time header at all
-    rate_per_s: R                 a real rate limit: API requests beyond R in any
-                                  1-second window get 429 asking for 1 s (0: off)
+    rate_per_s: R                 a real rate limit: API requests beyond R in one
+                                  second get 429 asking for 1 s (0: off); which
+                                  seconds is rate_window.  Only requests let
+                                  through are counted, not those refused
+    rate_window: "sliding" | "fixed"   how rate_per_s counts a second:
+        sliding   any second: a request is refused when R were let through
+                  in the second before it (the default)
+        fixed     the seconds of the clock (unix time, floor): a request is
+                  refused when R were let through since the clock's second
+                  began, as a counter keyed by the second does.  A pace of
+                  exactly R meets it whenever R + 1 requests fall in one
+                  such second
     rate_limit_header_style: style   the header style of rate_per_s's 429s
                                   ("Retry-After")
     hide_from_list: [ids]         reachable by detail/sub-accounts, not listed
@@ -912,6 +922,7 @@ PAGINATION_STYLES = ("documented", "has_more", "flat", "none")
 ERROR_STYLES = ("documented", "error_code", "error_object", "message", "empty", "html")
 RATE_LIMIT_HEADER_STYLES = ("Retry-After", "Retry-After-date", "x-sepay-userapi-retry-after",
                             "X-RateLimit", "none")
+RATE_WINDOWS = ("sliding", "fixed")
 DETAIL_STYLES = ("documented", "flat")
 SUB_STYLES = ("documented", "v2")
 TOKEN_STYLES = ("documented", "expires_real", "expires_string", "no_expires", "minimal")
@@ -1213,6 +1224,7 @@ CHOICE_KNOBS = {
     "pagination_style": PAGINATION_STYLES,
     "error_style": ERROR_STYLES,
     "rate_limit_header_style": RATE_LIMIT_HEADER_STYLES,
+    "rate_window": RATE_WINDOWS,
     "to_date_mode": TO_DATE_MODES,
     "detail_style": DETAIL_STYLES,
     "sub_style": SUB_STYLES,
@@ -1260,6 +1272,7 @@ class State:
             "rate_limit": {"next": 0, "retry_after": 1, "header": "Retry-After"},
             "rate_per_s": 0,
             "rate_limit_header_style": "Retry-After",
+            "rate_window": "sliding",
             "value_style": "documented",
             "pagination_style": "documented",
             "page_numbers_as_strings": False,
@@ -1290,6 +1303,7 @@ class State:
 
     def reset(self):
         self.rate_window = collections.deque()
+        self.rate_second = (None, 0)  # rate_window "fixed": (the second, let through)
         ids, meta = skeleton(self.args.accounts, self.args.seed, self.args.max_sub_accounts)
         sub_index = {}
         for acc_id, (_, sub_ids) in meta.items():
@@ -2178,7 +2192,14 @@ class Handler(BaseHTTPRequestHandler):
         if rl["next"] > 0:
             k["rate_limit"] = dict(rl, next=rl["next"] - 1)
             return ("rate_limit", rl)
-        if k["rate_per_s"] > 0:
+        if k["rate_per_s"] > 0 and k["rate_window"] == "fixed":
+            second = math.floor(time.time())
+            counted = state.rate_second[1] if state.rate_second[0] == second else 0
+            if counted >= k["rate_per_s"]:
+                return ("rate_limit", {"retry_after": 1,
+                                       "header": k["rate_limit_header_style"]})
+            state.rate_second = (second, counted + 1)
+        elif k["rate_per_s"] > 0:
             # A sliding one-second window of the requests let through.
             now = time.monotonic()
             window = state.rate_window
