@@ -180,6 +180,9 @@ Control API (no auth, never counted in the request log):
 
 Knobs for POST /_mock/config (all optional; /_mock/reset restores the command line's):
     latency_ms: int               delay added to every API request
+    latency_jitter_ms: int (0)    and a random extra below this, drawn afresh for
+                                  each (a network's and a busy server's variation;
+                                  rate_per_s counts a request after both delays)
     max_page_size: int            largest page served (limit is capped to it)
     default_page_size: int        page size when limit= is absent
     token: str                    the accepted bearer token (old ones then get 401)
@@ -1257,6 +1260,7 @@ class State:
     def initial_knobs(self):
         return {
             "latency_ms": self.args.latency_ms,
+            "latency_jitter_ms": 0,
             "max_page_size": self.args.max_page_size,
             "default_page_size": self.args.default_page_size,
             "token": self.args.token,
@@ -1650,7 +1654,8 @@ class State:
         add_tx = None
         for key, value in conf.items():
             if key in ("latency_ms", "drop_next", "truncate_next", "garbage_next",
-                       "empty_200_next", "status_error_200_next", "refresh_latency_ms"):
+                       "empty_200_next", "status_error_200_next", "refresh_latency_ms",
+                       "latency_jitter_ms"):
                 new[key] = _int_knob(value, key)
             elif key in CHOICE_KNOBS:
                 new[key] = _choice_knob(value, key, CHOICE_KNOBS[key])
@@ -2222,6 +2227,8 @@ class Handler(BaseHTTPRequestHandler):
     def _api_answer(self, state, parts):
         with state.lock:
             latency = state.knobs["latency_ms"]
+            if state.knobs["latency_jitter_ms"] > 0:
+                latency += random.uniform(0, state.knobs["latency_jitter_ms"])
         try:
             self._read_body()
         except BadInput:
