@@ -77,9 +77,19 @@ static const struct option_def options[] = {
 	CUSTOM("cache_dir", cache_dir_arg, "PATH", "keep fetched objects on disk here, across "
 	       "mounts\n(default $CACHE_DIRECTORY, $XDG_CACHE_HOME/sepayfs\nor ~/.cache/sepayfs; "
 	       "none: memory only)"),
-	/* 512 MiB is years of a company's history; 1 TiB is a typo, not a plan. */
-	NUMBER("cache_disk_mb", cache_disk_mb, 512, 1, 1u << 20, "N",
-	       "disk the whole cache folder may take, as du\ncounts it (default 512)"),
+	/* What it protects: every settled month evicted is fetched again
+	 * against the per-address limit, and two years of an account with
+	 * 30,000 transactions a month is 7,200 pages of 100, 48 minutes at
+	 * 2.5 a second.  A month's entry takes 137 + 345 bytes a transaction
+	 * (measured on the mock's months: docs/performance.md), 9.9 MiB at
+	 * 30,000; two years, 237 MiB.  320 MiB holds them with the company's
+	 * other accounts beside, and still after a trim to 90% (288 MiB).
+	 * Unless given, bounded at mount by a quarter of the room on the file
+	 * system (diskcache.c), so a small home folder is not filled.  1 TiB
+	 * is a typo, not a plan. */
+	NUMBER("cache_disk_mb", cache_disk_mb, 320, 1, 1u << 20, "N",
+	       "disk the whole cache folder may take, as du\ncounts it (default 320, or a "
+	       "quarter of the\nfile system's room if that is less)"),
 	/* A week: banks book late items and corrections within days; a quarter
 	 * is the longest wait that makes sense. */
 	NUMBER("settle_days", settle_days, 7, 0, 92, "N",

@@ -44,7 +44,8 @@ int main(void)
 	CHECK_INT(o.timeout, 20);
 	CHECK_INT(o.history_ttl, 30 * 86400);
 	CHECK_INT(o.settle_days, 7);
-	CHECK_INT(o.cache_disk_mb, 512);
+	CHECK_INT(o.cache_disk_mb, 320);
+	CHECK(o.cache_disk_mb_arg == NULL); /* not given: bounded by the room at mount */
 	CHECK_STR(o.base_url, "https://my.sepay.vn/api/v1");
 	CHECK_STR(o.cache_dir, "/home/someone/.cache/sepayfs");
 	CHECK_STR(o.mountpoint, "/mnt");
@@ -55,7 +56,8 @@ int main(void)
 	/* Values, at the edges of their ranges; base_url loses its slash. */
 	CHECK_INT(PARSE("-o", "cache_ttl=86400,max_rate=0,max_conns=64,settle_days=0,"
 			"base_url=http://127.0.0.1:9/api/v1/,cache_dir=none,uid=0,umask=027,"
-			"log_level=debug", "/mnt"), 0);
+			"log_level=debug,cache_disk_mb=1024", "/mnt"), 0);
+	CHECK(o.cache_disk_mb == 1024 && o.cache_disk_mb_arg != NULL); /* taken as given */
 	CHECK_INT(o.cache_ttl, 86400);
 	CHECK(o.max_rate == 0);
 	CHECK_INT(o.max_conns, 64);
