@@ -81,7 +81,7 @@ static const struct option_def options[] = {
 	 * against the per-address limit, and two years of an account with
 	 * 30,000 transactions a month is 7,200 pages of 100, 48 minutes at
 	 * 2.5 a second.  A month's entry takes 137 + 345 bytes a transaction
-	 * (measured on the mock's months: docs/performance.md), 9.9 MiB at
+	 * (tests/bench/bench_disk.py, on the mock's months), 9.9 MiB at
 	 * 30,000; two years, 237 MiB.  320 MiB holds them with the company's
 	 * other accounts beside, and still after a trim to 90% (288 MiB).
 	 * Unless given, bounded at mount by a quarter of the room on the file
@@ -109,12 +109,13 @@ static const struct option_def options[] = {
 	       "HTTP requests in flight at most (default 8)"),
 	/* SePay counts requests per IP address, before authentication, at
 	 * about 3 a second (v2 documents 3, the older API 2-3).  A pace equal
-	 * to a limit counted in fixed one-second windows meets a 429 whenever
-	 * four slots fall in one window, as they do when the first of them
-	 * leaves a few milliseconds late; at 2.5, 400 ms apart, a window holds
-	 * at most three even with sends up to 200 ms late.  429s slow us
-	 * further.  0: no cap (the loopback mock); hundredths, so a mount can
-	 * leave room for a script beside it (1.5). */
+	 * to the limit meets 429s: counted in fixed one-second windows, four
+	 * slots fall in one whenever the first of them arrives late across
+	 * the turn of a second; counted over any second, a fourth request a
+	 * hair early is refused (10% of a walk at 3: docs/performance.md).
+	 * At 2.5, 400 ms apart, a window holds at most three even with sends
+	 * up to 200 ms late.  429s slow us further.  0: no cap (the loopback
+	 * mock); hundredths, so a mount can leave room for a script (1.5). */
 	CUSTOM("max_rate", max_rate_arg, "R",
 	       "requests a second at most, 0 for no cap\n(default " MAX_RATE_DEFAULT ", under "
 	       "SePay's 3 per IP address)"),
