@@ -577,6 +577,10 @@ uint64_t disk_cache_fit_room(struct disk_cache *d, disk_cache_room_fn room)
 {
 	struct statvfs st;
 	int rc = (room ? room : fstatvfs)(d->root_fd, &st) == 0 ? 0 : errno;
+	/* Some file systems (FUSE ones among them) answer with zeros: that
+	 * says nothing of their room, not that there is none. */
+	if (!rc && st.f_blocks == 0)
+		rc = ENOTSUP;
 	pthread_mutex_lock(&d->lock);
 	uint64_t wanted = d->max_bytes, held = d->bytes;
 	if (rc) {

@@ -349,9 +349,10 @@ static void test_budget(void)
 }
 
 /* A file system that says it has fake_free bytes free to users, in 4 KiB
- * blocks, or fails with fake_errno. */
+ * blocks, or fails with fake_errno, or answers all zeros. */
 static uint64_t fake_free;
 static int fake_errno;
+static bool fake_says_nothing;
 static int fake_room(int fd, struct statvfs *st)
 {
 	(void)fd;
@@ -360,6 +361,8 @@ static int fake_room(int fd, struct statvfs *st)
 		return -1;
 	}
 	memset(st, 0, sizeof(*st));
+	if (fake_says_nothing)
+		return 0;
 	st->f_bsize = st->f_frsize = 4096;
 	st->f_bavail = fake_free / 4096;
 	st->f_bfree = st->f_bavail + 100;
@@ -368,8 +371,8 @@ static int fake_room(int fd, struct statvfs *st)
 }
 
 /* A default budget is bounded by the room: a quarter of what is free with
- * what the cache already takes.  Where room is plenty, or unknown, the
- * default stands. */
+ * what the cache already takes.  Where room is plenty, or unknown (an
+ * error, or a file system that answers zeros), the default stands. */
 static void test_budget_fits_the_room(void)
 {
 	char root[] = "/tmp/sepayfs-test-room-XXXXXX";
@@ -384,6 +387,9 @@ static void test_budget_fits_the_room(void)
 	fake_errno = EIO;
 	CHECK_INT(disk_cache_fit_room(d, fake_room), budget);
 	fake_errno = 0;
+	fake_says_nothing = true; /* all zeros: no size, so no room known */
+	CHECK_INT(disk_cache_fit_room(d, fake_room), budget);
+	fake_says_nothing = false;
 	CHECK_INT(entries_in(disk_cache_dir(d)), 40);
 	/* 256 KiB free: the budget falls to a quarter of that and of what the
 	 * cache takes, and the cache is trimmed to it at once... */
