@@ -62,6 +62,8 @@ void clock_sleep_until_ns(uint64_t mono_ns)
 	struct fake_clock *fake = atomic_load(&fake_in_use);
 	if (fake) {
 		/* The wait is over at once: the fake time moves to its end. */
+		if (fake->during_wait)
+			fake->during_wait(fake->during_wait_ctx);
 		uint64_t now = atomic_load(&fake->mono_ns);
 		if (now < mono_ns)
 			fake_clock_advance_ms(fake, (mono_ns - now + 999999) / 1000000u);

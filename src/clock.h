@@ -30,6 +30,10 @@ struct fake_clock {
 	 * while the code runs, for a second that ticks over between two
 	 * readings. */
 	_Atomic int64_t wall_step_ns;
+	/* Called at the start of every wait, before the time moves on: what
+	 * other threads do while this one waits (NULL: nothing). */
+	void (*during_wait)(void *ctx);
+	void *during_wait_ctx;
 };
 /* From now on every clock reading and wait goes through fake (NULL: the
  * system's clocks again).  Not for use while other threads read the time. */

@@ -49,6 +49,18 @@
 /* Times the identity folder may vanish (another mount removing it as
  * unused) between opening it and locking it, before giving up. */
 #define OPEN_ATTEMPTS 3
+/* A default budget takes at most this fraction of what the cache could
+ * have on its file system: the space free to users plus what the cache
+ * folder already takes.  Free space rather than the file system's size
+ * (journald's SystemMaxUse= is 10% of the size): a share of the size
+ * fills a disk that other files already fill, which is why journald needs
+ * a second bound, SystemKeepFree=; a share of what is free cannot.  The
+ * cache's own files count as free, or a cache that grew to its budget
+ * would find less room at each mount and shrink, to be fetched again.  A
+ * quarter leaves three quarters of that room to everything else on the
+ * disk, which grows too, and still holds months of a busy account on a
+ * home folder with a few GiB free. */
+#define ROOM_SHARE 4
 
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
@@ -555,6 +567,47 @@ struct disk_cache *disk_cache_open(const char *root, const char *identity, uint6
 	recount_and_trim(d);
 	pthread_mutex_unlock(&d->lock);
 	return d;
+}
+
+static double mib(uint64_t bytes)
+{
+	return (double)bytes / (1 << 20);
+}
+
+uint64_t disk_cache_fit_room(struct disk_cache *d, disk_cache_room_fn room)
+{
+	struct statvfs st;
+	int rc = (room ? room : fstatvfs)(d->root_fd, &st) == 0 ? 0 : errno;
+	/* Some file systems (FUSE ones among them) answer with zeros: that
+	 * says nothing of their room, not that there is none. */
+	if (!rc && st.f_blocks == 0)
+		rc = ENOTSUP;
+	pthread_mutex_lock(&d->lock);
+	uint64_t wanted = d->max_bytes, held = d->bytes;
+	if (rc) {
+		log_info("disk cache budget: %.0f MiB, the default (the room on the file system of "
+			 "%s is unknown: %s)", mib(wanted), d->root, strerror(rc));
+	} else {
+		uint64_t free_bytes = (uint64_t)st.f_bavail * st.f_frsize;
+		uint64_t bound = (free_bytes + held) / ROOM_SHARE;
+		if (wanted && bound >= wanted) {
+			log_info("disk cache budget: %.0f MiB, the default (under a quarter of the "
+				 "%.0f MiB free on the file system of %s)", mib(wanted),
+				 mib(free_bytes), d->root);
+		} else {
+			/* 0 would mean no cap: a disk with no room keeps nothing. */
+			d->max_bytes = bound ? bound : 1;
+			log_info("disk cache budget: %.1f MiB, a quarter of the %.1f MiB free on the "
+				 "file system of %s with the %.1f MiB the cache takes; the default "
+				 "%.0f MiB would crowd it (-o cache_disk_mb sets a budget as given)",
+				 mib(d->max_bytes), mib(free_bytes), d->root, mib(held), mib(wanted));
+			if (d->bytes > d->max_bytes)
+				recount_and_trim(d);
+		}
+	}
+	uint64_t budget = d->max_bytes;
+	pthread_mutex_unlock(&d->lock);
+	return budget;
 }
 
 void disk_cache_close(struct disk_cache *d)

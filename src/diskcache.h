@@ -28,6 +28,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 struct disk_cache;
@@ -52,6 +53,16 @@ struct disk_cache *disk_cache_open(const char *root, const char *identity, uint6
 				   uint64_t unused_s, enum disk_cache_failure *failure, char *why,
 				   size_t why_size);
 void disk_cache_close(struct disk_cache *d);
+
+/* What the file system says of the cache folder fd: fstatvfs(2), or a
+ * test's answers. */
+typedef int (*disk_cache_room_fn)(int fd, struct statvfs *st);
+/* The budget disk_cache_open was given is a default, not the user's
+ * choice: bounds it by the file system's room, at most a quarter of what
+ * the cache could have (the space free to users, with what the whole
+ * cache folder takes now), trims to it, and logs the budget and why.
+ * room NULL: fstatvfs.  The budget now in force. */
+uint64_t disk_cache_fit_room(struct disk_cache *d, disk_cache_room_fn room);
 
 /* The stored snapshot of key (refs = 1, its fetched time set), or NULL: a
  * miss, whether absent, damaged, truncated or foreign. */

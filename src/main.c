@@ -115,7 +115,9 @@ static int probe_api(struct sepay_api *api, const char *base_url, uint64_t ttl_m
  * copied folder) is emptied rather than served.  A disk that cannot hold
  * the cache (read-only, full, below a folder another user could swap)
  * leaves *disk NULL after one warning: memory serves.  -1 after printing
- * why when the folder is not private: bank data must not go there. */
+ * why when the folder is not private: bank data must not go there.  Its
+ * budget is -o cache_disk_mb as given, or the default within the room the
+ * file system has. */
 static int open_disk_cache(const struct sepayfs_options *opts, struct auth *auth, json_t *page1,
 			   struct disk_cache **disk)
 {
@@ -133,6 +135,10 @@ static int open_disk_cache(const struct sepayfs_options *opts, struct auth *auth
 		log_warn("disk cache off, serving from the API and memory only: %s", why);
 		return 0;
 	}
+	if (opts->cache_disk_mb_arg)
+		log_info("disk cache budget: %u MiB, as -o cache_disk_mb gives", opts->cache_disk_mb);
+	else
+		disk_cache_fit_room(*disk, NULL);
 	struct obj_key list_key = { OBJ_ACCOUNT_LIST, 0, 0 };
 	struct snapshot *cached = disk_cache_load(*disk, &list_key);
 	if (!objects_listing_matches_page(cached, page1)) {

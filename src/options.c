@@ -20,6 +20,11 @@
 
 /* A token is a JWT of a few KiB; a file larger than this is not a token. */
 #define MAX_TOKEN_FILE 65536
+/* -o max_rate when not given (why: the option table), and its bounds in
+ * hundredths of a request a second. */
+#define MAX_RATE_DEFAULT "2.5"
+#define MAX_RATE_PLACES 2
+#define MAX_RATE_MOST 1000000
 
 /* What an option is, and so how it is checked. */
 enum option_kind {
@@ -72,9 +77,19 @@ static const struct option_def options[] = {
 	CUSTOM("cache_dir", cache_dir_arg, "PATH", "keep fetched objects on disk here, across "
 	       "mounts\n(default $CACHE_DIRECTORY, $XDG_CACHE_HOME/sepayfs\nor ~/.cache/sepayfs; "
 	       "none: memory only)"),
-	/* 512 MiB is years of a company's history; 1 TiB is a typo, not a plan. */
-	NUMBER("cache_disk_mb", cache_disk_mb, 512, 1, 1u << 20, "N",
-	       "disk the whole cache folder may take, as du\ncounts it (default 512)"),
+	/* What it protects: every settled month evicted is fetched again
+	 * against the per-address limit, and two years of an account with
+	 * 30,000 transactions a month is 720 pages of 1,000, 5 minutes at
+	 * 2.5 a second (7,200 pages, 48 minutes, where a server gives 100).  A month's entry takes 137 + 345 bytes a transaction
+	 * (tests/bench/bench_disk.py, on the mock's months), 9.9 MiB at
+	 * 30,000; two years, 237 MiB.  320 MiB holds them with the company's
+	 * other accounts beside, and still after a trim to 90% (288 MiB).
+	 * Unless given, bounded at mount by a quarter of the room on the file
+	 * system (diskcache.c), so a small home folder is not filled.  1 TiB
+	 * is a typo, not a plan. */
+	NUMBER("cache_disk_mb", cache_disk_mb, 320, 1, 1u << 20, "N",
+	       "disk the whole cache folder may take, as du\ncounts it (default 320, or a "
+	       "quarter of the\nfile system's room if that is less)"),
 	/* 15 minutes.  One page of the account list shows every balance, so
 	 * a new transaction shows there within cache_ttl; an account whose
 	 * item did not change keeps its info.json, sub-accounts and current
@@ -107,11 +122,17 @@ static const struct option_def options[] = {
 	NUMBER("max_conns", max_conns, 8, 1, SEPAY_MAX_PARALLEL, "N",
 	       "HTTP requests in flight at most (default 8)"),
 	/* SePay counts requests per IP address, before authentication, at
-	 * about 3 a second (v2 documents 3, the older API 2-3): ask no faster,
-	 * and let 429s slow us further.  0: no cap (the loopback mock). */
-	NUMBER("max_rate", max_rate, 3, 0, 10000, "R",
-	       "requests a second at most, 0 for no cap (default 3,\nSePay's limit per IP "
-	       "address)"),
+	 * about 3 a second (v2 documents 3, the older API 2-3).  A pace equal
+	 * to the limit meets 429s: counted in fixed one-second windows, four
+	 * slots fall in one whenever the first of them arrives late across
+	 * the turn of a second; counted over any second, a fourth request a
+	 * hair early is refused (10% of a walk at 3: docs/performance.md).
+	 * At 2.5, 400 ms apart, a window holds at most three even with sends
+	 * up to 200 ms late.  429s slow us further.  0: no cap (the loopback
+	 * mock); hundredths, so a mount can leave room for a script (1.5). */
+	CUSTOM("max_rate", max_rate_arg, "R",
+	       "requests a second at most, 0 for no cap\n(default " MAX_RATE_DEFAULT ", under "
+	       "SePay's 3 per IP address)"),
 	/* 20 s: longer than a slow page, shorter than a user's patience; ten
 	 * minutes at most, past which a hung request is worse than an error. */
 	NUMBER("timeout", timeout, 20, 1, 600, "SECONDS",
@@ -284,6 +305,20 @@ static int pick_cache_dir(struct sepayfs_options *opts)
 	return 0;
 }
 
+/* -o max_rate: requests a second, to the hundredth. */
+static int parse_rate(const char *arg, double *out)
+{
+	unsigned long hundredths;
+	if (!decimal_parse_fraction(arg ? arg : MAX_RATE_DEFAULT, MAX_RATE_PLACES, 0, MAX_RATE_MOST,
+				    &hundredths)) {
+		fprintf(stderr, "sepayfs: -o max_rate=%s: expected requests a second from 0 to "
+			"10000, such as 2.5\n", arg);
+		return -1;
+	}
+	*out = (double)hundredths / 100;
+	return 0;
+}
+
 static int parse_octal(const char *name, const char *arg, unsigned *out)
 {
 	char *end;
@@ -351,7 +386,8 @@ int options_parse(struct fuse_args *args, struct sepayfs_options *opts)
 	if ((opts->uid_arg && parse_number("uid", opts->uid_arg, 0, 0, UINT32_MAX - 1, &opts->uid)) ||
 	    (opts->gid_arg && parse_number("gid", opts->gid_arg, 0, 0, UINT32_MAX - 1, &opts->gid)) ||
 	    (opts->umask_arg && parse_octal("umask", opts->umask_arg, &opts->umask)) ||
-	    parse_level(opts->log_level_arg, &opts->log_level) || check_table(opts) ||
+	    parse_level(opts->log_level_arg, &opts->log_level) ||
+	    parse_rate(opts->max_rate_arg, &opts->max_rate) || check_table(opts) ||
 	    check_base_url(opts) || pick_cache_dir(opts))
 		return -1;
 	return 0;

@@ -40,7 +40,7 @@ struct sepayfs_options {
 	unsigned cache_ttl;  /* seconds */
 	unsigned page_size;
 	unsigned max_conns;
-	unsigned max_rate;     /* requests a second; 0: no cap */
+	double max_rate;       /* requests a second; 0: no cap */
 	unsigned cache_max_mb;
 	unsigned timeout;        /* seconds a request may take, retries included */
 	unsigned stale_if_error; /* seconds; 0: off */

@@ -81,7 +81,7 @@ class Mock:
 
 
 class Mount:
-    def __init__(self, workdir, mock, name, opts=()):
+    def __init__(self, workdir, mock, name, opts=(), default_pace=False):
         self.path = os.path.join(workdir, name)
         os.makedirs(self.path, exist_ok=True)
         options = ["base_url=" + mock.url] + list(opts)
@@ -89,9 +89,10 @@ class Mount:
             # Each mount starts cold, as the figures say: no disk cache
             # left by an earlier mount of this benchmark.
             options.append("cache_dir=none")
-        if not any(o.startswith("max_rate=") for o in options):
+        if not default_pace and not any(o.startswith("max_rate=") for o in options):
             # The mock on loopback has no limit unless one is set: no pace
-            # (bench_rate.py measures the pace against a limit).
+            # (bench_rate.py measures the pace against a limit, and the
+            # default pace with default_pace).
             options.append("max_rate=0")
         env = dict(os.environ, SEPAY_ACCESS_TOKEN=TOKEN)
         self.stderr = open(os.path.join(workdir, name + ".stderr"), "wb")

@@ -180,6 +180,9 @@ Control API (no auth, never counted in the request log):
 
 Knobs for POST /_mock/config (all optional; /_mock/reset restores the command line's):
     latency_ms: int               delay added to every API request
+    latency_jitter_ms: int (0)    and a random extra below this, drawn afresh for
+                                  each (a network's and a busy server's variation;
+                                  rate_per_s counts a request after both delays)
     max_page_size: int            largest page served (limit is capped to it)
     default_page_size: int        page size when limit= is absent
     token: str                    the accepted bearer token (old ones then get 401)
@@ -222,8 +225,18 @@ Knobs for POST /_mock/config (all optional; /_mock/reset restores the command li
                                         X-RateLimit-Reset: <unix time, now + secs
                                         rounded up>
         "none"                          no time header at all
-    rate_per_s: R                 a real rate limit: API requests beyond R in any
-                                  1-second window get 429 asking for 1 s (0: off)
+    rate_per_s: R                 a real rate limit: API requests beyond R in one
+                                  second get 429 asking for 1 s (0: off); which
+                                  seconds is rate_window.  Only requests let
+                                  through are counted, not those refused
+    rate_window: "sliding" | "fixed"   how rate_per_s counts a second:
+        sliding   any second: a request is refused when R were let through
+                  in the second before it (the default)
+        fixed     the seconds of the clock (unix time, floor): a request is
+                  refused when R were let through since the clock's second
+                  began, as a counter keyed by the second does.  A pace of
+                  exactly R meets it whenever R + 1 requests fall in one
+                  such second
     rate_limit_header_style: style   the header style of rate_per_s's 429s
                                   ("Retry-After")
     hide_from_list: [ids]         reachable by detail/sub-accounts, not listed
@@ -941,6 +954,7 @@ PAGINATION_STYLES = ("documented", "has_more", "flat", "none")
 ERROR_STYLES = ("documented", "error_code", "error_object", "message", "empty", "html")
 RATE_LIMIT_HEADER_STYLES = ("Retry-After", "Retry-After-date", "x-sepay-userapi-retry-after",
                             "X-RateLimit", "none")
+RATE_WINDOWS = ("sliding", "fixed")
 DETAIL_STYLES = ("documented", "flat")
 SUB_STYLES = ("documented", "v2")
 TOKEN_STYLES = ("documented", "expires_real", "expires_string", "no_expires", "minimal")
@@ -1246,6 +1260,7 @@ CHOICE_KNOBS = {
     "pagination_style": PAGINATION_STYLES,
     "error_style": ERROR_STYLES,
     "rate_limit_header_style": RATE_LIMIT_HEADER_STYLES,
+    "rate_window": RATE_WINDOWS,
     "to_date_mode": TO_DATE_MODES,
     "detail_style": DETAIL_STYLES,
     "sub_style": SUB_STYLES,
@@ -1278,6 +1293,7 @@ class State:
     def initial_knobs(self):
         return {
             "latency_ms": self.args.latency_ms,
+            "latency_jitter_ms": 0,
             "max_page_size": self.args.max_page_size,
             "default_page_size": self.args.default_page_size,
             "token": self.args.token,
@@ -1293,6 +1309,7 @@ class State:
             "rate_limit": {"next": 0, "retry_after": 1, "header": "Retry-After"},
             "rate_per_s": 0,
             "rate_limit_header_style": "Retry-After",
+            "rate_window": "sliding",
             "value_style": "documented",
             "pagination_style": "documented",
             "page_numbers_as_strings": False,
@@ -1326,6 +1343,7 @@ class State:
     def reset(self):
         self.rate_window = collections.deque()
         self.tx_keys = {}
+        self.rate_second = (None, 0)  # rate_window "fixed": (the second, let through)
         ids, meta = skeleton(self.args.accounts, self.args.seed, self.args.max_sub_accounts)
         sub_index = {}
         for acc_id, (_, sub_ids) in meta.items():
@@ -1687,7 +1705,8 @@ class State:
         delete_tx = None
         for key, value in conf.items():
             if key in ("latency_ms", "drop_next", "truncate_next", "garbage_next",
-                       "empty_200_next", "status_error_200_next", "refresh_latency_ms"):
+                       "empty_200_next", "status_error_200_next", "refresh_latency_ms",
+                       "latency_jitter_ms"):
                 new[key] = _int_knob(value, key)
             elif key in CHOICE_KNOBS:
                 new[key] = _choice_knob(value, key, CHOICE_KNOBS[key])
@@ -2238,7 +2257,14 @@ class Handler(BaseHTTPRequestHandler):
         if rl["next"] > 0:
             k["rate_limit"] = dict(rl, next=rl["next"] - 1)
             return ("rate_limit", rl)
-        if k["rate_per_s"] > 0:
+        if k["rate_per_s"] > 0 and k["rate_window"] == "fixed":
+            second = math.floor(time.time())
+            counted = state.rate_second[1] if state.rate_second[0] == second else 0
+            if counted >= k["rate_per_s"]:
+                return ("rate_limit", {"retry_after": 1,
+                                       "header": k["rate_limit_header_style"]})
+            state.rate_second = (second, counted + 1)
+        elif k["rate_per_s"] > 0:
             # A sliding one-second window of the requests let through.
             now = time.monotonic()
             window = state.rate_window
@@ -2261,6 +2287,8 @@ class Handler(BaseHTTPRequestHandler):
     def _api_answer(self, state, parts):
         with state.lock:
             latency = state.knobs["latency_ms"]
+            if state.knobs["latency_jitter_ms"] > 0:
+                latency += random.uniform(0, state.knobs["latency_jitter_ms"])
         try:
             self._read_body()
         except BadInput:

@@ -348,6 +348,63 @@ static void test_budget(void)
 	remove_tree(root);
 }
 
+/* A file system that says it has fake_free bytes free to users, in 4 KiB
+ * blocks, or fails with fake_errno, or answers all zeros. */
+static uint64_t fake_free;
+static int fake_errno;
+static bool fake_says_nothing;
+static int fake_room(int fd, struct statvfs *st)
+{
+	(void)fd;
+	if (fake_errno) {
+		errno = fake_errno;
+		return -1;
+	}
+	memset(st, 0, sizeof(*st));
+	if (fake_says_nothing)
+		return 0;
+	st->f_bsize = st->f_frsize = 4096;
+	st->f_bavail = fake_free / 4096;
+	st->f_bfree = st->f_bavail + 100;
+	st->f_blocks = st->f_bfree * 4;
+	return 0;
+}
+
+/* A default budget is bounded by the room: a quarter of what is free with
+ * what the cache already takes.  Where room is plenty, or unknown (an
+ * error, or a file system that answers zeros), the default stands. */
+static void test_budget_fits_the_room(void)
+{
+	char root[] = "/tmp/sepayfs-test-room-XXXXXX";
+	CHECK(mkdtemp(root) != NULL);
+	const uint64_t budget = 1 << 20;
+	struct disk_cache *d = open_cache(root, "room", budget, 0);
+	store_entries(d, 1, 40, time(NULL) - 86400);
+	uint64_t held = disk_cache_bytes(d);
+	CHECK(held >= 40 * 4096);
+	fake_free = 64ull << 30;
+	CHECK_INT(disk_cache_fit_room(d, fake_room), budget);
+	fake_errno = EIO;
+	CHECK_INT(disk_cache_fit_room(d, fake_room), budget);
+	fake_errno = 0;
+	fake_says_nothing = true; /* all zeros: no size, so no room known */
+	CHECK_INT(disk_cache_fit_room(d, fake_room), budget);
+	fake_says_nothing = false;
+	CHECK_INT(entries_in(disk_cache_dir(d)), 40);
+	/* 256 KiB free: the budget falls to a quarter of that and of what the
+	 * cache takes, and the cache is trimmed to it at once... */
+	fake_free = 256 << 10;
+	const uint64_t quarter = ((256 << 10) + held) / 4;
+	CHECK_INT(disk_cache_fit_room(d, fake_room), quarter);
+	CHECK(du(root) <= quarter);
+	CHECK(entries_in(disk_cache_dir(d)) > 0);
+	/* ...and stays within it as it stores. */
+	store_entries(d, 100, 40, time(NULL) - 3600);
+	CHECK(du(root) <= quarter);
+	disk_cache_close(d);
+	remove_tree(root);
+}
+
 /* Every identity in the folder counts toward one budget, and the least
  * recently used entries go first, whoever stored them. */
 static void test_identities_share_the_budget(void)
@@ -677,6 +734,7 @@ int main(void)
 	test_format();
 	test_folder();
 	test_budget();
+	test_budget_fits_the_room();
 	test_identities_share_the_budget();
 	test_unused_folders_go();
 	test_swapped_for_a_link();

@@ -38,13 +38,14 @@ int main(void)
 	/* Defaults. */
 	CHECK_INT(PARSE("/mnt"), 0);
 	CHECK_INT(o.cache_ttl, 60);
-	CHECK_INT(o.max_rate, 3);
+	CHECK(o.max_rate == 2.5);
 	CHECK_INT(o.page_size, 0); /* not given: as large as the server grants (sepay.h) */
 	CHECK_INT(o.max_conns, 8);
 	CHECK_INT(o.timeout, 20);
 	CHECK_INT(o.history_ttl, 30 * 86400);
 	CHECK_INT(o.settle_days, 7);
-	CHECK_INT(o.cache_disk_mb, 512);
+	CHECK_INT(o.cache_disk_mb, 320);
+	CHECK(o.cache_disk_mb_arg == NULL); /* not given: bounded by the room at mount */
 	CHECK_STR(o.base_url, "https://my.sepay.vn/api/v1");
 	CHECK_STR(o.cache_dir, "/home/someone/.cache/sepayfs");
 	CHECK_STR(o.mountpoint, "/mnt");
@@ -55,9 +56,10 @@ int main(void)
 	/* Values, at the edges of their ranges; base_url loses its slash. */
 	CHECK_INT(PARSE("-o", "cache_ttl=86400,max_rate=0,max_conns=64,settle_days=0,"
 			"base_url=http://127.0.0.1:9/api/v1/,cache_dir=none,uid=0,umask=027,"
-			"log_level=debug", "/mnt"), 0);
+			"log_level=debug,cache_disk_mb=1024", "/mnt"), 0);
+	CHECK(o.cache_disk_mb == 1024 && o.cache_disk_mb_arg != NULL); /* taken as given */
 	CHECK_INT(o.cache_ttl, 86400);
-	CHECK_INT(o.max_rate, 0);
+	CHECK(o.max_rate == 0);
 	CHECK_INT(o.max_conns, 64);
 	CHECK_INT(o.settle_days, 0);
 	CHECK_STR(o.base_url, "http://127.0.0.1:9/api/v1");
@@ -68,11 +70,27 @@ int main(void)
 	options_release(&o);
 	fuse_opt_free_args(&args);
 
+	/* A pace in hundredths of a request a second. */
+	static const struct { const char *arg; double rate; } rates[] = {
+		{ "max_rate=2.5", 2.5 }, { "max_rate=0.75", 0.75 }, { "max_rate=3", 3 },
+		{ "max_rate=10000.00", 10000 }, { "max_rate=0.0", 0 },
+	};
+	for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
+		CHECK_INT(PARSE("-o", rates[i].arg, "/mnt"), 0);
+		if (o.max_rate != rates[i].rate)
+			CHECK_STR(rates[i].arg, "(another rate)");
+		options_release(&o);
+		fuse_opt_free_args(&args);
+	}
+
 	/* Out of range, not a number, not a loopback http, not a level: refused. */
 	static const char *const bad[] = {
 		"cache_ttl=0", "cache_ttl=86401", "max_conns=65", "max_rate=-1", "page_size=1e3",
 		"timeout=20s", "cache_disk_mb=", "base_url=http://example.com/api",
 		"log_level=loud", "umask=999", "uid=x", "cache_dir=",
+		"max_rate=2.555", "max_rate=2.", "max_rate=.5", "max_rate=1e1",
+		"max_rate=inf", "max_rate=nan", "max_rate=10000.01", "max_rate= 2", "max_rate=",
+		"max_rate=2.5.1",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (PARSE("-o", bad[i], "/mnt") == 0)
