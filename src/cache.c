@@ -396,9 +396,93 @@ static void entry_adopt(struct cache *c, struct cache_entry *e, struct snapshot 
 	entry_recharge(c, e);
 }
 
+/* An answer that failed: remembered as the errno for a while when it is an
+ * absence or a refusal, or the older value served when the failure is one a
+ * stale copy may cover. Returns the result the caller sees. */
+static int entry_fetch_failed(struct cache *c, struct cache_entry *e, const struct obj_key *key,
+			      int rc, uint64_t epoch, uint64_t now, struct snapshot **out,
+			      struct replacement *told)
+{
+	c->stats.errors++;
+	if (rc == ENOENT && c->cfg.negative_ttl_ms) {
+		e->error = rc;
+		e->error_until_ms = now + c->cfg.negative_ttl_ms;
+		e->epoch = epoch;
+	} else if (is_refusal(rc) && c->cfg.refusal_ttl_ms) {
+		/* The value stays for its version records (the times of bytes
+		 * seen before, when access comes back), but is not served. */
+		e->error = rc;
+		e->error_until_ms = now + c->cfg.refusal_ttl_ms;
+		e->epoch = epoch;
+		replacement_take(c, told, e, NULL);
+	} else if (stale_usable(c, e, rc, now)) {
+		c->stats.stale_served++;
+		char what[128] = "an object";
+		if (c->cfg.describe)
+			c->cfg.describe(key, what, sizeof(what));
+		log_warn("serving %s as fetched %.0f s ago: its refresh failed (%s)", what,
+			 (double)((int64_t)now - e->fetched_ms) / 1000.0, strerror(rc));
+		*out = snapshot_ref(e->value);
+		rc = 0;
+	}
+	return rc;
+}
+
+/* This caller asks: from what an earlier mount kept on disk when memory has
+ * nothing and that is fresh, else from the server, with the lock let go while
+ * it waits. Called and returns with the lock held; wakes the callers that
+ * waited for this answer. */
+static int entry_fetch(struct cache *c, struct cache_entry *e, const struct obj_key *key,
+		       struct snapshot **out, struct snapshot **persist, struct replacement *told)
+{
+	e->fetching = true;
+	uint64_t epoch = c->epoch;
+	uint64_t now;
+	int rc;
+	bool from_disk = false;
+	if (!e->value && c->cfg.disk) {
+		pthread_mutex_unlock(&c->lock);
+		struct snapshot *loaded = disk_cache_load(c->cfg.disk, key);
+		pthread_mutex_lock(&c->lock);
+		if (loaded) {
+			now = clock_mono_ms();
+			entry_adopt(c, e, loaded, now);
+			from_disk = entry_fresh(c, e, now);
+		}
+	}
+	if (from_disk) {
+		c->stats.hits++;
+		*out = snapshot_ref(e->value);
+		rc = 0;
+	} else {
+		struct snapshot *fresh = NULL;
+		c->stats.misses++;
+		pthread_mutex_unlock(&c->lock);
+		rc = c->cfg.fetch(c->cfg.fetch_ctx, key, &fresh);
+		pthread_mutex_lock(&c->lock);
+		now = clock_mono_ms();
+		if (rc == 0) {
+			replacement_take(c, told, e, fresh);
+			entry_store(c, e, fresh, epoch, now);
+			*out = snapshot_ref(e->value);
+			if (c->cfg.disk)
+				*persist = snapshot_ref(e->value);
+		} else {
+			rc = entry_fetch_failed(c, e, key, rc, epoch, now, out, told);
+		}
+	}
+	e->fetching = false;
+	e->last_result = rc; /* waiters share a stale value too: rc 0, e->value */
+	e->fetches_done++;
+	pthread_cond_broadcast(&c->fetched);
+	return rc;
+}
+
 int cache_get(struct cache *c, const struct obj_key *key, struct snapshot **out)
 {
 	*out = NULL;
+	if (c->cfg.prepare)
+		c->cfg.prepare(c->cfg.ttl_ctx, key);
 	struct snapshot *persist = NULL; /* written to disk once unlocked */
 	struct replacement told = { .pending = false };
 	pthread_mutex_lock(&c->lock);
@@ -429,69 +513,7 @@ int cache_get(struct cache *c, const struct obj_key *key, struct snapshot **out)
 		if (rc == 0)
 			*out = snapshot_ref(e->value);
 	} else {
-		e->fetching = true;
-		uint64_t epoch = c->epoch;
-		/* Nothing in memory: what an earlier mount kept on disk may do. */
-		bool from_disk = false;
-		if (!e->value && c->cfg.disk) {
-			pthread_mutex_unlock(&c->lock);
-			struct snapshot *loaded = disk_cache_load(c->cfg.disk, key);
-			pthread_mutex_lock(&c->lock);
-			if (loaded) {
-				now = clock_mono_ms();
-				entry_adopt(c, e, loaded, now);
-				from_disk = entry_fresh(c, e, now);
-			}
-		}
-		struct snapshot *fresh = NULL;
-		if (from_disk) {
-			c->stats.hits++;
-			rc = 0;
-		} else {
-			c->stats.misses++;
-			pthread_mutex_unlock(&c->lock);
-			rc = c->cfg.fetch(c->cfg.fetch_ctx, key, &fresh);
-			pthread_mutex_lock(&c->lock);
-		}
-		now = clock_mono_ms();
-		if (from_disk) {
-			*out = snapshot_ref(e->value);
-		} else if (rc == 0) {
-			replacement_take(c, &told, e, fresh);
-			entry_store(c, e, fresh, epoch, now);
-			*out = snapshot_ref(e->value);
-			if (c->cfg.disk)
-				persist = snapshot_ref(e->value);
-		} else {
-			c->stats.errors++;
-			if (rc == ENOENT && c->cfg.negative_ttl_ms) {
-				e->error = rc;
-				e->error_until_ms = now + c->cfg.negative_ttl_ms;
-				e->epoch = epoch;
-			} else if (is_refusal(rc) && c->cfg.refusal_ttl_ms) {
-				/* The value stays for its version records (the
-				 * times of bytes seen before, when access comes
-				 * back), but is not served. */
-				e->error = rc;
-				e->error_until_ms = now + c->cfg.refusal_ttl_ms;
-				e->epoch = epoch;
-				replacement_take(c, &told, e, NULL);
-			} else if (stale_usable(c, e, rc, now)) {
-				c->stats.stale_served++;
-				char what[128] = "an object";
-				if (c->cfg.describe)
-					c->cfg.describe(key, what, sizeof(what));
-				log_warn("serving %s as fetched %.0f s ago: its refresh failed (%s)",
-					 what, (double)((int64_t)now - e->fetched_ms) / 1000.0,
-					 strerror(rc));
-				*out = snapshot_ref(e->value);
-				rc = 0;
-			}
-		}
-		e->fetching = false;
-		e->last_result = rc; /* waiters share a stale value too: rc 0, e->value */
-		e->fetches_done++;
-		pthread_cond_broadcast(&c->fetched);
+		rc = entry_fetch(c, e, key, out, &persist, &told);
 	}
 	entry_drop_if_empty(c, e);
 	evict(c);

@@ -118,6 +118,48 @@ static bool parse_long(const char *text, long min, long max, long *out)
 	return true;
 }
 
+/* A secret typed on a command line shows in ps and in the shell's history:
+ * refuse anything that looks like one, before getopt_long would take
+ * "--client-secret=X" as an abbreviation of --client-secret-file and print X
+ * in its complaint about that file. -1 to go on, else the exit status. */
+static int refuse_secret_argument(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strncmp(argv[i], "--client-s", 10) == 0 &&
+		    strcmp(argv[i], "--client-secret-file") != 0 &&
+		    strncmp(argv[i], "--client-secret-file=", 21) != 0)
+			return usage_error("%s", "the client secret is never taken from the command "
+					   "line; use --client-secret-file PATH or standard input");
+	}
+	return -1;
+}
+
+/* What getopt_long found is usable together. -1 to go on, else the exit
+ * status. */
+static int check_options(int argc, const struct login_options *o)
+{
+	if (optind < argc) /* not shown: it might be a secret typed in the wrong place */
+		return usage_error("%s", "unexpected argument: sepayfs-login takes options only");
+	if (!o->client_id || !*o->client_id)
+		return usage_error("%s", "--client-id ID is required");
+	if (!o->credentials || !*o->credentials)
+		return usage_error("%s", "--credentials PATH is required");
+	if (!utf8_valid(o->client_id))
+		return usage_error("%s", "--client-id is not valid UTF-8");
+	if (!*o->scope)
+		return usage_error("%s", "--scope must not be empty");
+	const char *why;
+	if (!http_url_allowed(o->authorize_url, &why))
+		return usage_error("--authorize-url %s: %s", o->authorize_url, why);
+	if (!http_url_allowed(o->token_url, &why))
+		return usage_error("--token-url %s: %s", o->token_url, why);
+	if (strchr(o->authorize_url, '#'))
+		return usage_error("%s", "--authorize-url must not have a #fragment");
+	if (!utf8_valid(o->token_url))
+		return usage_error("%s", "--token-url is not valid UTF-8");
+	return -1;
+}
+
 /* -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, struct login_options *o)
 {
@@ -144,17 +186,9 @@ static int parse_args(int argc, char **argv, struct login_options *o)
 		.port = DEFAULT_PORT,
 		.timeout_s = DEFAULT_TIMEOUT_S,
 	};
-	/* A secret typed on a command line shows in ps and in the shell's
-	 * history: refuse anything that looks like one, before getopt_long
-	 * would take "--client-secret=X" as an abbreviation of
-	 * --client-secret-file and print X in its complaint about that file. */
-	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
-		if (strncmp(argv[i], "--client-s", 10) == 0 &&
-		    strcmp(argv[i], "--client-secret-file") != 0 &&
-		    strncmp(argv[i], "--client-secret-file=", 21) != 0)
-			return usage_error("%s", "the client secret is never taken from the command "
-					   "line; use --client-secret-file PATH or standard input");
-	}
+	int early = refuse_secret_argument(argc, argv);
+	if (early >= 0)
+		return early;
 	opterr = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
@@ -195,26 +229,7 @@ static int parse_args(int argc, char **argv, struct login_options *o)
 		}
 		}
 	}
-	if (optind < argc) /* not shown: it might be a secret typed in the wrong place */
-		return usage_error("%s", "unexpected argument: sepayfs-login takes options only");
-	if (!o->client_id || !*o->client_id)
-		return usage_error("%s", "--client-id ID is required");
-	if (!o->credentials || !*o->credentials)
-		return usage_error("%s", "--credentials PATH is required");
-	if (!utf8_valid(o->client_id))
-		return usage_error("%s", "--client-id is not valid UTF-8");
-	if (!*o->scope)
-		return usage_error("%s", "--scope must not be empty");
-	const char *why;
-	if (!http_url_allowed(o->authorize_url, &why))
-		return usage_error("--authorize-url %s: %s", o->authorize_url, why);
-	if (!http_url_allowed(o->token_url, &why))
-		return usage_error("--token-url %s: %s", o->token_url, why);
-	if (strchr(o->authorize_url, '#'))
-		return usage_error("%s", "--authorize-url must not have a #fragment");
-	if (!utf8_valid(o->token_url))
-		return usage_error("%s", "--token-url is not valid UTF-8");
-	return -1;
+	return check_options(argc, o);
 }
 
 /* Whether the credentials file can be written, checked before the user

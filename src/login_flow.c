@@ -89,6 +89,33 @@ static void set_outcome(struct login_outcome *out, int status, const char *title
 	snprintf(out->text, sizeof(out->text), "%s", text);
 }
 
+/* Says on stderr and in *out why the token endpoint did not exchange the
+ * code: its status, and its error and description made safe for a terminal. */
+static void report_refused_code(const struct login_options *o, const struct http_response *resp,
+				const json_t *root, struct login_outcome *out)
+{
+	char msg[512];
+	const char *e = json_string_value(json_object_get(root, "error"));
+	const char *d = json_string_value(json_object_get(root, "error_description"));
+	char e_shown[TERMINAL_TEXT_MAX + 8], d_shown[TERMINAL_TEXT_MAX + 8];
+	terminal_text(e ? e : "", e_shown, sizeof(e_shown));
+	terminal_text(d ? d : "", d_shown, sizeof(d_shown));
+	bool refused = resp->status >= 400 && resp->status < 500;
+	fprintf(stderr, "sepayfs-login: the token endpoint %s %s the authorization "
+			"code: HTTP %ld%s%s%s%s%s\n", o->token_url,
+		refused ? "refused" : "did not exchange", resp->status,
+		*e_shown ? " " : "", e_shown, *d_shown ? " (" : "", d_shown,
+		*d_shown ? ")" : "");
+	if (resp->status == 401 || (e && strcmp(e, "invalid_client") == 0))
+		fprintf(stderr, "sepayfs-login: check --client-id and the client secret\n");
+	else
+		fprintf(stderr, "sepayfs-login: run sepayfs-login again\n");
+	snprintf(msg, sizeof(msg), "SePay %s the authorization code (HTTP %ld%s%s). "
+		 "Run sepayfs-login again.", refused ? "refused" : "did not exchange",
+		 resp->status, *e_shown ? " " : "", e_shown);
+	set_outcome(out, 502, "Log-in failed", msg);
+}
+
 /* Exchanges the code; the token endpoint's answer (checked to hold both
  * tokens) or NULL after saying why on stderr and in *out. */
 static json_t *exchange_code(const struct login_options *o, const char *secret, const char *code,
@@ -137,27 +164,8 @@ static json_t *exchange_code(const struct login_options *o, const char *secret, 
 	json_t *root = auth_token_answer(&resp);
 	const char *access = json_string_value(json_object_get(root, "access_token"));
 	const char *refresh = json_string_value(json_object_get(root, "refresh_token"));
-	char msg[512];
 	if (resp.status != 200) {
-		const char *e = json_string_value(json_object_get(root, "error"));
-		const char *d = json_string_value(json_object_get(root, "error_description"));
-		char e_shown[TERMINAL_TEXT_MAX + 8], d_shown[TERMINAL_TEXT_MAX + 8];
-		terminal_text(e ? e : "", e_shown, sizeof(e_shown));
-		terminal_text(d ? d : "", d_shown, sizeof(d_shown));
-		bool refused = resp.status >= 400 && resp.status < 500;
-		fprintf(stderr, "sepayfs-login: the token endpoint %s %s the authorization "
-				"code: HTTP %ld%s%s%s%s%s\n", o->token_url,
-			refused ? "refused" : "did not exchange", resp.status,
-			*e_shown ? " " : "", e_shown, *d_shown ? " (" : "", d_shown,
-			*d_shown ? ")" : "");
-		if (resp.status == 401 || (e && strcmp(e, "invalid_client") == 0))
-			fprintf(stderr, "sepayfs-login: check --client-id and the client secret\n");
-		else
-			fprintf(stderr, "sepayfs-login: run sepayfs-login again\n");
-		snprintf(msg, sizeof(msg), "SePay %s the authorization code (HTTP %ld%s%s). "
-			 "Run sepayfs-login again.", refused ? "refused" : "did not exchange",
-			 resp.status, *e_shown ? " " : "", e_shown);
-		set_outcome(out, 502, "Log-in failed", msg);
+		report_refused_code(o, &resp, root, out);
 		json_decref(root);
 		return NULL;
 	}

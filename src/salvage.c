@@ -18,91 +18,92 @@ struct span {
 	size_t start, end; /* [start, end) of one item, commas excluded */
 };
 
+struct span_list {
+	struct span *items;
+	size_t count, cap;
+};
+
+static bool span_list_add(struct span_list *l, size_t start, size_t end)
+{
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct span *grown = realloc(l->items, cap * sizeof(*grown));
+		if (!grown)
+			return false;
+		l->items = grown;
+		l->cap = cap;
+	}
+	l->items[l->count++] = (struct span){ start, end };
+	return true;
+}
+
+/* The index of the quote that closes the string opened at s[open], or len
+ * when it is not closed. */
+static size_t string_end(const char *s, size_t len, size_t open)
+{
+	for (size_t i = open + 1; i < len; i++) {
+		if (s[i] == '\\')
+			i++;
+		else if (s[i] == '"')
+			return i;
+	}
+	return len;
+}
+
+static bool between_items(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == ']';
+}
+
 /* The items of the top-level object's "data" array, as byte spans, found
  * without decoding anything (the bytes may be invalid UTF-8, the numbers
  * too big).  false when there is no such array, or it is not closed. */
 static bool data_items(const char *s, size_t len, struct span **items, size_t *count)
 {
-	size_t depth = 0, cap = 0, key_start = 0, key_end = 0;
-	bool in_string = false, escaped = false, want_value = false, in_data = false;
-	size_t item_start = 0, n = 0;
-	struct span *out = NULL;
+	struct span_list found = { .items = NULL };
+	size_t depth = 0, key_start = 0, key_end = 0;
+	size_t item_start = 0; /* one past the current item's start; 0: none */
+	bool want_value = false, in_data = false;
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];
-		if (in_string) {
-			if (escaped)
-				escaped = false;
-			else if (c == '\\')
-				escaped = true;
-			else if (c == '"') {
-				in_string = false;
-				key_end = i;
-			}
-			continue;
-		}
-		if (in_data && depth == 2 && item_start == 0 && c != ' ' && c != '\t' &&
-		    c != '\n' && c != '\r' && c != ',' && c != ']')
-			item_start = i + 1; /* +1: 0 means none */
-		switch (c) {
-		case '"':
-			in_string = true;
+		bool at_items = in_data && depth == 2;
+		if (at_items && item_start == 0 && !between_items(c))
+			item_start = i + 1;
+		if (c == '"') {
 			key_start = i + 1;
-			break;
-		case ':':
+			key_end = string_end(s, len, i);
+			if (key_end == len)
+				break;
+			i = key_end;
+		} else if (c == ':') {
 			want_value = depth == 1 && key_end - key_start == 4 &&
 				     memcmp(s + key_start, "data", 4) == 0;
-			break;
-		case '{':
-		case '[':
+		} else if (c == '{' || c == '[') {
 			if (want_value && depth == 1 && c == '[')
 				in_data = true;
 			want_value = false;
 			depth++;
-			break;
-		case '}':
-		case ']':
+		} else if (c == '}' || c == ']') {
 			/* A '}' closing nothing inside the array: not a page to
 			 * repair. */
-			if (depth == 0 || (in_data && depth == 2 && c == '}'))
-				goto fail;
-			if (in_data && depth == 2 && item_start && c == ']') {
-				/* the last item ends at the array's end */
-				goto close_item;
+			if (depth == 0 || (at_items && c == '}'))
+				break;
+			if (!at_items) {
+				depth--;
+				continue;
 			}
-			if (in_data && depth == 2 && c == ']') {
-				*items = out;
-				*count = n;
-				return true;
-			}
-			depth--;
-			break;
-		case ',':
-			if (in_data && depth == 2 && item_start)
-				goto close_item;
-			break;
-		default:
-			break;
-		}
-		continue;
-close_item:
-		if (n == cap) {
-			size_t c2 = cap ? cap * 2 : 64;
-			struct span *p = realloc(out, c2 * sizeof(*p));
-			if (!p)
-				goto fail;
-			out = p;
-			cap = c2;
-		}
-		out[n++] = (struct span){ item_start - 1, i };
-		item_start = 0;
-		if (c == ']') {
-			*items = out;
-			*count = n;
+			if (item_start && !span_list_add(&found, item_start - 1, i))
+				break;
+			*items = found.items;
+			*count = found.count;
 			return true;
+		} else if (c == ',' && at_items && item_start) {
+			if (!span_list_add(&found, item_start - 1, i))
+				break;
+			item_start = 0;
 		}
 	}
-fail:
-	free(out);
+	free(found.items);
 	return false;
 }
 
