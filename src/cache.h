@@ -30,6 +30,11 @@ struct cache_config {
 	 * Called with the cache's lock held: it must not call the cache. */
 	uint64_t (*ttl_for)(void *ctx, const struct obj_key *key, const struct snapshot *value);
 	void *ttl_ctx;
+	/* Called at the start of each cache_get, unlocked (may be NULL): lets
+	 * the owner first refresh what the key's freshness depends on (the
+	 * account list its ttl_for follows).  It may call cache_get for other
+	 * keys; ctx: ttl_ctx. */
+	void (*prepare)(void *ctx, const struct obj_key *key);
 	uint64_t negative_ttl_ms; /* how long an ENOENT is remembered; 0: not at all */
 	/* How long a refusal (EPERM: a 403; EACCES: a 401 a new token did not
 	 * cure) is remembered: the value held is not served meanwhile, and no

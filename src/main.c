@@ -319,6 +319,7 @@ static int build_tree(struct daemon *d)
 	d->source_ready = true;
 	struct cache_config cc = {
 		.ttl_for = objects_ttl_ms,
+		.prepare = objects_prepare,
 		.ttl_ctx = &d->ttls,
 		.negative_ttl_ms = (uint64_t)negative_ttl_s(o) * 1000,
 		.refusal_ttl_ms = (uint64_t)o->cache_ttl * 1000,

@@ -282,6 +282,12 @@ int32_t objects_account_since(struct objects_source *src, int64_t account, int32
 }
 
 
+/* The list is followed this much past ttl_ms.  The cache counts a list's
+ * age from a moment later than this file notes its arrival: without the
+ * grace, a lookup in between would find the list fresh to the cache (not
+ * asked again) but stale to its followers (each asked instead). */
+#define LIST_FOLLOW_GRACE_MS 1000
+
 /* Objects whose freshness follows the account list: what a new
  * transaction changes along with the balance the list shows. */
 static bool follows_list(const struct obj_key *key)
@@ -300,10 +306,10 @@ uint64_t objects_ttl_ms(void *ctx, const struct obj_key *key, const struct snaps
 		if (fetched >= ended_ms && fetched - ended_ms >= t->settle_ms)
 			return t->history_ttl_ms;
 	}
-	uint64_t listed, list_fetched;
+	uint64_t listed, list_fetched, list_noted;
 	if (!t->follow_ms || !t->src || !value || !value->follows || !follows_list(key) ||
-	    !objects_list_item(t->src, key->a, &listed, &list_fetched) ||
-	    clock_wall_ms() - list_fetched >= t->ttl_ms)
+	    !objects_list_item(t->src, key->a, &listed, &list_fetched, &list_noted) ||
+	    clock_wall_ms() - list_noted >= t->ttl_ms + LIST_FOLLOW_GRACE_MS)
 		return t->ttl_ms; /* no fresh list to follow */
 	if (listed == value->follows)
 		return t->follow_ms > t->ttl_ms ? t->follow_ms : t->ttl_ms;
@@ -312,7 +318,7 @@ uint64_t objects_ttl_ms(void *ctx, const struct obj_key *key, const struct snaps
 }
 
 bool objects_list_item(struct objects_source *src, int64_t account, uint64_t *hash,
-		       uint64_t *fetched_wall_ms)
+		       uint64_t *fetched_wall_ms, uint64_t *noted_wall_ms)
 {
 	pthread_mutex_lock(&src->list_lock);
 	const struct listing_entry *e = src->list ? snapshot_find(src->list, account) : NULL;
@@ -320,9 +326,55 @@ bool objects_list_item(struct objects_source *src, int64_t account, uint64_t *ha
 		*hash = e->item_hash;
 		if (fetched_wall_ms)
 			*fetched_wall_ms = wall_ms(src->list->fetched);
+		if (noted_wall_ms)
+			*noted_wall_ms = src->list_noted_wall_ms;
 	}
 	pthread_mutex_unlock(&src->list_lock);
 	return e != NULL;
+}
+
+/* Whether a held value of key follows the list (a lookup of something
+ * never fetched, or fetched before the list was, has nothing to keep). */
+static bool holds_follower(struct objects_source *src, const struct obj_key *key)
+{
+	struct obj_key held_key = *key;
+	if (key->kind == OBJ_TX_RANGE) /* a range asks the current month too */
+		held_key = (struct obj_key){ OBJ_TX_MONTH, key->a,
+					     month_of_time((time_t)clock_wall_s()) };
+	else if (!follows_list(key))
+		return false;
+	struct snapshot *held = cache_peek(src->cache, &held_key, false);
+	bool follower = held && held->follows;
+	snapshot_unref(held);
+	return follower;
+}
+
+void objects_prepare(void *ctx, const struct obj_key *key)
+{
+	const struct objects_ttl *t = ctx;
+	struct objects_source *src = t->src;
+	if (!t->follow_ms || !src || !src->cache || key->kind == OBJ_ACCOUNT_LIST)
+		return;
+	uint64_t now = clock_wall_ms();
+	pthread_mutex_lock(&src->list_lock);
+	bool due = src->list && now - src->list_noted_wall_ms >= t->ttl_ms &&
+		   now - src->list_failed_wall_ms >= t->ttl_ms;
+	pthread_mutex_unlock(&src->list_lock);
+	if (!due || !holds_follower(src, key))
+		return;
+	/* Callers who come while it is asked wait for that answer (the cache
+	 * shares one fetch), so none of them asks its own object meanwhile. */
+	struct obj_key list_key = { OBJ_ACCOUNT_LIST, 0, 0 };
+	struct snapshot *list;
+	if (cache_get(src->cache, &list_key, &list) == 0) {
+		snapshot_unref(list);
+		return;
+	}
+	/* The objects ask themselves; the list is not asked again before
+	 * ttl_ms (a failing list must not double every request). */
+	pthread_mutex_lock(&src->list_lock);
+	src->list_failed_wall_ms = now;
+	pthread_mutex_unlock(&src->list_lock);
 }
 
 /* The newest account list, for what follows it. */
@@ -331,6 +383,7 @@ static void note_list(struct objects_source *src, struct snapshot *list)
 	pthread_mutex_lock(&src->list_lock);
 	snapshot_unref(src->list);
 	src->list = snapshot_ref(list);
+	src->list_noted_wall_ms = clock_wall_ms();
 	pthread_mutex_unlock(&src->list_lock);
 }
 
@@ -338,7 +391,7 @@ static void note_list(struct objects_source *src, struct snapshot *list)
 static uint64_t list_item_now(struct objects_source *src, int64_t account)
 {
 	uint64_t hash = 0;
-	return objects_list_item(src, account, &hash, NULL) ? hash : 0;
+	return objects_list_item(src, account, &hash, NULL, NULL) ? hash : 0;
 }
 
 /* A month a range fetched, into the cache as if fetched alone.  Takes
@@ -436,6 +489,8 @@ void objects_source_init(struct objects_source *src, struct sepay_api *api,
 	month_room_init(&src->room, build_memory, spill_dir);
 	pthread_mutex_init(&src->list_lock, NULL);
 	src->list = NULL;
+	src->list_noted_wall_ms = 0;
+	src->list_failed_wall_ms = 0;
 	src->settle_ms = 0;
 }
 

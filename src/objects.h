@@ -49,6 +49,13 @@ struct objects_ttl {
 };
 /* A cache ttl_for; ctx: struct objects_ttl. */
 uint64_t objects_ttl_ms(void *ctx, const struct obj_key *key, const struct snapshot *value);
+/* A cache prepare; ctx: struct objects_ttl.  Before an object that follows
+ * the list is looked up with the list older than ttl_ms, the list is asked
+ * again (one request for every account): an
+ * object whose list item did not change then stays fresh, where it would
+ * otherwise be asked again itself.  A list that fails to come is not
+ * asked this way again for ttl_ms. */
+void objects_prepare(void *ctx, const struct obj_key *key);
 
 /* What objects_fetch asks through, and what it learnt of which accounts'
  * transactions the token may read (txaccess.h), so readers and read-ahead
@@ -61,6 +68,8 @@ struct objects_source {
 	struct month_room room; /* what month builds share: memory, a folder */
 	pthread_mutex_t list_lock;
 	struct snapshot *list;  /* the newest account list fetched, or NULL */
+	uint64_t list_noted_wall_ms; /* when it came (its fetched: when it was asked) */
+	uint64_t list_failed_wall_ms; /* when objects_prepare last failed to get it */
 	uint64_t settle_ms;     /* as objects_ttl's: a month fetched this long after
 				 * its end settles (0: no line when it does) */
 };
@@ -75,10 +84,11 @@ void objects_source_init(struct objects_source *src, struct sepay_api *api,
  * else history_months back from now. */
 int32_t objects_account_since(struct objects_source *src, int64_t account, int32_t now);
 void objects_source_destroy(struct objects_source *src);
-/* The account's item in the newest account list fetched: its hash and
- * when the list was fetched (wall ms).  false when there is none. */
+/* The account's item in the newest account list fetched: its hash, when
+ * the list was asked and when its answer came (wall ms; either pointer may
+ * be NULL).  false when there is none. */
 bool objects_list_item(struct objects_source *src, int64_t account, uint64_t *hash,
-		       uint64_t *fetched_wall_ms);
+		       uint64_t *fetched_wall_ms, uint64_t *noted_wall_ms);
 bool objects_tx_forbidden(struct objects_source *src, int64_t account);
 /* Whether the account's month, about to be served, may be.  EPERM while a
  * 403 on its transactions holds.  A month not fresh in the cache is

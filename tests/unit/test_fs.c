@@ -2,6 +2,7 @@
  * how many requests each operation costs. */
 #include "cache.h"
 #include "check.h"
+#include "clock.h"
 #include "fake_http.h"
 #include "fs.h"
 #include "months.h"
@@ -35,7 +36,9 @@ struct world {
 	struct fs fs;
 };
 
-static void world_init(struct world *w)
+/* ttls: freshness by object, and following the account list (NULL: one
+ * TTL of 60 s for everything). */
+static void world_init_ttls(struct world *w, struct objects_ttl *ttls)
 {
 	w->http = fake_http_new();
 	fake_http_set(w->http, "/bank-accounts?page=1&limit=100", 200, list_page);
@@ -50,11 +53,22 @@ static void world_init(struct world *w)
 	objects_source_init(&w->source, &w->api, 60000, false, 24, 16u << 20, -1);
 	struct cache_config cc = { .ttl_ms = 60000, .fetch = objects_fetch,
 				   .fetch_ctx = &w->source };
+	if (ttls) {
+		ttls->src = &w->source;
+		cc.ttl_for = objects_ttl_ms;
+		cc.prepare = objects_prepare;
+		cc.ttl_ctx = ttls;
+	}
 	w->cache = cache_new(&cc);
 	w->source.cache = w->cache;
 	struct fs_config fc = { .uid = 1234, .gid = 5678, .file_mode = 0444, .dir_mode = 0555,
 				.objects = &w->source };
 	CHECK_INT(fs_init(&w->fs, &fc, w->cache), 0);
+}
+
+static void world_init(struct world *w)
+{
+	world_init_ttls(w, NULL);
 }
 
 static void world_free(struct world *w)
@@ -635,6 +649,61 @@ static void test_big_month(void)
 	world_free(&w);
 }
 
+/* Past the TTL, an account whose list item did not change keeps its
+ * detail: the list is asked again (one request for every account), not
+ * the detail.  A changed item makes the detail stale at once. */
+static void test_objects_follow_the_list(void)
+{
+	struct fake_clock fake = { .mono_ns = 1000000000u,
+				   .wall_ns = 1781500000LL * 1000000000LL }; /* mid-June 2026 */
+	clock_use_fake(&fake);
+	struct objects_ttl ttls = { .ttl_ms = 60000, .history_ttl_ms = 86400000,
+				    .settle_ms = 5 * 86400000ull, .follow_ms = 900000 };
+	struct world w;
+	world_init_ttls(&w, &ttls);
+	struct stat st;
+	uint64_t accounts = lookup_ok(&w, INODE_ROOT, "accounts", &st);
+	struct dir_out dir;
+	CHECK_INT(read_dir(&w, accounts, 64, &dir), 0);
+	uint64_t acct = lookup_ok(&w, accounts, "19", &st);
+	uint64_t info = lookup_ok(&w, acct, "info.json", &st);
+	struct blob *b;
+	CHECK_INT(fs_read(&w.fs, info, &b), 0);
+	blob_unref(b);
+	CHECK_INT(fake_http_count(w.http, "/bank-accounts/19"), 1);
+	CHECK_INT(fake_http_count(w.http, "/bank-accounts?page=1&limit=100"), 1);
+
+	/* Past the TTL, nothing changed: the list, not the detail. */
+	fake_clock_advance_ms(&fake, 61000);
+	CHECK_INT(lookup_ok(&w, acct, "info.json", &st), info);
+	CHECK_INT(fs_read(&w.fs, info, &b), 0);
+	blob_unref(b);
+	CHECK_INT(fake_http_count(w.http, "/bank-accounts?page=1&limit=100"), 2);
+	CHECK_INT(fake_http_count(w.http, "/bank-accounts/19"), 1);
+
+	/* The list shows a new balance: the detail is asked at once. */
+	fake_http_set(w.http, "/bank-accounts?page=1&limit=100", 200,
+		      "{\"status\":\"success\",\"data\":[{\"id\":19,\"label\":\"Cty Demo\","
+		      "\"accumulated\":5},{\"id\":21}],\"meta\":{\"pagination\":{\"total\":2,"
+		      "\"per_page\":100,\"current_page\":1,\"last_page\":1}}}");
+	fake_clock_advance_ms(&fake, 61000);
+	uint64_t info2 = lookup_ok(&w, acct, "info.json", &st);
+	CHECK_INT(fs_read(&w.fs, info2, &b), 0);
+	blob_unref(b);
+	CHECK_INT(fake_http_count(w.http, "/bank-accounts?page=1&limit=100"), 3);
+	CHECK_INT(fake_http_count(w.http, "/bank-accounts/19"), 2);
+
+	/* Past follow_ttl the detail is asked however the list looks. */
+	for (int i = 0; i < 16; i++) {
+		fake_clock_advance_ms(&fake, 61000);
+		CHECK_INT(fs_read(&w.fs, lookup_ok(&w, acct, "info.json", &st), &b), 0);
+		blob_unref(b);
+	}
+	CHECK_INT(fake_http_count(w.http, "/bank-accounts/19"), 3);
+	world_free(&w);
+	clock_use_fake(NULL);
+}
+
 int main(void)
 {
 	test_big_month();
@@ -647,5 +716,6 @@ int main(void)
 	test_impossible_names_cost_nothing();
 	test_tree();
 	test_api_errors();
+	test_objects_follow_the_list();
 	return check_report("fs");
 }
