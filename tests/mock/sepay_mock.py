@@ -125,6 +125,8 @@ OAuth2 token endpoint (no bearer auth):
 
 Control API (no auth, never counted in the request log):
     GET    /_mock/requests            {"total": n, "log": [{method, path, query, status, t}]}
+                                      an API request that met an injected fault also
+                                      has "fault": drop, rate_limit, fail, truncate, ...
     POST   /_mock/reset               log cleared, knobs, data (transactions too), tokens
                                       and authorization codes back to the start (the
                                       data set's clock stays at the mock's start)
@@ -2056,6 +2058,8 @@ class Handler(BaseHTTPRequestHandler):
         status, and the status after it."""
         state = self.server.state
         entry = {"method": self.command, "path": path, "query": query, "status": 0}
+        # One request at a time per handler: the answer marks its own entry.
+        self.log_entry = entry
         with state.lock:
             entry["t"] = round(time.monotonic() - state.t0, 6)
             state.log.append(entry)
@@ -2299,6 +2303,10 @@ class Handler(BaseHTTPRequestHandler):
         scheme, _, given = auth.partition(" ")
         with state.lock:
             fault = self._fault(state)
+            if fault is not None:
+                # A truncated or garbage answer is logged as a 200: the
+                # entry says which fault it carried.
+                self.log_entry["fault"] = fault[0]
             authorized = scheme.lower() == "bearer" and state.token_valid(given.strip())
             path_status = state.knobs["status_for_paths"].get(parts.path)
             self.error_style = state.knobs["error_style"]
