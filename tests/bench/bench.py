@@ -44,14 +44,17 @@ NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class Mock:
-    def __init__(self, workdir, accounts, latency_ms, extra_args=()):
+    def __init__(self, workdir, accounts, latency_ms, extra_args=(), env=None):
         port_file = os.path.join(workdir, "mock.%d.port" % accounts)
+        if os.path.exists(port_file):
+            os.unlink(port_file)
+        full_env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+        full_env.update(env or {})
         self.proc = subprocess.Popen(
             [PYTHON, MOCK, "--port", "0", "--port-file", port_file, "--accounts", str(accounts),
              "--max-sub-accounts", "4", "--max-page-size", str(PAGE), "--token", TOKEN,
              "--latency-ms", str(latency_ms)] + list(extra_args),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env={k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")})
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=full_env)
         deadline = time.monotonic() + 60
         while not (os.path.exists(port_file) and open(port_file).read().strip()):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -81,7 +84,7 @@ class Mock:
 
 
 class Mount:
-    def __init__(self, workdir, mock, name, opts=(), default_pace=False):
+    def __init__(self, workdir, mock, name, opts=(), default_pace=False, env=None, binary=None):
         self.path = os.path.join(workdir, name)
         os.makedirs(self.path, exist_ok=True)
         options = ["base_url=" + mock.url] + list(opts)
@@ -94,22 +97,29 @@ class Mount:
             # (bench_rate.py measures the pace against a limit, and the
             # default pace with default_pace).
             options.append("max_rate=0")
-        env = dict(os.environ, SEPAY_ACCESS_TOKEN=TOKEN)
+        full_env = dict(os.environ, SEPAY_ACCESS_TOKEN=TOKEN)
+        full_env.update(env or {})
         self.stderr = open(os.path.join(workdir, name + ".stderr"), "wb")
-        self.proc = subprocess.Popen([SEPAYFS, "-f", "-o", ",".join(options), self.path],
-                                     stdin=subprocess.DEVNULL, stderr=self.stderr, env=env)
+        self.proc = subprocess.Popen([binary or SEPAYFS, "-f", "-o", ",".join(options),
+                                      self.path],
+                                     stdin=subprocess.DEVNULL, stderr=self.stderr, env=full_env)
         deadline = time.monotonic() + 30
         while not os.path.ismount(self.path):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("bench: sepayfs did not mount; see %s.stderr" % name)
             time.sleep(0.01)
 
-    def rss_kib(self):
+    def rss_kib(self, field="VmRSS"):
         with open("/proc/%d/status" % self.proc.pid) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
         return 0
+
+    def peak_rss_kib(self):
+        """The most memory the daemon has held at once (the kernel's high
+        water mark of its resident set)."""
+        return self.rss_kib("VmHWM")
 
     def unmount(self):
         subprocess.run(["fusermount3", "-u", self.path], check=False)
