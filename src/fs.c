@@ -22,6 +22,7 @@ int fs_init(struct fs *fs, const struct fs_config *cfg, struct cache *cache)
 	if (!fs->cfg.base_time.tv_sec)
 		fs->cfg.base_time = clock_wall();
 	pthread_mutex_init(&fs->walk_lock, NULL);
+	viewtree_init(&fs->views, cache);
 	fs->inodes = inodes_new();
 	if (!fs->inodes)
 		return ENOMEM;
@@ -35,13 +36,22 @@ void fs_destroy(struct fs *fs)
 	cache_on_replace(fs->cache, NULL, NULL);
 	inodes_free(fs->inodes);
 	fs->inodes = NULL;
+	viewtree_destroy(&fs->views);
 	pthread_mutex_destroy(&fs->walk_lock);
 }
 
 static bool is_dir_kind(int kind)
 {
 	return kind == NODE_ROOT || kind == NODE_ACCOUNTS || kind == NODE_ACCOUNT ||
-	       kind == NODE_SUBS || kind == NODE_TX_DIR;
+	       kind == NODE_SUBS || kind == NODE_TX_DIR || kind == NODE_BY_NUMBER;
+}
+
+/* A symlink shows its target: its size, and a number from its key alone
+ * (the key is the target). */
+static void link_target(const struct obj_key *node, char *buf, size_t size)
+{
+	struct number_link l = { .account = node->a, .sub = node->b };
+	views_link_target(&l, buf, size);
 }
 
 static void stat_fill(const struct fs *fs, struct stat *st, int kind, uint64_t ino,
@@ -55,6 +65,11 @@ static void stat_fill(const struct fs *fs, struct stat *st, int kind, uint64_t i
 	if (is_dir_kind(kind)) {
 		st->st_mode = S_IFDIR | fs->cfg.dir_mode;
 		st->st_nlink = dir_nlink;
+		st->st_mtim = dir_mtime;
+	} else if (kind == NODE_NUMBER_LINK) {
+		st->st_mode = S_IFLNK | 0777;
+		st->st_nlink = 1;
+		st->st_size = (off_t)file->len;
 		st->st_mtim = dir_mtime;
 	} else {
 		st->st_mode = S_IFREG | fs->cfg.file_mode;
@@ -84,7 +99,7 @@ static int dir_attrs(struct fs *fs, const struct obj_key *node, bool refresh,
 	struct obj_key listing;
 	switch (node->kind) {
 	case NODE_ROOT:
-		*nlink = 3; /* accounts */
+		*nlink = 4; /* accounts, by-number */
 		return 0;
 	case NODE_ACCOUNT:
 		*nlink = 4; /* sub-accounts, transactions */
@@ -93,6 +108,10 @@ static int dir_attrs(struct fs *fs, const struct obj_key *node, bool refresh,
 		*mtime = (struct timespec){ month_start(month_of_time((time_t)clock_wall_s())), 0 };
 		return 0;
 	case NODE_ACCOUNTS:
+	case NODE_BY_NUMBER:
+		/* by-number's mtime is the listing's: what the folder shows of
+		 * sub-accounts depends on which listings are held, and a
+		 * backup must see the same folder whatever was read before. */
 		listing = (struct obj_key){ OBJ_ACCOUNT_LIST, 0, 0 };
 		break;
 	case NODE_SUBS:
@@ -125,6 +144,8 @@ static int dir_attrs(struct fs *fs, const struct obj_key *node, bool refresh,
 static struct obj_key object_of(const struct obj_key *file_node)
 {
 	switch (file_node->kind) {
+	case NODE_BALANCES:
+		return (struct obj_key){ OBJ_ACCOUNT_LIST, 0, 0 };
 	case NODE_INFO:
 		return (struct obj_key){ OBJ_ACCOUNT, file_node->a, 0 };
 	case NODE_TX_MONTH:
@@ -134,13 +155,16 @@ static struct obj_key object_of(const struct obj_key *file_node)
 	}
 }
 
-/* The blob a file node names in a snapshot of its object, or NULL. */
-static struct blob *file_in(const struct snapshot *s, const struct obj_key *node)
+/* The blob a file node shows from a snapshot of its object (a reference),
+ * or NULL. */
+static struct blob *file_in(struct fs *fs, struct snapshot *s, const struct obj_key *node)
 {
+	if (node->kind == NODE_BALANCES)
+		return viewtree_balances_of(&fs->views, s);
 	if (node->kind != NODE_SUB_FILE)
-		return s->file;
+		return s->file ? blob_ref(s->file) : NULL;
 	const struct listing_entry *e = snapshot_find(s, node->b);
-	return e ? e->file : NULL;
+	return e && e->file ? blob_ref(e->file) : NULL;
 }
 
 /* The bytes of a file node, fetched if needed. */
@@ -151,11 +175,9 @@ static int file_content(struct fs *fs, const struct obj_key *node, struct blob *
 	int rc = cache_get(fs->cache, &obj, &s);
 	if (rc)
 		return rc;
-	struct blob *b = file_in(s, node);
-	if (b)
-		*out = blob_ref(b);
+	*out = file_in(fs, s, node);
 	snapshot_unref(s);
-	return b ? 0 : ENOENT;
+	return *out ? 0 : node->kind == NODE_BALANCES ? ENOMEM : ENOENT;
 }
 
 static int dir_stat(struct fs *fs, const struct obj_key *node, uint64_t ino, bool refresh,
@@ -237,10 +259,24 @@ static int child_key(struct fs *fs, const struct obj_key *parent, const char *na
 	int64_t id;
 	switch (parent->kind) {
 	case NODE_ROOT:
-		if (strcmp(name, "accounts") != 0)
+		if (strcmp(name, "accounts") == 0)
+			*child = (struct obj_key){ NODE_ACCOUNTS, 0, 0 };
+		else if (strcmp(name, "balances.csv") == 0)
+			*child = (struct obj_key){ NODE_BALANCES, 0, 0 };
+		else if (strcmp(name, "by-number") == 0)
+			*child = (struct obj_key){ NODE_BY_NUMBER, 0, 0 };
+		else
 			return ENOENT;
-		*child = (struct obj_key){ NODE_ACCOUNTS, 0, 0 };
 		return 0;
+	case NODE_BY_NUMBER: {
+		if (!views_safe_name(name))
+			return ENOENT; /* never one of its names: no request */
+		struct number_link link;
+		int rc = viewtree_find(&fs->views, name, &link);
+		if (rc == 0)
+			*child = (struct obj_key){ NODE_NUMBER_LINK, link.account, link.sub };
+		return rc;
+	}
 	case NODE_ACCOUNTS:
 		if (!name_parse_id(name, &id))
 			return ENOENT;
@@ -295,6 +331,14 @@ static int child_key(struct fs *fs, const struct obj_key *parent, const char *na
 	}
 }
 
+static void link_stat(struct fs *fs, const struct obj_key *node, uint64_t ino, struct stat *st)
+{
+	char target[128];
+	link_target(node, target, sizeof(target));
+	struct version v = { .len = strlen(target) };
+	stat_fill(fs, st, node->kind, ino, &v, fs->cfg.base_time, 1);
+}
+
 int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 {
 	struct obj_key parent_key, child;
@@ -303,6 +347,11 @@ int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 	int rc = child_key(fs, &parent_key, name, &child);
 	if (rc)
 		return rc;
+	if (child.kind == NODE_NUMBER_LINK) {
+		uint64_t ino = inodes_get(fs->inodes, &child, NULL);
+		link_stat(fs, &child, ino, st);
+		return ino ? 0 : ENOMEM;
+	}
 	if (is_dir_kind(child.kind)) {
 		/* The reply carries the directory's attributes, and the kernel
 		 * trusts them for a TTL: a listing past its TTL is asked again
@@ -334,6 +383,10 @@ int fs_getattr(struct fs *fs, uint64_t ino, struct stat *st)
 	struct obj_key node;
 	if (!inodes_key(fs->inodes, ino, &node))
 		return ESTALE;
+	if (node.kind == NODE_NUMBER_LINK) {
+		link_stat(fs, &node, ino, st);
+		return 0;
+	}
 	if (is_dir_kind(node.kind)) {
 		if (node.kind == NODE_TX_DIR && tx_forbidden(fs, node.a))
 			return EPERM; /* as its lookup says: the kernel's listing goes */
@@ -434,8 +487,12 @@ static bool emit(struct emitter *em, const char *name, const struct obj_key *key
 		d.has_content = true;
 	}
 	d.st.st_ino = inodes_peek(em->fs->inodes, key, file ? &file->v : NULL);
-	d.st.st_mode = is_dir_kind(key->kind) ? S_IFDIR : S_IFREG;
-	if (want_attrs && file) {
+	d.st.st_mode = is_dir_kind(key->kind) ? S_IFDIR
+		       : key->kind == NODE_NUMBER_LINK ? S_IFLNK : S_IFREG;
+	if (want_attrs && key->kind == NODE_NUMBER_LINK) {
+		link_stat(em->fs, key, d.st.st_ino, &d.st);
+		d.has_attr = true;
+	} else if (want_attrs && file) {
 		stat_fill(em->fs, &d.st, key->kind, d.st.st_ino, &file->v, em->fs->cfg.base_time, 0);
 		d.has_attr = true;
 	} else if (want_attrs && is_dir_kind(key->kind)) {
@@ -459,21 +516,30 @@ static struct obj_key parent_of(const struct obj_key *node)
 		return (struct obj_key){ NODE_SUBS, node->a, 0 };
 	case NODE_TX_MONTH:
 		return (struct obj_key){ NODE_TX_DIR, node->a, 0 };
+	case NODE_NUMBER_LINK:
+		return (struct obj_key){ NODE_BY_NUMBER, 0, 0 };
 	default:
 		return (struct obj_key){ NODE_ROOT, 0, 0 };
 	}
 }
 
-/* The name a node has in its parent ("" for the root). */
-static void node_name(const struct obj_key *node, char name[NAME_MAX_ID_FILE])
+/* The name a node has in its parent ("" for the root, or a link no longer
+ * named). */
+static void node_name(struct fs *fs, const struct obj_key *node, char name[FS_NAME_MAX])
 {
 	switch (node->kind) {
-	case NODE_ACCOUNTS: snprintf(name, NAME_MAX_ID_FILE, "accounts"); break;
+	case NODE_BALANCES: snprintf(name, FS_NAME_MAX, "balances.csv"); break;
+	case NODE_BY_NUMBER: snprintf(name, FS_NAME_MAX, "by-number"); break;
+	case NODE_NUMBER_LINK:
+		if (!viewtree_name_of(&fs->views, node->a, node->b, name))
+			name[0] = '\0';
+		break;
+	case NODE_ACCOUNTS: snprintf(name, FS_NAME_MAX, "accounts"); break;
 	case NODE_ACCOUNT: name_format_id(name, node->a, false); break;
-	case NODE_INFO: snprintf(name, NAME_MAX_ID_FILE, "info.json"); break;
-	case NODE_SUBS: snprintf(name, NAME_MAX_ID_FILE, "sub-accounts"); break;
+	case NODE_INFO: snprintf(name, FS_NAME_MAX, "info.json"); break;
+	case NODE_SUBS: snprintf(name, FS_NAME_MAX, "sub-accounts"); break;
 	case NODE_SUB_FILE: name_format_id(name, node->b, true); break;
-	case NODE_TX_DIR: snprintf(name, NAME_MAX_ID_FILE, "transactions"); break;
+	case NODE_TX_DIR: snprintf(name, FS_NAME_MAX, "transactions"); break;
 	case NODE_TX_MONTH: name_format_month_file(name, (int32_t)node->b); break;
 	default: name[0] = '\0';
 	}
@@ -488,13 +554,14 @@ static int emit_listing(struct emitter *em, const struct obj_key *node, off_t co
 	int rc = cache_get(em->fs->cache, &key, &s);
 	if (rc)
 		return rc;
-	char name[NAME_MAX_ID_FILE];
+	char name[FS_NAME_MAX];
 	for (size_t i = first_entry_from(s, cookie); i < s->count; i++) {
 		const struct listing_entry *e = &s->entries[i];
 		struct obj_key child = { subs ? NODE_SUB_FILE : NODE_ACCOUNT,
 					 subs ? node->a : e->id, subs ? e->id : 0 };
 		name_format_id(name, e->id, subs);
-		if (!emit(em, name, &child, e->file, true, cookie_after_id(e->id)))
+		/* An account's row is the views', not the directory's content. */
+		if (!emit(em, name, &child, subs ? e->file : NULL, true, cookie_after_id(e->id)))
 			break;
 	}
 	snapshot_unref(s);
@@ -515,7 +582,7 @@ static int emit_months(struct emitter *em, const struct obj_key *node, off_t coo
 	if (cookie_follows_id(cookie, &after))
 		while (month <= now && month <= after)
 			month = month_add(month, 1);
-	char name[NAME_MAX_ID_FILE];
+	char name[FS_NAME_MAX];
 	for (; month <= now; month = month_add(month, 1)) {
 		struct obj_key child = { NODE_TX_MONTH, node->a, month };
 		struct obj_key obj = { OBJ_TX_MONTH, node->a, month };
@@ -527,6 +594,52 @@ static int emit_months(struct emitter *em, const struct obj_key *node, off_t coo
 		if (!more)
 			break;
 	}
+	return 0;
+}
+
+static void emit_root(struct emitter *em, off_t cookie)
+{
+	struct obj_key accounts = { NODE_ACCOUNTS, 0, 0 };
+	struct obj_key balances = { NODE_BALANCES, 0, 0 };
+	struct obj_key by_number = { NODE_BY_NUMBER, 0, 0 };
+	if (before_fixed(cookie, 3) && !emit(em, "accounts", &accounts, NULL, true, 3))
+		return;
+	if (before_fixed(cookie, 4)) {
+		/* Its size is known when the listing is in memory. */
+		struct obj_key list_key = { OBJ_ACCOUNT_LIST, 0, 0 };
+		struct snapshot *s = cache_peek(em->fs->cache, &list_key, true);
+		struct blob *csv = s ? viewtree_balances_of(&em->fs->views, s) : NULL;
+		bool more = emit(em, "balances.csv", &balances, csv, csv != NULL, 4);
+		blob_unref(csv);
+		snapshot_unref(s);
+		if (!more)
+			return;
+	}
+	if (before_fixed(cookie, 5))
+		emit(em, "by-number", &by_number, NULL, true, 5);
+}
+
+/* by-number: every account's sub-accounts are read (a request each where
+ * not fresh), so its names never depend on what was read before.  Cookies
+ * are hashes of the names, entries in their order. */
+static int emit_links(struct emitter *em, off_t cookie)
+{
+	/* Read on from a cookie: the names the listing began with, not every
+	 * account's sub-accounts again (some may have left memory since).  A
+	 * call fills one buffer: a few hundred names at most. */
+	struct number_links links;
+	uint64_t after = cookie > 0 ? (uint64_t)cookie : 0;
+	int rc = viewtree_links(&em->fs->views, cookie < 3 ? VIEW_LINKS_EVERY : VIEW_LINKS_LAST,
+				after, 512, &links);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < links.count; i++) {
+		const struct number_link *l = &links.links[i];
+		struct obj_key child = { NODE_NUMBER_LINK, l->account, l->sub };
+		if (!emit(em, l->name, &child, NULL, true, (off_t)l->cookie))
+			break;
+	}
+	views_number_links_release(&links);
 	return 0;
 }
 
@@ -544,12 +657,11 @@ int fs_readdir(struct fs *fs, uint64_t ino, off_t cookie, fs_fill_fn fill, void 
 	if (before_fixed(cookie, 2) && !emit(&em, "..", &parent, NULL, false, 2))
 		return 0;
 	switch (node.kind) {
-	case NODE_ROOT: {
-		struct obj_key accounts = { NODE_ACCOUNTS, 0, 0 };
-		if (before_fixed(cookie, 3))
-			emit(&em, "accounts", &accounts, NULL, true, 3);
+	case NODE_ROOT:
+		emit_root(&em, cookie);
 		return 0;
-	}
+	case NODE_BY_NUMBER:
+		return emit_links(&em, cookie);
 	case NODE_ACCOUNT: {
 		readahead_visit(fs->readahead, node.a, READAHEAD_FILES);
 		struct obj_key info = { NODE_INFO, node.a, 0 };
@@ -603,8 +715,8 @@ static void forget_outdated(struct fs *fs, const struct obj_key *node, const str
 		return;
 	struct obj_key parent = parent_of(node);
 	uint64_t parent_ino = inodes_find(fs->inodes, &parent);
-	char name[NAME_MAX_ID_FILE];
-	node_name(node, name);
+	char name[FS_NAME_MAX];
+	node_name(fs, node, name);
 	if (parent_ino && fs->kernel.forget_name)
 		fs->kernel.forget_name(fs->kernel.ctx, parent_ino, name);
 }
@@ -639,6 +751,15 @@ static void content_replaced(void *ctx, const struct obj_key *key, struct snapsh
 		return;
 	}
 	switch (key->kind) {
+	case OBJ_ACCOUNT_LIST: {
+		/* balances.csv is made of the listing's rows. */
+		struct blob *before = old ? viewtree_balances_of(&fs->views, old) : NULL;
+		struct blob *now = viewtree_balances_of(&fs->views, fresh);
+		forget_outdated(fs, &(struct obj_key){ NODE_BALANCES, 0, 0 }, now, before);
+		blob_unref(now);
+		blob_unref(before);
+		break;
+	}
 	case OBJ_ACCOUNT:
 		forget_outdated(fs, &(struct obj_key){ NODE_INFO, key->a, 0 }, fresh->file,
 				old ? old->file : NULL);
@@ -673,6 +794,8 @@ int fs_read(struct fs *fs, uint64_t ino, struct blob **out)
 		return ESTALE;
 	if (is_dir_kind(node.kind))
 		return EISDIR;
+	if (node.kind == NODE_NUMBER_LINK)
+		return EINVAL;
 	/* Access taken away holds for what is held too: an open file is no
 	 * way around a 403 (or a token refused for good). */
 	struct obj_key obj = object_of(&node);
@@ -688,13 +811,13 @@ int fs_read(struct fs *fs, uint64_t ino, struct blob **out)
 	/* What is in memory first, fresh or not: a read belongs to the version
 	 * its inode was looked up with, not to whatever is newest. */
 	struct snapshot *s = cache_peek(fs->cache, &obj, false);
-	struct blob *b = s ? file_in(s, &node) : NULL;
+	struct blob *b = s ? file_in(fs, s, &node) : NULL;
+	snapshot_unref(s);
 	if (b && (!versioned || version_same_bytes(&v, &b->v))) {
-		*out = blob_ref(b);
-		snapshot_unref(s);
+		*out = b;
 		return 0;
 	}
-	snapshot_unref(s);
+	blob_unref(b);
 	int rc = file_content(fs, &node, out);
 	if (rc)
 		return rc;
@@ -716,6 +839,17 @@ int fs_read(struct fs *fs, uint64_t ino, struct blob **out)
 	return 0;
 }
 
+int fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t size)
+{
+	struct obj_key node;
+	if (!inodes_key(fs->inodes, ino, &node))
+		return ESTALE;
+	if (node.kind != NODE_NUMBER_LINK)
+		return EINVAL;
+	link_target(&node, buf, size);
+	return 0;
+}
+
 struct fs_entry *fs_known_entries(struct fs *fs, size_t *count)
 {
 	size_t n;
@@ -728,7 +862,7 @@ struct fs_entry *fs_known_entries(struct fs *fs, size_t *count)
 		e->ino = refs[i].ino;
 		e->is_dir = is_dir_kind(refs[i].key.kind);
 		e->parent = refs[i].key.kind == NODE_ROOT ? 0 : inodes_find(fs->inodes, &parent);
-		node_name(&refs[i].key, e->name);
+		node_name(fs, &refs[i].key, e->name);
 	}
 	free(refs);
 	return out;
@@ -741,7 +875,13 @@ static bool source_of(const struct obj_key *node, struct obj_key *obj)
 	switch (node->kind) {
 	case NODE_ACCOUNTS:
 	case NODE_ACCOUNT:
+	case NODE_BALANCES:
+	case NODE_BY_NUMBER:
 		*obj = (struct obj_key){ OBJ_ACCOUNT_LIST, 0, 0 };
+		return true;
+	case NODE_NUMBER_LINK:
+		*obj = node->b ? (struct obj_key){ OBJ_SUB_LIST, node->a, 0 }
+			       : (struct obj_key){ OBJ_ACCOUNT_LIST, 0, 0 };
 		return true;
 	case NODE_SUBS:
 		*obj = (struct obj_key){ OBJ_SUB_LIST, node->a, 0 };

@@ -10,6 +10,7 @@
 #include "render.h"
 #include "strbuf.h"
 #include "transactions.h"
+#include "views.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -58,7 +59,8 @@ static struct blob *render_blob(const json_t *obj, struct timespec now)
  * order at the end, so "first seen" means first in the list's own order. */
 /* A listing holds at most this many bytes of rendered files: past it, a
  * server that pages forever through huge items would take all memory.  A
- * listing's files are sub-accounts, a few hundred bytes each: 32 MiB is
+ * listing's files are sub-accounts, a few hundred bytes each, or an account's
+ * row (views.h), a couple of hundred: 32 MiB is
  * some hundred thousand of them. */
 #define LISTING_MAX_BYTES (32u << 20)
 
@@ -66,7 +68,7 @@ struct listing_build {
 	pthread_mutex_t lock;
 	struct snapshot **pages; /* pages[n - 1] holds page n's items */
 	size_t n_pages;
-	bool with_files;
+	bool accounts;           /* the account list: rows and item hashes */
 	struct timespec now;
 	size_t bytes;            /* rendered so far, under lock */
 };
@@ -85,10 +87,12 @@ static int add_listed_item(void *ctx, int64_t page_no, int64_t id, json_t *item)
 {
 	struct listing_build *lb = ctx;
 	int32_t since = month_of_date(json_string_value(json_object_get(item, "created_at")));
-	struct blob *file = NULL;
-	if (lb->with_files && !(file = render_blob(item, lb->now)))
+	/* An account keeps the fields its views show; a sub-account is a file. */
+	struct blob *file = lb->accounts ? views_account_row(item, lb->now)
+					 : render_blob(item, lb->now);
+	if (!file)
 		return ENOMEM;
-	uint64_t hash = lb->with_files ? 0 : item_hash(item);
+	uint64_t hash = lb->accounts ? item_hash(item) : 0;
 	int rc = 0;
 	size_t index = (size_t)page_no - 1;
 	pthread_mutex_lock(&lb->lock);
@@ -162,9 +166,9 @@ static void drop_listed_items(void *ctx)
 }
 
 static int fetch_listing(struct sepay_api *api, const char *op, const char *path,
-			 bool with_files, struct timespec now, struct snapshot **out)
+			 bool accounts, struct timespec now, struct snapshot **out)
 {
-	struct listing_build lb = { .with_files = with_files, .now = now };
+	struct listing_build lb = { .accounts = accounts, .now = now };
 	pthread_mutex_init(&lb.lock, NULL);
 	int rc = sepay_walk_pages(api, op, path, add_listed_item, drop_listed_items, &lb);
 	if (rc == EFBIG) {
@@ -580,7 +584,7 @@ int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
 	int rc = EINVAL;
 	switch (key->kind) {
 	case OBJ_ACCOUNT_LIST:
-		rc = fetch_listing(api, "list accounts", path, false, now, out);
+		rc = fetch_listing(api, "list accounts", path, true, now, out);
 		if (rc == 0) {
 			(*out)->fetched = now;
 			tx_access_set_accounts(&src->tx, (*out)->count);
@@ -591,7 +595,7 @@ int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
 		rc = fetch_detail(api, path, now, out);
 		break;
 	case OBJ_SUB_LIST:
-		rc = fetch_listing(api, "list sub-accounts", path, true, now, out);
+		rc = fetch_listing(api, "list sub-accounts", path, false, now, out);
 		break;
 	case OBJ_TX_MONTH:
 	case OBJ_TX_RANGE: {

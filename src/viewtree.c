@@ -1,0 +1,221 @@
+/* viewtree.c - balances.csv and by-number's names, kept while the
+ * listings they were built from are the cache's newest. */
+#include "viewtree.h"
+
+#include "objects.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void viewtree_init(struct viewtree *vt, struct cache *cache)
+{
+	memset(vt, 0, sizeof(*vt));
+	vt->cache = cache;
+	pthread_mutex_init(&vt->lock, NULL);
+}
+
+void viewtree_destroy(struct viewtree *vt)
+{
+	free(vt->links_subs);
+	views_number_links_release(&vt->links);
+	blob_unref(vt->balances);
+	pthread_mutex_destroy(&vt->lock);
+}
+
+static struct view_source source_of(const struct snapshot *s)
+{
+	return s ? (struct view_source){ s->fetched, s->count } : (struct view_source){ { 0, 0 }, 0 };
+}
+
+static bool same_source(struct view_source a, struct view_source b)
+{
+	return a.fetched.tv_sec == b.fetched.tv_sec && a.fetched.tv_nsec == b.fetched.tv_nsec &&
+	       a.count == b.count;
+}
+
+struct blob *viewtree_balances_of(struct viewtree *vt, struct snapshot *s)
+{
+	struct view_source from = source_of(s);
+	pthread_mutex_lock(&vt->lock);
+	struct blob *b = vt->balances && same_source(vt->balances_from, from)
+			 ? blob_ref(vt->balances) : NULL;
+	pthread_mutex_unlock(&vt->lock);
+	if (b)
+		return b;
+	/* Built unlocked: two builders of one listing make the same bytes. */
+	if (!(b = views_balances(s)))
+		return NULL;
+	pthread_mutex_lock(&vt->lock);
+	blob_unref(vt->balances);
+	vt->balances = blob_ref(b);
+	vt->balances_from = from;
+	pthread_mutex_unlock(&vt->lock);
+	return b;
+}
+
+int viewtree_balances(struct viewtree *vt, struct blob **out)
+{
+	struct obj_key key = { OBJ_ACCOUNT_LIST, 0, 0 };
+	struct snapshot *s;
+	int rc = cache_get(vt->cache, &key, &s);
+	if (rc)
+		return rc;
+	*out = viewtree_balances_of(vt, s);
+	snapshot_unref(s);
+	return *out ? 0 : ENOMEM;
+}
+
+/* Up to max of the memo's names after cookie `after`, copied. */
+static int copy_links(struct viewtree *vt, uint64_t after, size_t max, struct number_links *out)
+{
+	pthread_mutex_lock(&vt->lock);
+	const struct number_links *all = &vt->links;
+	size_t lo = 0, hi = all->count;
+	while (lo < hi) { /* the first with a cookie past after */
+		size_t mid = lo + (hi - lo) / 2;
+		if (all->links[mid].cookie <= after)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	size_t n = all->count - lo < max ? all->count - lo : max;
+	out->count = n;
+	out->links = malloc((n ? n : 1) * sizeof(*out->links));
+	if (out->links && n)
+		memcpy(out->links, all->links + lo, n * sizeof(*out->links));
+	pthread_mutex_unlock(&vt->lock);
+	return out->links ? 0 : ENOMEM;
+}
+
+/* Whether the memo was built from this account listing. */
+static bool memo_of_list(struct viewtree *vt, const struct snapshot *list)
+{
+	pthread_mutex_lock(&vt->lock);
+	bool same = vt->links_subs && same_source(vt->links_list, source_of(list));
+	pthread_mutex_unlock(&vt->lock);
+	return same;
+}
+
+/* The memo replaced by what b gathered from list and the sub-account
+ * listings of `sources`, unless it was built from the same ones; takes b
+ * and sources. */
+static int keep_links(struct viewtree *vt, const struct snapshot *list,
+		      struct number_builder *b, struct view_source *sources)
+{
+	pthread_mutex_lock(&vt->lock);
+	bool same = vt->links_subs && same_source(vt->links_list, source_of(list));
+	for (size_t i = 0; same && i < list->count; i++)
+		same = same_source(vt->links_subs[i], sources[i]);
+	pthread_mutex_unlock(&vt->lock);
+	if (same) {
+		views_links_abort(b);
+		free(sources);
+		return 0;
+	}
+	struct number_links built;
+	if (!views_links_finish(b, &built)) {
+		free(sources);
+		return ENOMEM;
+	}
+	pthread_mutex_lock(&vt->lock);
+	views_number_links_release(&vt->links);
+	free(vt->links_subs);
+	vt->links = built;
+	vt->links_list = source_of(list);
+	vt->links_subs = sources;
+	pthread_mutex_unlock(&vt->lock);
+	return 0;
+}
+
+/* Gathers the names of list and its accounts' sub-accounts, one listing
+ * held at a time (the cache's budget holds while thousands are read). */
+static int gather_links(struct viewtree *vt, const struct snapshot *list,
+			enum view_links_from from)
+{
+	struct number_builder b;
+	struct view_source *sources = calloc(list->count ? list->count : 1, sizeof(*sources));
+	if (!sources || !views_links_begin(&b, list)) {
+		free(sources);
+		return ENOMEM;
+	}
+	for (size_t i = 0; i < list->count; i++) {
+		struct obj_key sub_key = { OBJ_SUB_LIST, list->entries[i].id, 0 };
+		struct snapshot *subs = NULL;
+		if (from == VIEW_LINKS_HELD)
+			subs = cache_peek(vt->cache, &sub_key, false);
+		else if (cache_get(vt->cache, &sub_key, &subs) != 0)
+			subs = NULL; /* logged by its request; its sub-accounts go */
+		sources[i] = source_of(subs);
+		bool ok = !subs || views_links_add_subs(&b, i, list->entries[i].id, subs);
+		snapshot_unref(subs);
+		if (!ok) {
+			free(sources);
+			return ENOMEM;
+		}
+	}
+	return keep_links(vt, list, &b, sources);
+}
+
+/* Makes the memo fit `from`. */
+static int ensure_links(struct viewtree *vt, enum view_links_from from)
+{
+	pthread_mutex_lock(&vt->lock);
+	bool built = vt->links_subs != NULL;
+	pthread_mutex_unlock(&vt->lock);
+	if (from == VIEW_LINKS_LAST && built)
+		return 0;
+	struct obj_key key = { OBJ_ACCOUNT_LIST, 0, 0 };
+	struct snapshot *list;
+	int rc = cache_get(vt->cache, &key, &list);
+	if (rc)
+		return rc;
+	/* Built from this listing with every account's sub-accounts (or those
+	 * held then): a lookup must not rebuild it from fewer. */
+	if (!(from == VIEW_LINKS_HELD && memo_of_list(vt, list)))
+		rc = gather_links(vt, list, from);
+	snapshot_unref(list);
+	return rc;
+}
+
+int viewtree_links(struct viewtree *vt, enum view_links_from from, uint64_t after, size_t max,
+		   struct number_links *out)
+{
+	memset(out, 0, sizeof(*out));
+	int rc = ensure_links(vt, from);
+	return rc ? rc : copy_links(vt, after, max, out);
+}
+
+int viewtree_find(struct viewtree *vt, const char *name, struct number_link *out)
+{
+	const enum view_links_from tries[] = { VIEW_LINKS_HELD, VIEW_LINKS_EVERY };
+	for (size_t t = 0; t < 2; t++) {
+		int rc = ensure_links(vt, tries[t]);
+		if (rc)
+			return rc;
+		pthread_mutex_lock(&vt->lock);
+		const struct number_link *l = views_find_name(&vt->links, name);
+		if (l)
+			*out = *l;
+		pthread_mutex_unlock(&vt->lock);
+		if (l)
+			return 0;
+	}
+	return ENOENT;
+}
+
+bool viewtree_name_of(struct viewtree *vt, int64_t account, int64_t sub,
+		      char name[VIEWS_NAME_MAX])
+{
+	bool found = false;
+	pthread_mutex_lock(&vt->lock);
+	for (size_t i = 0; !found && i < vt->links.count; i++) {
+		const struct number_link *l = &vt->links.links[i];
+		if (l->account == account && l->sub == sub) {
+			memcpy(name, l->name, VIEWS_NAME_MAX);
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&vt->lock);
+	return found;
+}

@@ -1,0 +1,214 @@
+"""The views in the users' terms: /balances.csv (a row per account of the
+listing) and /by-number (a symlink per account and sub-account number),
+checked against the mock's own data, with the requests they cost, and
+through rsync and restic across a remount."""
+
+import csv
+import io
+import os
+import signal
+import subprocess
+import time
+from decimal import Decimal
+
+import pytest
+
+from conftest import read, wait_until
+from test_backups import private_dir, remount, restic, restic_summary, rsync_changes, tree_stat
+
+ACCOUNTS = 8
+
+
+def balances(mnt):
+    with open(os.path.join(mnt, "balances.csv"), newline="", encoding="utf-8") as f:
+        return list(csv.reader(f))
+
+
+def money(value):
+    """What balances.csv writes for a balance: two places, whatever shape."""
+    return "%.2f" % Decimal(str(value))
+
+
+def flag(value):
+    return {True: "true", False: "false"}.get(value, "" if value is None else str(value))
+
+
+def expected_rows(mock):
+    rows = []
+    for acc in sorted(mock.data_as_sent(styled=True)["accounts"], key=lambda a: int(a["id"])):
+        bank = acc.get("bank") if isinstance(acc.get("bank"), dict) else {}
+        rows.append([str(acc["id"]), str(acc.get("account_number") or ""),
+                     bank.get("short_name", acc.get("bank_short_name", "")) or "",
+                     bank.get("code", acc.get("bank_code", "")) or "",
+                     acc.get("account_holder_name") or "", acc.get("label") or "",
+                     money(acc["accumulated"]), flag(acc.get("active"))])
+    return rows
+
+
+HEADER = ["id", "account_number", "bank", "bank_code", "account_holder_name", "label",
+          "accumulated", "active"]
+
+
+@pytest.mark.mock_opts(accounts=ACCOUNTS)
+@pytest.mark.parametrize("style", ["documented", "legacy", "flat"])
+def test_balances_csv_is_the_listing_and_asks_nothing_after_ls(mock, mount, style):
+    if style == "flat":
+        mock.config(detail_style="flat")
+    else:
+        mock.config(value_style=style)
+    acc = mock.account_ids()[0]
+    # A label holding a comma, a quote and a newline, and Vietnamese text.
+    mock.patch_account(acc, {"label": 'Kho "A", tầng 2\nHà Nội'})
+    mnt = mount(mock)
+    os.listdir(os.path.join(mnt, "accounts"))
+    n = mock.log_len()
+    rows = balances(mnt)
+    assert mock.log_len() == n, mock.requests_since(n)
+    assert rows[0] == HEADER
+    assert rows[1:] == expected_rows(mock)
+    assert rows[1][5] == 'Kho "A", tầng 2\nHà Nội'
+    raw = read(os.path.join(mnt, "balances.csv"))
+    assert raw.startswith(b"id,") and b"\r\n" in raw  # no byte-order mark; RFC 4180 records
+    st = os.stat(os.path.join(mnt, "balances.csv"))
+    assert st.st_size == len(raw)
+
+
+@pytest.mark.mock_opts(accounts=ACCOUNTS)
+def test_balances_csv_moves_when_a_row_does_and_only_then(mock, mount, tmp_path):
+    mnt = mount(mock, cache_ttl=600, expect_quiet=False)
+    path = os.path.join(mnt, "balances.csv")
+    first = os.stat(path)
+    before = read(path)
+    accs = mock.account_ids()
+    daemon = mount.daemon(mnt)
+
+    def refreshed():
+        """A SIGHUP, then the listing asked again by a look at /accounts."""
+        n = mock.log_len()
+        daemon.proc.send_signal(signal.SIGHUP)
+
+        def asked():
+            os.listdir(os.path.join(mnt, "accounts"))
+            return any(e["path"].endswith("/bank-accounts") for e in mock.requests_since(n))
+        wait_until(asked, what="the account list asked again")
+        return os.stat(path), read(path)
+
+    # A field the rows do not show: the same file.
+    mock.patch_account(accs[0], {"created_at": "2020-01-01 00:00:00"})
+    st, data = refreshed()
+    assert data == before
+    assert (st.st_ino, st.st_mtime_ns, st.st_ctime_ns) == (first.st_ino, first.st_mtime_ns,
+                                                           first.st_ctime_ns)
+    # A balance: a new version, dated later.
+    time.sleep(0.01)
+    mock.patch_account(accs[1], {"accumulated": 1234.5})
+    st, data = refreshed()
+    assert data != before and b",1234.50," in data
+    assert st.st_ino != first.st_ino and st.st_mtime_ns > first.st_mtime_ns
+
+
+def sub_numbers(mock):
+    """{number: "../accounts/<id>/sub-accounts/<sub>.json"} of the mock's data."""
+    out = {}
+    for acc_id, subs in mock.data()["sub_accounts"].items():
+        for s in subs:
+            out[s["account_number"]] = "../accounts/%s/sub-accounts/%d.json" % (acc_id, s["id"])
+    return out
+
+
+@pytest.mark.mock_opts(accounts=ACCOUNTS)
+def test_by_number_links_every_account_and_sub_account(mock, mount):
+    mnt = mount(mock)
+    data = mock.data()
+    want = {a["account_number"]: "../accounts/%d" % a["id"] for a in data["accounts"]}
+    want.update(sub_numbers(mock))
+    by = os.path.join(mnt, "by-number")
+    n = mock.log_len()
+    names = os.listdir(by)
+    asked = mock.requests_since(n)
+    # Each account's sub-accounts once (the list is the mount's own), nothing else.
+    subs_asked = sorted(e["path"] for e in asked if e["path"].endswith("/sub-accounts"))
+    assert len(set(subs_asked)) == ACCOUNTS and len(asked) == ACCOUNTS, asked
+    assert sorted(names) == sorted(want)
+    for name in names:
+        path = os.path.join(by, name)
+        assert os.path.islink(path)
+        assert os.readlink(path) == want[name]
+        assert os.path.samefile(path, os.path.join(by, want[name]))
+    # Listed again, and each link looked up: nothing asked.
+    n = mock.log_len()
+    assert sorted(os.listdir(by)) == sorted(want)
+    assert mock.log_len() == n
+
+
+@pytest.mark.mock_opts(accounts=ACCOUNTS)
+def test_a_lookup_by_account_number_asks_only_the_list(mock, mount):
+    mnt = mount(mock)
+    acc = mock.data()["accounts"][3]
+    n = mock.log_len()
+    link = os.path.join(mnt, "by-number", acc["account_number"])
+    assert os.readlink(link) == "../accounts/%d" % acc["id"]
+    asked = [e["path"] for e in mock.requests_since(n)]
+    assert all(p.endswith("/bank-accounts") for p in asked), asked
+    n = mock.log_len()
+    assert os.readlink(os.path.join(mnt, "by-number", acc["account_number"]))
+    assert not os.path.lexists(os.path.join(mnt, "by-number", ".hidden"))
+    assert mock.log_len() == n
+
+
+@pytest.mark.mock_opts(accounts=ACCOUNTS)
+def test_a_shared_number_is_named_by_bank_and_an_unsafe_one_left_out(mock, mount):
+    data = mock.data()
+    first = data["accounts"][0]
+    mock.add_account({"id": 900001, "account_number": first["account_number"],
+                      "accumulated": 5.0, "bank": {"short_name": "TPBank", "code": "TPB"}})
+    mock.add_account({"id": 900002, "account_number": "../../etc/passwd", "accumulated": 1.0,
+                      "bank": {"short_name": "ACB", "code": "ACB"}})
+    mnt = mount(mock, expect_quiet=False)
+    names = set(os.listdir(os.path.join(mnt, "by-number")))
+    number = first["account_number"]
+    assert number not in names
+    assert "%s-%s" % (first["bank"]["code"], number) in names
+    assert "TPB-%s" % number in names
+    assert os.readlink(os.path.join(mnt, "by-number", "TPB-" + number)) == "../accounts/900001"
+    assert not any("passwd" in n for n in names)
+    log = mount.stderr(mnt)
+    assert "account 900002: its number is no safe file name; left out" in log
+    # The account itself is still there, in the listing and in balances.csv.
+    assert "900002" in os.listdir(os.path.join(mnt, "accounts"))
+    assert any(r[0] == "900002" for r in balances(mnt))
+
+
+@pytest.mark.mock_opts(accounts=ACCOUNTS)
+def test_grep_r_does_not_follow_by_number(mock, mount):
+    mnt = mount(mock)
+    acc = mock.data()["accounts"][2]
+    os.listdir(os.path.join(mnt, "by-number"))
+    r = subprocess.run(["grep", "-rl", acc["account_number"], mnt], capture_output=True,
+                       text=True, timeout=120)
+    found = sorted(os.path.relpath(p, mnt) for p in r.stdout.split())
+    assert "accounts/%d/info.json" % acc["id"] in found and "balances.csv" in found, found
+    assert not any(p.startswith("by-number") for p in found), found
+
+
+@pytest.mark.mock_opts(accounts=ACCOUNTS)
+def test_rsync_and_restic_see_the_views_unchanged_across_a_remount(mock, mount, tmp_path):
+    cache = private_dir(tmp_path / "disk-cache")
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    mnt = mount(mock, mountpoint=str(mnt), cache_ttl=600, extra_opts=["cache_dir=%s" % cache])
+    os.listdir(os.path.join(mnt, "by-number"))
+    dst, repo = tmp_path / "copy", tmp_path / "restic"
+    first = rsync_changes(mnt, dst)
+    assert any(l.endswith("balances.csv") for l in first)
+    assert any("by-number/" in l and l.startswith("cL") for l in first), first
+    restic(repo, "init")
+    restic_summary(repo, mnt)
+    before = tree_stat(mnt)
+    mnt = remount(mount, mock, mnt, cache, cache_ttl=600)
+    after = tree_stat(mnt)
+    assert {p for p in after if after[p] != before.get(p)} == set()
+    assert rsync_changes(mnt, dst) == []
+    second = restic_summary(repo, mnt)
+    assert (second["files_new"], second["files_changed"], second["dirs_new"],
+            second["dirs_changed"]) == (0, 0, 0, 0), second
