@@ -170,12 +170,17 @@ def test_second_backups_after_remount_change_nothing(mock, mount, backup_mount, 
     before_bytes = walk_bytes(mnt)
 
     n = mock.log_len()
+    device = os.stat(mnt).st_dev
     mnt = remount(mount, mock, mnt, cache, cache_ttl=600)
     assert rsync_changes(mnt, dst) == []
     second = restic_summary(repo, mnt)
-    assert (second["files_new"], second["files_changed"], second["dirs_new"],
-            second["dirs_changed"]) == (0, 0, 0, 0), second
-    assert second["data_added"] == 0, second
+    assert (second["files_new"], second["files_changed"], second["dirs_new"]) == (0, 0, 0), second
+    assert second["data_blobs"] == 0, second
+    if os.stat(mnt).st_dev == device:
+        assert (second["dirs_changed"], second["data_added"]) == (0, 0), second
+    # else the kernel gave this mount another device number (another FUSE
+    # mount took the last one): restic 0.14 records every node's, so it
+    # stores every folder's metadata again, never file data.
     assert borg_changes(tmp_path, brepo, "two", mnt) == []
     assert tree_stat(mnt) == before_stat
     assert walk_bytes(mnt) == before_bytes
