@@ -5,6 +5,7 @@
 #include "log.h"
 #include "months.h"
 #include "objects.h"
+#include "transactions.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -99,7 +100,7 @@ static int dir_attrs(struct fs *fs, const struct obj_key *node, bool refresh,
 	struct obj_key listing;
 	switch (node->kind) {
 	case NODE_ROOT:
-		*nlink = 4; /* accounts, by-number */
+		*nlink = 5; /* accounts, by-number, transactions */
 		return 0;
 	case NODE_ACCOUNT:
 		*nlink = 4; /* sub-accounts, transactions */
@@ -212,6 +213,14 @@ static int account_exists(struct fs *fs, int64_t id)
 
 static int32_t account_since(struct fs *fs, int64_t account, int32_t now)
 {
+	if (account == TX_COMPANY) {
+		/* The company's first month is its oldest account's: the
+		 * listing says, asked when not held. */
+		struct obj_key list_key = { OBJ_ACCOUNT_LIST, 0, 0 };
+		struct snapshot *list;
+		if (cache_get(fs->cache, &list_key, &list) == 0)
+			snapshot_unref(list);
+	}
 	return objects_account_since(fs->cfg.objects, account, now);
 }
 
@@ -265,9 +274,12 @@ static int child_key(struct fs *fs, const struct obj_key *parent, const char *na
 			*child = (struct obj_key){ NODE_BALANCES, 0, 0 };
 		else if (strcmp(name, "by-number") == 0)
 			*child = (struct obj_key){ NODE_BY_NUMBER, 0, 0 };
+		else if (strcmp(name, "transactions") == 0)
+			*child = (struct obj_key){ NODE_TX_DIR, TX_COMPANY, 0 };
 		else
 			return ENOENT;
-		return 0;
+		/* The company's months follow the company range's own verdict. */
+		return child->kind == NODE_TX_DIR && tx_forbidden(fs, TX_COMPANY) ? EPERM : 0;
 	case NODE_BY_NUMBER: {
 		if (!views_safe_name(name))
 			return ENOENT; /* never one of its names: no request */
@@ -508,9 +520,12 @@ static struct obj_key parent_of(const struct obj_key *node)
 	switch (node->kind) {
 	case NODE_ACCOUNT:
 		return (struct obj_key){ NODE_ACCOUNTS, 0, 0 };
+	case NODE_TX_DIR:
+		if (node->a == TX_COMPANY)
+			return (struct obj_key){ NODE_ROOT, 0, 0 };
+		return (struct obj_key){ NODE_ACCOUNT, node->a, 0 };
 	case NODE_INFO:
 	case NODE_SUBS:
-	case NODE_TX_DIR:
 		return (struct obj_key){ NODE_ACCOUNT, node->a, 0 };
 	case NODE_SUB_FILE:
 		return (struct obj_key){ NODE_SUBS, node->a, 0 };
@@ -615,8 +630,11 @@ static void emit_root(struct emitter *em, off_t cookie)
 		if (!more)
 			return;
 	}
-	if (before_fixed(cookie, 5))
-		emit(em, "by-number", &by_number, NULL, true, 5);
+	if (before_fixed(cookie, 5) && !emit(em, "by-number", &by_number, NULL, true, 5))
+		return;
+	struct obj_key company = { NODE_TX_DIR, TX_COMPANY, 0 };
+	if (before_fixed(cookie, 6))
+		emit(em, "transactions", &company, NULL, true, 6);
 }
 
 /* by-number: every account's sub-accounts are read (a request each where
@@ -732,7 +750,8 @@ static struct blob *listed_file(const struct snapshot *s, int64_t id)
  * instead of serving cached pages until the entry timeout. */
 static void forget_refused(struct fs *fs, const struct obj_key *key)
 {
-	struct obj_key account = { NODE_ACCOUNT, key->a, 0 };
+	struct obj_key account = key->a == TX_COMPANY ? (struct obj_key){ NODE_ROOT, 0, 0 }
+						       : (struct obj_key){ NODE_ACCOUNT, key->a, 0 };
 	const char *name = key->kind == OBJ_ACCOUNT ? "info.json"
 			   : key->kind == OBJ_SUB_LIST ? "sub-accounts"
 			   : key->kind == OBJ_TX_MONTH || key->kind == OBJ_TX_RANGE ? "transactions"

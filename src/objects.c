@@ -36,7 +36,10 @@ void objects_path(const struct obj_key *key, char *buf, size_t size)
 		tx_range_path(buf, size, key->a, (int32_t)key->b, (int32_t)key->b);
 		break;
 	case OBJ_TX_RANGE:
-		snprintf(buf, size, "/transactions?bank_account_id=%" PRId64, key->a);
+		if (key->a == TX_COMPANY)
+			snprintf(buf, size, "/transactions");
+		else
+			snprintf(buf, size, "/transactions?bank_account_id=%" PRId64, key->a);
 		break;
 	default:
 		snprintf(buf, size, "?");
@@ -270,11 +273,31 @@ static int fetch_month(struct objects_source *src, const struct obj_key *key,
 	return rc == EFBIG ? EIO : rc; /* logged with its size */
 }
 
+/* The company's first month: its oldest account's (one whose created_at
+ * is not known counts from history_months back), from the listing in
+ * memory; 0 when there is none. */
+static int32_t company_since(struct objects_source *src, int32_t now)
+{
+	struct obj_key key = { OBJ_ACCOUNT_LIST, 0, 0 };
+	if (src->cache)
+		cache_fresh(src->cache, &key); /* loads it from disk when held there */
+	struct snapshot *list = src->cache ? cache_peek(src->cache, &key, false) : NULL;
+	int32_t since = 0, unknown = month_add(now, 1 - src->history_months);
+	for (size_t i = 0; list && i < list->count; i++) {
+		int32_t first = list->entries[i].since && list->entries[i].since <= now
+				? list->entries[i].since : unknown;
+		if (!since || first < since)
+			since = first;
+	}
+	snapshot_unref(list);
+	return since;
+}
+
 int32_t objects_account_since(struct objects_source *src, int64_t account, int32_t now)
 {
-	int32_t since = 0;
+	int32_t since = account == TX_COMPANY ? company_since(src, now) : 0;
 	struct obj_key keys[] = { { OBJ_ACCOUNT_LIST, 0, 0 }, { OBJ_ACCOUNT, account, 0 } };
-	for (size_t i = 0; i < 2 && !since && src->cache; i++) {
+	for (size_t i = 0; i < 2 && !since && src->cache && account != TX_COMPANY; i++) {
 		struct snapshot *s = cache_peek(src->cache, &keys[i], false);
 		const struct listing_entry *e = s && i == 0 ? snapshot_find(s, account) : NULL;
 		since = e ? e->since : s && i == 1 ? s->since : 0;

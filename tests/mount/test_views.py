@@ -4,6 +4,7 @@ checked against the mock's own data, with the requests they cost, and
 through rsync and restic across a remount."""
 
 import csv
+import json
 import io
 import os
 import signal
@@ -212,3 +213,57 @@ def test_rsync_and_restic_see_the_views_unchanged_across_a_remount(mock, mount, 
     second = restic_summary(repo, mnt)
     assert (second["files_new"], second["files_changed"], second["dirs_new"],
             second["dirs_changed"]) == (0, 0, 0, 0), second
+
+
+def company_requests(entries):
+    """The /transactions requests without bank_account_id (the company's)."""
+    out = []
+    for e in entries:
+        if e["path"].endswith("/transactions") and "bank_account_id=" not in e["query"]:
+            out.append(dict(p.split("=", 1) for p in e["query"].split("&") if "=" in p))
+    return out
+
+
+@pytest.mark.mock_opts(accounts=ACCOUNTS, history_months=3)
+def test_company_months_hold_every_accounts_transactions_in_order(mock, mount):
+    """/transactions/YYYY-MM.jsonl: the company's month, in the per-account
+    files' format and order; a walk of the folder asks the company's range
+    once (one from_date, its pages)."""
+    mnt = mount(mock)
+    company = os.path.join(mnt, "transactions")
+    n = mock.log_len()
+    names = sorted(os.listdir(company))
+    months = {}
+    for name in names:
+        months[name] = read(os.path.join(company, name))
+    asked = company_requests(mock.requests_since(n))
+    assert asked and len({(q["from_date"], q["to_date"]) for q in asked}) == 1, asked
+    assert len(mock.requests_since(n)) == len(asked), mock.requests_since(n)
+    # Each company month is every account's month, merged by date then id.
+    accounts = [a["id"] for a in mock.data()["accounts"]]
+    for name in names:
+        lines = []
+        for acc in accounts:
+            path = os.path.join(mnt, "accounts", str(acc), "transactions", name)
+            if os.path.exists(path):
+                lines += read(path).splitlines(keepends=True)
+        lines.sort(key=lambda l: (json.loads(l)["transaction_date"], json.loads(l)["id"]))
+        assert months[name] == b"".join(lines), name
+    assert any(months.values())
+    # The oldest month is the oldest account's.
+    firsts = [sorted(os.listdir(os.path.join(mnt, "accounts", str(a), "transactions")))[0]
+              for a in accounts]
+    assert names[0] == min(firsts)
+
+
+@pytest.mark.mock_opts(accounts=ACCOUNTS, history_months=3)
+def test_a_403_on_the_company_range_is_the_company_months_alone(mock, mount):
+    mock.config(status_for_transactions={"company": 403})
+    mnt = mount(mock, expect_quiet=False)
+    with pytest.raises(PermissionError):
+        for name in os.listdir(os.path.join(mnt, "transactions")):
+            read(os.path.join(mnt, "transactions", name))
+    with pytest.raises(PermissionError):
+        os.listdir(os.path.join(mnt, "transactions"))
+    acc = mock.account_ids()[0]
+    assert os.listdir(os.path.join(mnt, "accounts", str(acc), "transactions"))
