@@ -46,7 +46,7 @@ sources_of() {
 	cache_entry) echo "diskformat.c snapshot.c strbuf.c scrubbing_alloc.c" ;;
 	dates) echo "months.c" ;;
 	login) echo "login_callback.c login_pkce.c login_text.c strbuf.c scrubbing_alloc.c" ;;
-	csv) echo "csv.c views.c render.c numtext.c snapshot.c log.c strbuf.c scrubbing_alloc.c" ;;
+	csv) echo "csv.c views.c monthcsv.c monthbuild.c months.c render.c numtext.c snapshot.c log.c strbuf.c scrubbing_alloc.c" ;;
 	esac
 }
 

@@ -23,7 +23,7 @@ int fs_init(struct fs *fs, const struct fs_config *cfg, struct cache *cache)
 	if (!fs->cfg.base_time.tv_sec)
 		fs->cfg.base_time = clock_wall();
 	pthread_mutex_init(&fs->walk_lock, NULL);
-	viewtree_init(&fs->views, cache);
+	viewtree_init(&fs->views, cache, cfg->objects ? cfg->objects->room.spill_dir : -1);
 	fs->inodes = inodes_new();
 	if (!fs->inodes)
 		return ENOMEM;
@@ -147,6 +147,8 @@ static struct obj_key object_of(const struct obj_key *file_node)
 	switch (file_node->kind) {
 	case NODE_BALANCES:
 		return (struct obj_key){ OBJ_ACCOUNT_LIST, 0, 0 };
+	case NODE_TX_CSV:
+		return (struct obj_key){ OBJ_TX_MONTH, file_node->a, file_node->b };
 	case NODE_INFO:
 		return (struct obj_key){ OBJ_ACCOUNT, file_node->a, 0 };
 	case NODE_TX_MONTH:
@@ -162,6 +164,11 @@ static struct blob *file_in(struct fs *fs, struct snapshot *s, const struct obj_
 {
 	if (node->kind == NODE_BALANCES)
 		return viewtree_balances_of(&fs->views, s);
+	if (node->kind == NODE_TX_CSV) {
+		int rc;
+		return s->file ? viewtree_month_csv(&fs->views, node->a, (int32_t)node->b, s->file,
+						    &rc) : NULL;
+	}
 	if (node->kind != NODE_SUB_FILE)
 		return s->file ? blob_ref(s->file) : NULL;
 	const struct listing_entry *e = snapshot_find(s, node->b);
@@ -178,7 +185,8 @@ static int file_content(struct fs *fs, const struct obj_key *node, struct blob *
 		return rc;
 	*out = file_in(fs, s, node);
 	snapshot_unref(s);
-	return *out ? 0 : node->kind == NODE_BALANCES ? ENOMEM : ENOENT;
+	return *out ? 0 : node->kind == NODE_BALANCES ? ENOMEM : node->kind == NODE_TX_CSV ? EIO
+							       : ENOENT;
 }
 
 static int dir_stat(struct fs *fs, const struct obj_key *node, uint64_t ino, bool refresh,
@@ -312,12 +320,16 @@ static int child_key(struct fs *fs, const struct obj_key *parent, const char *na
 		return 0;
 	case NODE_TX_DIR: {
 		int32_t month, now = month_of_time((time_t)clock_wall_s());
-		if (!name_parse_month_file(name, &month) || month > now)
+		bool csv = false;
+		if (!name_parse_month_file(name, &month) &&
+		    !(fs->cfg.csv && (csv = name_parse_month_csv(name, &month))))
+			return ENOENT;
+		if (month > now)
 			return ENOENT;
 		int32_t since = account_since(fs, parent->a, now);
 		if (month < since)
 			return ENOENT;
-		*child = (struct obj_key){ NODE_TX_MONTH, parent->a, month };
+		*child = (struct obj_key){ csv ? NODE_TX_CSV : NODE_TX_MONTH, parent->a, month };
 		if (tx_walked(fs, parent->a)) {
 			/* A walk through the folder: its whole history in one
 			 * range (a few pages), instead of a request a month.
@@ -530,6 +542,7 @@ static struct obj_key parent_of(const struct obj_key *node)
 	case NODE_SUB_FILE:
 		return (struct obj_key){ NODE_SUBS, node->a, 0 };
 	case NODE_TX_MONTH:
+	case NODE_TX_CSV:
 		return (struct obj_key){ NODE_TX_DIR, node->a, 0 };
 	case NODE_NUMBER_LINK:
 		return (struct obj_key){ NODE_BY_NUMBER, 0, 0 };
@@ -556,6 +569,7 @@ static void node_name(struct fs *fs, const struct obj_key *node, char name[FS_NA
 	case NODE_SUB_FILE: name_format_id(name, node->b, true); break;
 	case NODE_TX_DIR: snprintf(name, FS_NAME_MAX, "transactions"); break;
 	case NODE_TX_MONTH: name_format_month_file(name, (int32_t)node->b); break;
+	case NODE_TX_CSV: name_format_month_csv(name, (int32_t)node->b); break;
 	default: name[0] = '\0';
 	}
 }
@@ -593,21 +607,32 @@ static int emit_months(struct emitter *em, const struct obj_key *node, off_t coo
 	readahead_visit(em->fs->readahead, node->a, READAHEAD_MONTHS);
 	int32_t now = month_of_time((time_t)clock_wall_s());
 	int32_t month = account_since(em->fs, node->a, now);
-	int64_t after;
-	if (cookie_follows_id(cookie, &after))
-		while (month <= now && month <= after)
-			month = month_add(month, 1);
+	/* Cookies: a month's .jsonl follows id 2 * month, its .csv 2 * month + 1. */
+	int64_t after = -1;
+	cookie_follows_id(cookie, &after);
 	char name[FS_NAME_MAX];
 	for (; month <= now; month = month_add(month, 1)) {
-		struct obj_key child = { NODE_TX_MONTH, node->a, month };
-		struct obj_key obj = { OBJ_TX_MONTH, node->a, month };
-		struct snapshot *s = cache_peek(em->fs->cache, &obj, true);
-		name_format_month_file(name, month);
-		bool more = emit(em, name, &child, s ? s->file : NULL, s != NULL,
-				 cookie_after_id(month));
-		snapshot_unref(s);
-		if (!more)
-			break;
+		int64_t slot = (int64_t)month * 2;
+		if (slot + 1 <= after)
+			continue;
+		if (slot > after) {
+			struct obj_key child = { NODE_TX_MONTH, node->a, month };
+			struct obj_key obj = { OBJ_TX_MONTH, node->a, month };
+			struct snapshot *s = cache_peek(em->fs->cache, &obj, true);
+			name_format_month_file(name, month);
+			bool more = emit(em, name, &child, s ? s->file : NULL, s != NULL,
+					 cookie_after_id(slot));
+			snapshot_unref(s);
+			if (!more)
+				break;
+		}
+		if (em->fs->cfg.csv) {
+			/* Its size is known once made: looked up, it is. */
+			struct obj_key csv = { NODE_TX_CSV, node->a, month };
+			name_format_month_csv(name, month);
+			if (!emit(em, name, &csv, NULL, false, cookie_after_id(slot + 1)))
+				break;
+		}
 	}
 	return 0;
 }
@@ -783,10 +808,22 @@ static void content_replaced(void *ctx, const struct obj_key *key, struct snapsh
 		forget_outdated(fs, &(struct obj_key){ NODE_INFO, key->a, 0 }, fresh->file,
 				old ? old->file : NULL);
 		break;
-	case OBJ_TX_MONTH:
+	case OBJ_TX_MONTH: {
 		forget_outdated(fs, &(struct obj_key){ NODE_TX_MONTH, key->a, key->b }, fresh->file,
 				old ? old->file : NULL);
+		/* Its CSV, where one was read lately. */
+		struct blob *csv_before = viewtree_csv_kept(&fs->views, key->a, (int32_t)key->b);
+		if (csv_before && fresh->file) {
+			int rc;
+			struct blob *csv_now = viewtree_month_csv(&fs->views, key->a, (int32_t)key->b,
+								  fresh->file, &rc);
+			forget_outdated(fs, &(struct obj_key){ NODE_TX_CSV, key->a, key->b }, csv_now,
+					csv_before);
+			blob_unref(csv_now);
+		}
+		blob_unref(csv_before);
 		break;
+	}
 	case OBJ_SUB_LIST:
 		/* The files the kernel may hold: those of the old listing (gone
 		 * or changed) and those of the new (changed since an older one
@@ -818,7 +855,8 @@ int fs_read(struct fs *fs, uint64_t ino, struct blob **out)
 	/* Access taken away holds for what is held too: an open file is no
 	 * way around a 403 (or a token refused for good). */
 	struct obj_key obj = object_of(&node);
-	int refused = node.kind == NODE_TX_MONTH && tx_forbidden(fs, node.a)
+	int refused = (node.kind == NODE_TX_MONTH || node.kind == NODE_TX_CSV) &&
+		      tx_forbidden(fs, node.a)
 		      ? EPERM : cache_refusal(fs->cache, &obj);
 	if (refused)
 		return refused;
@@ -908,6 +946,7 @@ static bool source_of(const struct obj_key *node, struct obj_key *obj)
 	case NODE_INFO:
 	case NODE_SUB_FILE:
 	case NODE_TX_MONTH:
+	case NODE_TX_CSV:
 		*obj = object_of(node);
 		return true;
 	case NODE_TX_DIR: /* the current month stands for the folder */

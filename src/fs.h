@@ -34,6 +34,7 @@ struct fs_config {
 	struct timespec base_time;
 	/* Bytes of replaced versions kept for files open across a refresh. */
 	size_t keep_bytes;
+	bool csv;       /* each month also as YYYY-MM.csv */
 };
 
 /* How the tree tells the kernel to forget a name it may have cached (the

@@ -2,16 +2,21 @@
  * listings they were built from are the cache's newest. */
 #include "viewtree.h"
 
+#include "log.h"
+#include "monthcsv.h"
 #include "objects.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-void viewtree_init(struct viewtree *vt, struct cache *cache)
+void viewtree_init(struct viewtree *vt, struct cache *cache, int spill_dir)
 {
 	memset(vt, 0, sizeof(*vt));
 	vt->cache = cache;
+	vt->spill_dir = spill_dir;
 	pthread_mutex_init(&vt->lock, NULL);
 }
 
@@ -20,6 +25,8 @@ void viewtree_destroy(struct viewtree *vt)
 	free(vt->links_subs);
 	views_number_links_release(&vt->links);
 	blob_unref(vt->balances);
+	for (size_t i = 0; i < VIEWTREE_CSV_SLOTS; i++)
+		blob_unref(vt->csv[i].csv);
 	pthread_mutex_destroy(&vt->lock);
 }
 
@@ -202,6 +209,56 @@ int viewtree_find(struct viewtree *vt, const char *name, struct number_link *out
 			return 0;
 	}
 	return ENOENT;
+}
+
+static struct csv_slot *csv_slot_of(struct viewtree *vt, int64_t account, int32_t month)
+{
+	for (size_t i = 0; i < VIEWTREE_CSV_SLOTS; i++)
+		if (vt->csv[i].csv && vt->csv[i].account == account && vt->csv[i].month == month)
+			return &vt->csv[i];
+	return NULL;
+}
+
+struct blob *viewtree_month_csv(struct viewtree *vt, int64_t account, int32_t month,
+				const struct blob *jsonl, int *rc)
+{
+	pthread_mutex_lock(&vt->lock);
+	struct csv_slot *slot = csv_slot_of(vt, account, month);
+	struct blob *b = slot && version_same_bytes(&slot->from, &jsonl->v) ? blob_ref(slot->csv)
+									  : NULL;
+	if (b)
+		slot->used = ++vt->csv_clock;
+	pthread_mutex_unlock(&vt->lock);
+	if (b)
+		return b;
+	/* Made unlocked (a busy month takes a while); two makers of one month
+	 * make the same bytes. */
+	if ((*rc = monthcsv_build(jsonl, vt->spill_dir, jsonl->v.mtime, &b))) {
+		char path[96];
+		snprintf(path, sizeof(path), "%04d-%02d.csv", (int)(month / 100), (int)(month % 100));
+		log_error("csv: account %" PRId64 ", %s: %s", account, path, strerror(*rc));
+		return NULL;
+	}
+	pthread_mutex_lock(&vt->lock);
+	if (!(slot = csv_slot_of(vt, account, month))) {
+		slot = &vt->csv[0];
+		for (size_t i = 1; i < VIEWTREE_CSV_SLOTS; i++)
+			if (!vt->csv[i].csv || vt->csv[i].used < slot->used)
+				slot = &vt->csv[i];
+	}
+	blob_unref(slot->csv);
+	*slot = (struct csv_slot){ account, month, jsonl->v, blob_ref(b), ++vt->csv_clock };
+	pthread_mutex_unlock(&vt->lock);
+	return b;
+}
+
+struct blob *viewtree_csv_kept(struct viewtree *vt, int64_t account, int32_t month)
+{
+	pthread_mutex_lock(&vt->lock);
+	struct csv_slot *slot = csv_slot_of(vt, account, month);
+	struct blob *b = slot ? blob_ref(slot->csv) : NULL;
+	pthread_mutex_unlock(&vt->lock);
+	return b;
 }
 
 bool viewtree_name_of(struct viewtree *vt, int64_t account, int64_t sub,

@@ -20,8 +20,23 @@ struct view_source {
 	size_t count;
 };
 
+/* Months as CSV kept at most (each in memory up to BLOB_MEMORY_MAX,
+ * beyond it in a file): the ones being read. */
+#define VIEWTREE_CSV_SLOTS 4
+
+struct csv_slot {
+	int64_t account;
+	int32_t month;
+	struct version from; /* the month's JSON Lines it was made from */
+	struct blob *csv;    /* NULL: a free slot */
+	uint64_t used;
+};
+
 struct viewtree {
 	struct cache *cache; /* borrowed */
+	int spill_dir;       /* for large CSV months; -1: memory only */
+	struct csv_slot csv[VIEWTREE_CSV_SLOTS];
+	uint64_t csv_clock;
 	pthread_mutex_t lock;
 	struct view_source balances_from;
 	struct blob *balances;
@@ -30,7 +45,7 @@ struct viewtree {
 	struct number_links links;      /* built from them */
 };
 
-void viewtree_init(struct viewtree *vt, struct cache *cache);
+void viewtree_init(struct viewtree *vt, struct cache *cache, int spill_dir);
 void viewtree_destroy(struct viewtree *vt);
 
 /* balances.csv from the listing s (a reference to release with blob_unref);
@@ -58,6 +73,14 @@ int viewtree_links(struct viewtree *vt, enum view_links_from from, uint64_t afte
  * for among the listings held, and when not found there among every
  * account's. */
 int viewtree_find(struct viewtree *vt, const char *name, struct number_link *out);
+/* The month's CSV (monthcsv.h), made from its JSON Lines jsonl, dated as
+ * it (a reference), or NULL with *rc set (logged). */
+struct blob *viewtree_month_csv(struct viewtree *vt, int64_t account, int32_t month,
+				const struct blob *jsonl, int *rc);
+/* The CSV kept for the month, whatever it was made from (a reference), or
+ * NULL: whether anyone read it lately. */
+struct blob *viewtree_csv_kept(struct viewtree *vt, int64_t account, int32_t month);
+
 /* The name (account, sub) has in by-number as last built; false if none. */
 bool viewtree_name_of(struct viewtree *vt, int64_t account, int64_t sub,
 		      char name[VIEWS_NAME_MAX]);

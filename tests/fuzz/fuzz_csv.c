@@ -5,12 +5,15 @@
  *      RFC 4180 reader, it is one field holding exactly those bytes;
  *   1: a number's text: csv_money_text either refuses it or writes a plain
  *      decimal with at least two places and the same value;
+ *   2: a month's JSON Lines: monthcsv_build refuses it or writes a header
+ *      and a record a line, every record of the header's width;
  *   else: an account list item (JSON, an API body): balances.csv of a
  *      listing of that one account is two records of eight fields, the
  *      first the account's id, whatever the item holds. */
 #include "fuzz_common.h"
 
 #include "csv.h"
+#include "monthcsv.h"
 #include "strbuf.h"
 #include "views.h"
 
@@ -96,6 +99,48 @@ static void money(const char *data, size_t size)
 	FUZZ_CHECK(a == b || fabs(a - b) <= fabs(a) * 1e-12);
 }
 
+/* Records of csv and their widths: false when a record is not the first's
+ * width. */
+static bool records(const struct blob *csv, size_t *count)
+{
+	size_t pos = 0, width = 0;
+	*count = 0;
+	while (pos < csv->v.len) {
+		size_t fields = 0;
+		bool end = false;
+		while (!end) {
+			struct strbuf f;
+			strbuf_init(&f, 0);
+			FUZZ_CHECK(read_field(csv->bytes, csv->v.len, &pos, &f, &end));
+			strbuf_release(&f);
+			fields++;
+		}
+		if (*count == 0)
+			width = fields;
+		else if (fields != width)
+			return false;
+		(*count)++;
+	}
+	return true;
+}
+
+static void month_of_lines(const char *data, size_t size)
+{
+	struct blob *month = blob_new(data, size, (struct timespec){ 1, 0 });
+	FUZZ_CHECK(month != NULL);
+	struct blob *csv = NULL;
+	if (monthcsv_build(month, -1, month->v.mtime, &csv) == 0) {
+		size_t lines = 0, n = 0;
+		for (size_t i = 0; i < size; i++)
+			lines += data[i] == '\n';
+		FUZZ_CHECK(records(csv, &n));
+		FUZZ_CHECK(n == lines + 1);
+		FUZZ_CHECK(csv->v.mtime.tv_sec == 1);
+		blob_unref(csv);
+	}
+	blob_unref(month);
+}
+
 static void balances_of_item(const char *data, size_t size)
 {
 	char *owned = NULL;
@@ -147,6 +192,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 1:
 		money(rest, size - 1);
+		break;
+	case 2:
+		month_of_lines(rest, size - 1);
 		break;
 	default:
 		balances_of_item(rest, size - 1);

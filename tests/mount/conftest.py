@@ -587,7 +587,7 @@ def query_of(entry):
     return dict(p.split("=", 1) if "=" in p else (p, "") for p in entry["query"].split("&") if p)
 
 
-VIEWS = ("balances.csv", "by-number")
+VIEWS = ("balances.csv", "by-number", "transactions")
 
 
 def walk_files(root, transactions=False, views=False):
@@ -608,9 +608,10 @@ def walk_files(root, transactions=False, views=False):
 
 
 def transaction_files(root):
-    """The transaction month files under root, relative, sorted."""
+    """The accounts' transaction month files under root, relative, sorted
+    (not the company's /transactions: test_views.py checks those)."""
     return [p for p in walk_files(root, transactions=True)
-            if "transactions" in p.split(os.sep)]
+            if "transactions" in p.split(os.sep) and p.split(os.sep)[0] != "transactions"]
 
 
 def expected_files(data):

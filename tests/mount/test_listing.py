@@ -176,7 +176,7 @@ def test_hidden_account_reachable_by_path(mock, mount):
 
 def test_root_layout(mock, mount):
     mnt = mount(mock)
-    assert sorted(os.listdir(mnt)) == ["accounts", "balances.csv", "by-number"]
+    assert sorted(os.listdir(mnt)) == ["accounts", "balances.csv", "by-number", "transactions"]
     assert sorted(os.listdir(os.path.join(mnt, "accounts", "19"))) == ["info.json",
                                                                         "sub-accounts",
                                                                         "transactions"]

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import read, wait_until
+from conftest import loads_as_sent, read, wait_until
 from test_backups import private_dir, remount, restic, restic_summary, rsync_changes, tree_stat
 
 ACCOUNTS = 8
@@ -267,3 +267,63 @@ def test_a_403_on_the_company_range_is_the_company_months_alone(mock, mount):
         os.listdir(os.path.join(mnt, "transactions"))
     acc = mock.account_ids()[0]
     assert os.listdir(os.path.join(mnt, "accounts", str(acc), "transactions"))
+
+
+CSV_COLUMNS = ["id", "transaction_date", "bank_account_id", "account_number", "amount_in",
+               "amount_out", "accumulated", "transaction_content", "reference_number", "code",
+               "sub_account", "bank_brand_name"]
+
+
+def csv_cell(value, money_field):
+    if value is None:
+        return ""
+    if money_field:
+        return money(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@pytest.mark.mock_opts(accounts=4, history_months=3)
+@pytest.mark.parametrize("style", ["documented", "legacy"])
+def test_csv_months_beside_each_jsonl(mock, mount, style):
+    mock.config(value_style=style)
+    acc = mock.account_ids()[0]
+    mock.config(add_transaction={"bank_account_id": acc,
+                                 "transaction_content": 'Tiền hàng, "gấp"\nđợt 2',
+                                 "amount_in": "2705000.0" if style == "legacy" else 2705000.0})
+    mnt = mount(mock, extra_opts=["csv"])
+    folder = os.path.join(mnt, "accounts", str(acc), "transactions")
+    names = sorted(os.listdir(folder))
+    jsonl = [n for n in names if n.endswith(".jsonl")]
+    assert sorted(n for n in names if n.endswith(".csv")) == [n[:-6] + ".csv" for n in jsonl]
+    found_text = empty = False
+    for name in jsonl:
+        lines = [loads_as_sent(l) for l in read(os.path.join(folder, name)).splitlines()]
+        path = os.path.join(folder, name[:-6] + ".csv")
+        raw = read(path)
+        assert os.stat(path).st_size == len(raw)
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+        assert rows[0][:len(CSV_COLUMNS)] == CSV_COLUMNS
+        assert len(rows) == len(lines) + 1
+        empty = empty or not lines
+        for line, row in zip(lines, rows[1:]):
+            want = [csv_cell(line.get(c), c in ("amount_in", "amount_out", "accumulated"))
+                    for c in CSV_COLUMNS]
+            assert row[:len(CSV_COLUMNS)] == want, (name, row)
+            found_text = found_text or row[7] == 'Tiền hàng, "gấp"\nđợt 2'
+    assert found_text
+    # The company's months have theirs too.
+    company = sorted(os.listdir(os.path.join(mnt, "transactions")))
+    assert any(n.endswith(".csv") for n in company)
+
+
+@pytest.mark.mock_opts(accounts=2, history_months=3)
+def test_no_csv_without_the_option(mock, mount):
+    mnt = mount(mock)
+    acc = mock.account_ids()[0]
+    folder = os.path.join(mnt, "accounts", str(acc), "transactions")
+    names = os.listdir(folder)
+    assert names and not any(n.endswith(".csv") for n in names)
+    assert not os.path.exists(os.path.join(folder, names[0][:-6] + ".csv"))

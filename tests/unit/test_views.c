@@ -2,11 +2,15 @@
  * from listings built here (no request, no mount). */
 #include "check.h"
 #include "csv.h"
+#include "monthcsv.h"
 #include "numtext.h"
 #include "strbuf.h"
 #include "views.h"
 
+#include <fcntl.h>
+#include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static void test_money(void)
 {
@@ -143,8 +147,66 @@ static void test_number_links(void)
 	snapshot_unref(list);
 }
 
+#define CSV_HEADER "id,transaction_date,bank_account_id,account_number,amount_in,amount_out," \
+	"accumulated,transaction_content,reference_number,code,sub_account,bank_brand_name"
+
+static void test_month_csv(void)
+{
+	struct blob *empty = blob_new("", 0, (struct timespec){ 7, 0 });
+	struct blob *csv = NULL;
+	CHECK_INT(monthcsv_build(empty, -1, empty->v.mtime, &csv), 0);
+	CHECK_STR(csv ? csv->bytes : NULL, CSV_HEADER "\r\n");
+	CHECK_INT(csv ? csv->v.mtime.tv_sec : 0, 7);
+	blob_unref(csv);
+	blob_unref(empty);
+
+	const char *lines =
+		"{\"id\":2,\"transaction_date\":\"2026-12-02 10:00:00\",\"amount_in\":\"5.5\","
+		"\"zeta\":1,\"alpha\":\"x\"}\n"
+		"{\"id\":3,\"amount_in\":2705000.0,\"transaction_content\":\"a, \\\"b\\\"\\nc\"}\n";
+	struct blob *month = blob_new(lines, strlen(lines), (struct timespec){ 8, 0 });
+	CHECK_INT(monthcsv_build(month, -1, month->v.mtime, &csv), 0);
+	CHECK_STR(csv ? csv->bytes : NULL,
+		  CSV_HEADER ",alpha,zeta\r\n"
+		  "2,2026-12-02 10:00:00,,,5.50,,,,,,,,x,1\r\n"
+		  "3,,,,2705000.00,,,\"a, \"\"b\"\"\nc\",,,,,,\r\n");
+	blob_unref(csv);
+	blob_unref(month);
+
+	/* A month past BLOB_MEMORY_MAX goes to a file, with the hash its
+	 * bytes would have in memory. */
+	struct strbuf big;
+	strbuf_init(&big, 0);
+	for (int i = 1; big.len < 3 * BLOB_MEMORY_MAX; i++)
+		strbuf_printf(&big, "{\"id\":%d,\"transaction_content\":\"%0200d\"}\n", i, i);
+	month = blob_new(big.data, big.len, (struct timespec){ 9, 0 });
+	char dir[] = "/tmp/test_views.XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	struct blob *in_file = NULL, *in_memory = NULL;
+	CHECK_INT(monthcsv_build(month, fd, month->v.mtime, &in_file), 0);
+	CHECK_INT(monthcsv_build(month, -1, month->v.mtime, &in_memory), 0);
+	CHECK(in_file && in_file->file != NULL);
+	CHECK(in_memory && in_memory->file == NULL);
+	CHECK(in_file && in_memory && version_same_bytes(&in_file->v, &in_memory->v));
+	blob_unref(in_file);
+	blob_unref(in_memory);
+	blob_unref(month);
+	strbuf_release(&big);
+	close(fd);
+	rmdir(dir);
+
+	/* A line that is no JSON object: refused, never half a file. */
+	struct blob *bad = blob_new("[1]\n", 4, (struct timespec){ 1, 0 });
+	csv = NULL;
+	CHECK_INT(monthcsv_build(bad, -1, bad->v.mtime, &csv), EBADMSG);
+	CHECK(csv == NULL);
+	blob_unref(bad);
+}
+
 int main(void)
 {
+	test_month_csv();
 	test_money();
 	test_fields();
 	test_balances();

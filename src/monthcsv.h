@@ -1,0 +1,26 @@
+/* monthcsv.h - a month's JSON Lines as CSV, for -o csv.
+ *
+ * A header always (an empty month is the header alone), then a row per
+ * transaction in the month's order.  The columns: id, transaction_date,
+ * bank_account_id, account_number, amount_in, amount_out, accumulated,
+ * transaction_content, reference_number, code, sub_account,
+ * bank_brand_name, then the fields this program does not know, in byte
+ * order of their names (the same month always has the same columns).
+ * Money as plain decimals with two places (csv.h), text as the API sent
+ * it, RFC 4180 quoting.  The same bytes in give the same bytes out: a CSV
+ * changes exactly when its month does. */
+#ifndef SEPAYFS_MONTHCSV_H
+#define SEPAYFS_MONTHCSV_H
+
+#include "snapshot.h"
+
+#include <time.h>
+
+/* The CSV of month (a blob of JSON Lines), dated mtime: in memory, or
+ * past BLOB_MEMORY_MAX in an unlinked file in spill_dir (-1: memory only).
+ * 0, ENOMEM, EIO (the month or the file could not be read or written), or
+ * EBADMSG (a line that is no JSON object: never one sepayfs wrote). */
+int monthcsv_build(const struct blob *month, int spill_dir, struct timespec mtime,
+		   struct blob **out);
+
+#endif
