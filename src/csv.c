@@ -144,3 +144,49 @@ void csv_end_record(struct strbuf *sb)
 {
 	strbuf_append(sb, "\r\n", 2);
 }
+
+void csv_sum_add(struct csv_sum *sum, const json_t *v)
+{
+	char buf[NUMTEXT_BUF];
+	size_t len;
+	struct decimal_digits d;
+	if (!v || json_is_null(v))
+		return;
+	const char *text = numtext_number(v, buf, &len);
+	if (!text || !read_digits(text, len, &d) || d.count - d.point > 6 || d.point > 24) {
+		sum->bad = true;
+		return;
+	}
+	__int128 units = 0;
+	for (int i = 0; i < d.point + 6; i++)
+		units = units * 10 + (i < d.count && i >= 0 ? d.digits[i] - '0' : 0);
+	sum->millionths += d.negative ? -units : units;
+}
+
+bool csv_sum_text(const struct csv_sum *sum, char out[CSV_MONEY_MAX])
+{
+	if (sum->bad)
+		return false;
+	__int128 v = sum->millionths;
+	bool negative = v < 0;
+	if (negative)
+		v = -v;
+	char digits[48];
+	int n = 0;
+	do {
+		digits[n++] = (char)('0' + (int)(v % 10));
+		v /= 10;
+	} while (v && n < 40);
+	while (n < 7)
+		digits[n++] = '0';
+	char text[CSV_MONEY_MAX];
+	size_t t = 0;
+	if (negative)
+		text[t++] = '-';
+	for (int i = n - 1; i >= 6; i--)
+		text[t++] = digits[i];
+	text[t++] = '.';
+	for (int i = 5; i >= 0; i--)
+		text[t++] = digits[i];
+	return csv_money_text(text, t, out);
+}

@@ -38,4 +38,14 @@ bool csv_money(struct strbuf *sb, const json_t *v);
 bool csv_money_text(const char *text, size_t len, char out[CSV_MONEY_MAX]);
 void csv_end_record(struct strbuf *sb);
 
+/* A sum of money, exact to six places (no float ever adds money). */
+struct csv_sum {
+	__int128 millionths;
+	bool bad; /* a value that is no number, or finer than six places */
+};
+/* Adds a value read as csv_money reads it; null or missing adds nothing. */
+void csv_sum_add(struct csv_sum *sum, const json_t *v);
+/* The sum as csv_money writes money; false when it is bad. */
+bool csv_sum_text(const struct csv_sum *sum, char out[CSV_MONEY_MAX]);
+
 #endif

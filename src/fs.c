@@ -149,6 +149,8 @@ static struct obj_key object_of(const struct obj_key *file_node)
 		return (struct obj_key){ OBJ_ACCOUNT_LIST, 0, 0 };
 	case NODE_TX_CSV:
 		return (struct obj_key){ OBJ_TX_MONTH, file_node->a, file_node->b };
+	case NODE_TOTALS:
+		return (struct obj_key){ OBJ_TX_RANGE, file_node->a, 0 };
 	case NODE_INFO:
 		return (struct obj_key){ OBJ_ACCOUNT, file_node->a, 0 };
 	case NODE_TX_MONTH:
@@ -164,6 +166,8 @@ static struct blob *file_in(struct fs *fs, struct snapshot *s, const struct obj_
 {
 	if (node->kind == NODE_BALANCES)
 		return viewtree_balances_of(&fs->views, s);
+	if (node->kind == NODE_TOTALS)
+		return NULL; /* made of many months: totals_content */
 	if (node->kind == NODE_TX_CSV) {
 		int rc;
 		return s->file ? viewtree_month_csv(&fs->views, node->a, (int32_t)node->b, s->file,
@@ -175,9 +179,44 @@ static struct blob *file_in(struct fs *fs, struct snapshot *s, const struct obj_
 	return e && e->file ? blob_ref(e->file) : NULL;
 }
 
+static int32_t account_since(struct fs *fs, int64_t account, int32_t now);
+
+/* totals.csv: every month of the account shown, asked as one range where
+ * not fresh, summed. */
+static int totals_content(struct fs *fs, int64_t account, struct blob **out)
+{
+	int32_t now = month_of_time((time_t)clock_wall_s());
+	int32_t since = account_since(fs, account, now);
+	if (month_count(since, now) > TX_RANGE_MAX_MONTHS)
+		since = month_add(now, 1 - TX_RANGE_MAX_MONTHS);
+	struct obj_key range = { OBJ_TX_RANGE, account, 0 };
+	struct snapshot *s;
+	if (cache_get(fs->cache, &range, &s) == 0) /* else each month asks alone */
+		snapshot_unref(s);
+	size_t n = (size_t)month_count(since, now);
+	struct blob **months = calloc(n, sizeof(*months));
+	int rc = months ? 0 : ENOMEM;
+	for (size_t i = 0; !rc && i < n; i++) {
+		struct obj_key key = { OBJ_TX_MONTH, account, month_add(since, (int32_t)i) };
+		if ((rc = cache_get(fs->cache, &key, &s)))
+			break;
+		months[i] = s->file ? blob_ref(s->file) : NULL;
+		rc = months[i] ? 0 : EIO;
+		snapshot_unref(s);
+	}
+	if (!rc && !(*out = viewtree_totals(&fs->views, account, since, months, n, &rc)))
+		rc = rc ? rc : ENOMEM;
+	for (size_t i = 0; months && i < n; i++)
+		blob_unref(months[i]);
+	free(months);
+	return rc;
+}
+
 /* The bytes of a file node, fetched if needed. */
 static int file_content(struct fs *fs, const struct obj_key *node, struct blob **out)
 {
+	if (node->kind == NODE_TOTALS)
+		return totals_content(fs, node->a, out);
 	struct snapshot *s;
 	struct obj_key obj = object_of(node);
 	int rc = cache_get(fs->cache, &obj, &s);
@@ -321,6 +360,10 @@ static int child_key(struct fs *fs, const struct obj_key *parent, const char *na
 	case NODE_TX_DIR: {
 		int32_t month, now = month_of_time((time_t)clock_wall_s());
 		bool csv = false;
+		if (strcmp(name, "totals.csv") == 0) {
+			*child = (struct obj_key){ NODE_TOTALS, parent->a, 0 };
+			return tx_forbidden(fs, parent->a) ? EPERM : 0;
+		}
 		if (!name_parse_month_file(name, &month) &&
 		    !(fs->cfg.csv && (csv = name_parse_month_csv(name, &month))))
 			return ENOENT;
@@ -543,6 +586,7 @@ static struct obj_key parent_of(const struct obj_key *node)
 		return (struct obj_key){ NODE_SUBS, node->a, 0 };
 	case NODE_TX_MONTH:
 	case NODE_TX_CSV:
+	case NODE_TOTALS:
 		return (struct obj_key){ NODE_TX_DIR, node->a, 0 };
 	case NODE_NUMBER_LINK:
 		return (struct obj_key){ NODE_BY_NUMBER, 0, 0 };
@@ -570,6 +614,7 @@ static void node_name(struct fs *fs, const struct obj_key *node, char name[FS_NA
 	case NODE_TX_DIR: snprintf(name, FS_NAME_MAX, "transactions"); break;
 	case NODE_TX_MONTH: name_format_month_file(name, (int32_t)node->b); break;
 	case NODE_TX_CSV: name_format_month_csv(name, (int32_t)node->b); break;
+	case NODE_TOTALS: snprintf(name, FS_NAME_MAX, "totals.csv"); break;
 	default: name[0] = '\0';
 	}
 }
@@ -607,7 +652,11 @@ static int emit_months(struct emitter *em, const struct obj_key *node, off_t coo
 	readahead_visit(em->fs->readahead, node->a, READAHEAD_MONTHS);
 	int32_t now = month_of_time((time_t)clock_wall_s());
 	int32_t month = account_since(em->fs, node->a, now);
-	/* Cookies: a month's .jsonl follows id 2 * month, its .csv 2 * month + 1. */
+	/* Cookies: totals.csv follows id 0 (cookie 3), a month's .jsonl id
+	 * 2 * month, its .csv 2 * month + 1. */
+	struct obj_key totals = { NODE_TOTALS, node->a, 0 };
+	if (before_fixed(cookie, 3) && !emit(em, "totals.csv", &totals, NULL, false, 3))
+		return 0;
 	int64_t after = -1;
 	cookie_follows_id(cookie, &after);
 	char name[FS_NAME_MAX];
@@ -855,7 +904,8 @@ int fs_read(struct fs *fs, uint64_t ino, struct blob **out)
 	/* Access taken away holds for what is held too: an open file is no
 	 * way around a 403 (or a token refused for good). */
 	struct obj_key obj = object_of(&node);
-	int refused = (node.kind == NODE_TX_MONTH || node.kind == NODE_TX_CSV) &&
+	int refused = (node.kind == NODE_TX_MONTH || node.kind == NODE_TX_CSV ||
+		       node.kind == NODE_TOTALS) &&
 		      tx_forbidden(fs, node.a)
 		      ? EPERM : cache_refusal(fs->cache, &obj);
 	if (refused)
@@ -865,6 +915,9 @@ int fs_read(struct fs *fs, uint64_t ino, struct blob **out)
 		return 0;
 	struct version v;
 	bool versioned = inodes_content(fs->inodes, ino, &v);
+	if (versioned && node.kind == NODE_TOTALS &&
+	    (*out = viewtree_totals_kept(&fs->views, node.a, &v)))
+		return 0;
 	/* What is in memory first, fresh or not: a read belongs to the version
 	 * its inode was looked up with, not to whatever is newest. */
 	struct snapshot *s = cache_peek(fs->cache, &obj, false);
@@ -947,6 +1000,7 @@ static bool source_of(const struct obj_key *node, struct obj_key *obj)
 	case NODE_SUB_FILE:
 	case NODE_TX_MONTH:
 	case NODE_TX_CSV:
+	case NODE_TOTALS:
 		*obj = object_of(node);
 		return true;
 	case NODE_TX_DIR: /* the current month stands for the folder */

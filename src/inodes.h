@@ -37,6 +37,7 @@ enum node_kind {
 	NODE_NUMBER_LINK, /* /by-number/<number>: a symlink to account a (b: 0)
 			   * or to its sub-account b */
 	NODE_TX_CSV,    /* .../transactions/<b: YYYYMM>.csv (-o csv) */
+	NODE_TOTALS,    /* .../transactions/totals.csv */
 };
 
 #define INODE_ROOT 1 /* FUSE_ROOT_ID */

@@ -228,3 +228,38 @@ int monthcsv_build(const struct blob *month, int spill_dir, struct timespec mtim
 		free(cols.extra[i]);
 	return rc;
 }
+
+static int add_to_totals(void *ctx, json_t *obj)
+{
+	struct month_totals *t = ctx;
+	t->count++;
+	csv_sum_add(&t->in, json_object_get(obj, "amount_in"));
+	csv_sum_add(&t->out, json_object_get(obj, "amount_out"));
+	/* Lines are in date order: the last one's balance is the month's. */
+	char buf[NUMTEXT_BUF];
+	size_t len;
+	const char *text = numtext_number(json_object_get(obj, "accumulated"), buf, &len);
+	if (!text || !csv_money_text(text, len, t->balance))
+		t->balance[0] = '\0';
+	return 0;
+}
+
+int monthcsv_totals(const struct blob *month, struct month_totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	return each_line(month, add_to_totals, t);
+}
+
+bool monthcsv_totals_row(struct strbuf *sb, int32_t month, const struct month_totals *t,
+			 bool with_balance)
+{
+	char in[CSV_MONEY_MAX], out[CSV_MONEY_MAX];
+	if (!csv_sum_text(&t->in, in) || !csv_sum_text(&t->out, out))
+		return false;
+	strbuf_printf(sb, "%04d-%02d,%lld,%s,%s", (int)(month / 100), (int)(month % 100),
+		      (long long)t->count, in, out);
+	if (with_balance)
+		strbuf_printf(sb, ",%s", t->balance);
+	csv_end_record(sb);
+	return true;
+}

@@ -12,8 +12,10 @@
 #ifndef SEPAYFS_MONTHCSV_H
 #define SEPAYFS_MONTHCSV_H
 
+#include "csv.h"
 #include "snapshot.h"
 
+#include <stdint.h>
 #include <time.h>
 
 /* The CSV of month (a blob of JSON Lines), dated mtime: in memory, or
@@ -22,5 +24,21 @@
  * EBADMSG (a line that is no JSON object: never one sepayfs wrote). */
 int monthcsv_build(const struct blob *month, int spill_dir, struct timespec mtime,
 		   struct blob **out);
+
+/* What totals.csv shows of a month: its transactions, money in and out,
+ * and the balance after its last transaction (its accumulated). */
+struct month_totals {
+	int64_t count;
+	struct csv_sum in, out;
+	char balance[CSV_MONEY_MAX];    /* "": no transaction, or none readable */
+};
+/* 0, or as monthcsv_build. */
+int monthcsv_totals(const struct blob *month, struct month_totals *t);
+
+#define MONTHCSV_TOTALS_HEADER "month,count,amount_in,amount_out"
+/* One row of totals.csv; with_balance: the balance column too (an
+ * account's; the company's has none).  false when a sum is no number. */
+bool monthcsv_totals_row(struct strbuf *sb, int32_t month, const struct month_totals *t,
+			 bool with_balance);
 
 #endif

@@ -4,7 +4,10 @@
 
 #include "log.h"
 #include "monthcsv.h"
+#include "months.h"
 #include "objects.h"
+#include "strbuf.h"
+#include "transactions.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -25,8 +28,10 @@ void viewtree_destroy(struct viewtree *vt)
 	free(vt->links_subs);
 	views_number_links_release(&vt->links);
 	blob_unref(vt->balances);
-	for (size_t i = 0; i < VIEWTREE_CSV_SLOTS; i++)
+	for (size_t i = 0; i < VIEWTREE_CSV_SLOTS; i++) {
 		blob_unref(vt->csv[i].csv);
+		blob_unref(vt->totals[i].csv);
+	}
 	pthread_mutex_destroy(&vt->lock);
 }
 
@@ -257,6 +262,85 @@ struct blob *viewtree_csv_kept(struct viewtree *vt, int64_t account, int32_t mon
 	pthread_mutex_lock(&vt->lock);
 	struct csv_slot *slot = csv_slot_of(vt, account, month);
 	struct blob *b = slot ? blob_ref(slot->csv) : NULL;
+	pthread_mutex_unlock(&vt->lock);
+	return b;
+}
+
+static int build_totals(int64_t account, int32_t since, struct blob *const *months, size_t n,
+			struct blob **out)
+{
+	bool with_balance = account != TX_COMPANY;
+	struct strbuf sb;
+	strbuf_init(&sb, 0);
+	strbuf_puts(&sb, MONTHCSV_TOTALS_HEADER);
+	strbuf_puts(&sb, with_balance ? ",balance\r\n" : "\r\n");
+	struct timespec newest = { 0, 0 };
+	char carried[CSV_MONEY_MAX] = "";
+	int rc = 0;
+	for (size_t i = 0; !rc && i < n; i++) {
+		struct month_totals t;
+		int32_t month = month_add(since, (int32_t)i);
+		if ((rc = monthcsv_totals(months[i], &t)))
+			break;
+		if (!t.count)
+			memcpy(t.balance, carried, sizeof(carried));
+		memcpy(carried, t.balance, sizeof(carried));
+		if (!monthcsv_totals_row(&sb, month, &t, with_balance))
+			rc = EBADMSG;
+		struct timespec m = months[i]->v.mtime;
+		if (m.tv_sec > newest.tv_sec || (m.tv_sec == newest.tv_sec && m.tv_nsec > newest.tv_nsec))
+			newest = m;
+	}
+	if (!rc && strbuf_failed(&sb))
+		rc = ENOMEM;
+	if (!rc && !(*out = blob_new(sb.data, sb.len, newest)))
+		rc = ENOMEM;
+	strbuf_release(&sb);
+	return rc;
+}
+
+struct blob *viewtree_totals(struct viewtree *vt, int64_t account, int32_t since,
+			     struct blob *const *months, size_t n, int *rc)
+{
+	uint64_t from = hash_mix((uint64_t)since * 31 + n);
+	for (size_t i = 0; i < n; i++)
+		from = hash_mix(from ^ months[i]->v.hash) + months[i]->v.len;
+	pthread_mutex_lock(&vt->lock);
+	struct totals_slot *slot = NULL;
+	for (size_t i = 0; i < VIEWTREE_CSV_SLOTS && !slot; i++)
+		if (vt->totals[i].csv && vt->totals[i].account == account && vt->totals[i].from == from)
+			slot = &vt->totals[i];
+	struct blob *b = slot ? blob_ref(slot->csv) : NULL;
+	if (b)
+		slot->used = ++vt->csv_clock;
+	pthread_mutex_unlock(&vt->lock);
+	if (b)
+		return b;
+	if ((*rc = build_totals(account, since, months, n, &b))) {
+		log_error("totals: account %" PRId64 ": %s", account,
+			  *rc == EBADMSG ? "a month holds money that is no number" : strerror(*rc));
+		*rc = EIO;
+		return NULL;
+	}
+	pthread_mutex_lock(&vt->lock);
+	slot = &vt->totals[0];
+	for (size_t i = 1; i < VIEWTREE_CSV_SLOTS; i++)
+		if (!vt->totals[i].csv || vt->totals[i].used < slot->used)
+			slot = &vt->totals[i];
+	blob_unref(slot->csv);
+	*slot = (struct totals_slot){ account, from, blob_ref(b), ++vt->csv_clock };
+	pthread_mutex_unlock(&vt->lock);
+	return b;
+}
+
+struct blob *viewtree_totals_kept(struct viewtree *vt, int64_t account, const struct version *v)
+{
+	struct blob *b = NULL;
+	pthread_mutex_lock(&vt->lock);
+	for (size_t i = 0; i < VIEWTREE_CSV_SLOTS && !b; i++)
+		if (vt->totals[i].csv && vt->totals[i].account == account &&
+		    version_same_bytes(&vt->totals[i].csv->v, v))
+			b = blob_ref(vt->totals[i].csv);
 	pthread_mutex_unlock(&vt->lock);
 	return b;
 }

@@ -32,8 +32,16 @@ struct csv_slot {
 	uint64_t used;
 };
 
+struct totals_slot {
+	int64_t account;
+	uint64_t from;       /* a hash of the months' versions it was made from */
+	struct blob *csv;    /* NULL: a free slot */
+	uint64_t used;
+};
+
 struct viewtree {
 	struct cache *cache; /* borrowed */
+	struct totals_slot totals[VIEWTREE_CSV_SLOTS];
 	int spill_dir;       /* for large CSV months; -1: memory only */
 	struct csv_slot csv[VIEWTREE_CSV_SLOTS];
 	uint64_t csv_clock;
@@ -80,6 +88,17 @@ struct blob *viewtree_month_csv(struct viewtree *vt, int64_t account, int32_t mo
 /* The CSV kept for the month, whatever it was made from (a reference), or
  * NULL: whether anyone read it lately. */
 struct blob *viewtree_csv_kept(struct viewtree *vt, int64_t account, int32_t month);
+
+/* totals.csv of the account (or TX_COMPANY, without the balance column)
+ * from its months since `since`, one blob each (n of them), dated as the
+ * newest month: a reference, or NULL with *rc set (logged).  A month with
+ * no transaction shows the balance the month before it ended with. */
+struct blob *viewtree_totals(struct viewtree *vt, int64_t account, int32_t since,
+			     struct blob *const *months, size_t n, int *rc);
+
+/* A totals.csv kept with these bytes (a reference), or NULL: an open file
+ * reads the version it opened while a newer one is made. */
+struct blob *viewtree_totals_kept(struct viewtree *vt, int64_t account, const struct version *v);
 
 /* The name (account, sub) has in by-number as last built; false if none. */
 bool viewtree_name_of(struct viewtree *vt, int64_t account, int64_t sub,

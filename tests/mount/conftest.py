@@ -607,6 +607,12 @@ def walk_files(root, transactions=False, views=False):
     return sorted(out)
 
 
+def month_files(folder):
+    """The YYYY-MM.jsonl names in a transactions folder, sorted (not
+    totals.csv, nor the .csv of -o csv)."""
+    return sorted(n for n in os.listdir(folder) if n.endswith(".jsonl"))
+
+
 def transaction_files(root):
     """The accounts' transaction month files under root, relative, sorted
     (not the company's /transactions: test_views.py checks those)."""

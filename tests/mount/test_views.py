@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import loads_as_sent, read, wait_until
+from conftest import loads_as_sent, month_files, read, wait_until
 from test_backups import private_dir, remount, restic, restic_summary, rsync_changes, tree_stat
 
 ACCOUNTS = 8
@@ -232,7 +232,7 @@ def test_company_months_hold_every_accounts_transactions_in_order(mock, mount):
     mnt = mount(mock)
     company = os.path.join(mnt, "transactions")
     n = mock.log_len()
-    names = sorted(os.listdir(company))
+    names = month_files(company)
     months = {}
     for name in names:
         months[name] = read(os.path.join(company, name))
@@ -251,7 +251,7 @@ def test_company_months_hold_every_accounts_transactions_in_order(mock, mount):
         assert months[name] == b"".join(lines), name
     assert any(months.values())
     # The oldest month is the oldest account's.
-    firsts = [sorted(os.listdir(os.path.join(mnt, "accounts", str(a), "transactions")))[0]
+    firsts = [month_files(os.path.join(mnt, "accounts", str(a), "transactions"))[0]
               for a in accounts]
     assert names[0] == min(firsts)
 
@@ -261,7 +261,7 @@ def test_a_403_on_the_company_range_is_the_company_months_alone(mock, mount):
     mock.config(status_for_transactions={"company": 403})
     mnt = mount(mock, expect_quiet=False)
     with pytest.raises(PermissionError):
-        for name in os.listdir(os.path.join(mnt, "transactions")):
+        for name in month_files(os.path.join(mnt, "transactions")):
             read(os.path.join(mnt, "transactions", name))
     with pytest.raises(PermissionError):
         os.listdir(os.path.join(mnt, "transactions"))
@@ -295,8 +295,9 @@ def test_csv_months_beside_each_jsonl(mock, mount, style):
     mnt = mount(mock, extra_opts=["csv"])
     folder = os.path.join(mnt, "accounts", str(acc), "transactions")
     names = sorted(os.listdir(folder))
-    jsonl = [n for n in names if n.endswith(".jsonl")]
-    assert sorted(n for n in names if n.endswith(".csv")) == [n[:-6] + ".csv" for n in jsonl]
+    jsonl = month_files(folder)
+    assert sorted(n for n in names if n.endswith(".csv") and n != "totals.csv") == \
+        [n[:-6] + ".csv" for n in jsonl]
     found_text = empty = False
     for name in jsonl:
         lines = [loads_as_sent(l) for l in read(os.path.join(folder, name)).splitlines()]
@@ -324,6 +325,49 @@ def test_no_csv_without_the_option(mock, mount):
     mnt = mount(mock)
     acc = mock.account_ids()[0]
     folder = os.path.join(mnt, "accounts", str(acc), "transactions")
-    names = os.listdir(folder)
-    assert names and not any(n.endswith(".csv") for n in names)
+    names = month_files(folder)
+    assert names and not any(n.endswith(".csv") and n != "totals.csv"
+                             for n in os.listdir(folder))
     assert not os.path.exists(os.path.join(folder, names[0][:-6] + ".csv"))
+
+
+def expected_totals(folder, with_balance):
+    """totals.csv's rows from the month files themselves: count, the sums of
+    money in and out, and the last transaction's balance (carried over a
+    month without any)."""
+    rows, carried = [], ""
+    for name in sorted(n for n in os.listdir(folder) if n.endswith(".jsonl")):
+        lines = [loads_as_sent(l) for l in read(os.path.join(folder, name)).splitlines()]
+        total_in = sum(Decimal(str(t.get("amount_in") or 0)) for t in lines)
+        total_out = sum(Decimal(str(t.get("amount_out") or 0)) for t in lines)
+        if lines:
+            carried = money(lines[-1]["accumulated"])
+        row = [name[:7], str(len(lines)), money(total_in), money(total_out)]
+        rows.append(row + [carried] if with_balance else row)
+    return rows
+
+
+@pytest.mark.mock_opts(accounts=4, history_months=5)
+@pytest.mark.parametrize("style", ["documented", "legacy"])
+def test_totals_csv_sums_each_month(mock, mount, style):
+    mock.config(value_style=style)
+    mnt = mount(mock)
+    os.listdir(os.path.join(mnt, "accounts"))
+    acc = mock.account_ids()[1]
+    folder = os.path.join(mnt, "accounts", str(acc), "transactions")
+    n = mock.log_len()
+    with open(os.path.join(folder, "totals.csv"), newline="") as f:
+        rows = list(csv.reader(f))
+    asked = mock.requests_since(n)
+    # The account's months: one range (its pages), nothing else.
+    assert asked and all("bank_account_id=%d&" % acc in e["query"] for e in asked), asked
+    assert len({e["query"].split("&page=")[0] for e in asked}) == 1, asked
+    assert rows[0] == ["month", "count", "amount_in", "amount_out", "balance"]
+    assert rows[1:] == expected_totals(folder, True)
+    assert any(int(r[1]) for r in rows[1:])
+    # The company's: the same sums over every account, no balance.
+    company = os.path.join(mnt, "transactions")
+    with open(os.path.join(company, "totals.csv"), newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["month", "count", "amount_in", "amount_out"]
+    assert rows[1:] == expected_totals(company, False)

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import read
+from conftest import month_files, read
 
 TX_PATH = "/api/v1/transactions"
 
@@ -166,7 +166,7 @@ def test_a_walk_asks_each_history_as_one_range(mock, mount):
     single = mount(mock)
     acc = mock.account_ids()[3]
     tx = os.path.join(mnt, "accounts", str(acc), "transactions")
-    names = sorted(os.listdir(tx))
+    names = month_files(tx)
     assert len(names) == 19
     for name in names:
         assert read(os.path.join(tx, name)) == \
@@ -181,7 +181,7 @@ def test_a_walk_that_skips_transactions_asks_no_month(mock, mount):
     acc = mock.account_ids()
     for a in acc[:3]:
         tx = os.path.join(mnt, "accounts", str(a), "transactions")
-        for name in sorted(os.listdir(tx)):
+        for name in month_files(tx):
             read(os.path.join(tx, name))
     mock.wait_quiet()
     mount.daemon(mnt).proc.send_signal(signal.SIGHUP)  # everything is asked again
