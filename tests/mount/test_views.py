@@ -371,3 +371,21 @@ def test_totals_csv_sums_each_month(mock, mount, style):
         rows = list(csv.reader(f))
     assert rows[0] == ["month", "count", "amount_in", "amount_out"]
     assert rows[1:] == expected_totals(company, False)
+
+
+@pytest.mark.mock_opts(accounts=ACCOUNTS)
+def test_an_account_refused_in_detail_keeps_its_row_and_its_link(mock, mount):
+    acc = mock.data()["accounts"][2]
+    mock.config(status_for_ids={str(acc["id"]): 403})
+    mnt = mount(mock, expect_quiet=False)
+    with pytest.raises(PermissionError):
+        read(os.path.join(mnt, "accounts", str(acc["id"]), "info.json"))
+    assert any(r[0] == str(acc["id"]) and r[1] == acc["account_number"] for r in balances(mnt))
+    names = os.listdir(os.path.join(mnt, "by-number"))
+    assert acc["account_number"] in names
+    assert os.readlink(os.path.join(mnt, "by-number", acc["account_number"])) == \
+        "../accounts/%d" % acc["id"]
+    # The other accounts' sub-accounts are all there.
+    subs = {n: t for n, t in sub_numbers(mock).items()
+            if not t.startswith("../accounts/%d/" % acc["id"])}
+    assert set(subs) <= set(names)
