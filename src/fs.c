@@ -381,7 +381,8 @@ static int child_key(struct fs *fs, const struct obj_key *parent, const char *na
 			struct snapshot *s;
 			if (cache_get(fs->cache, &range, &s) == 0)
 				snapshot_unref(s);
-			readahead_visit(fs->readahead, parent->a, READAHEAD_MONTHS);
+			if (parent->a != TX_COMPANY)
+				readahead_visit(fs->readahead, parent->a, READAHEAD_MONTHS);
 		}
 		/* A settled month is held for weeks: whether the account's
 		 * transactions may still be read is asked again once per TTL
@@ -649,7 +650,8 @@ static int emit_months(struct emitter *em, const struct obj_key *node, off_t coo
 	if (tx_forbidden(em->fs, node->a))
 		return EPERM;
 	tx_note_listed(em->fs, node->a);
-	readahead_visit(em->fs->readahead, node->a, READAHEAD_MONTHS);
+	if (node->a != TX_COMPANY) /* read-ahead follows the accounts' walk */
+		readahead_visit(em->fs->readahead, node->a, READAHEAD_MONTHS);
 	int32_t now = month_of_time((time_t)clock_wall_s());
 	int32_t month = account_since(em->fs, node->a, now);
 	/* Cookies: totals.csv follows id 0 (cookie 3), a month's .jsonl id
@@ -860,6 +862,12 @@ static void content_replaced(void *ctx, const struct obj_key *key, struct snapsh
 	case OBJ_TX_MONTH: {
 		forget_outdated(fs, &(struct obj_key){ NODE_TX_MONTH, key->a, key->b }, fresh->file,
 				old ? old->file : NULL);
+		/* totals.csv sums it: the kernel forgets the name (the next
+		 * look sums again; a file open keeps the bytes it opened). */
+		struct blob *totals = viewtree_totals_latest(&fs->views, key->a);
+		if (totals)
+			forget_outdated(fs, &(struct obj_key){ NODE_TOTALS, key->a, 0 }, NULL, totals);
+		blob_unref(totals);
 		/* Its CSV, where one was read lately. */
 		struct blob *csv_before = viewtree_csv_kept(&fs->views, key->a, (int32_t)key->b);
 		if (csv_before && fresh->file) {
@@ -915,8 +923,13 @@ int fs_read(struct fs *fs, uint64_t ino, struct blob **out)
 		return 0;
 	struct version v;
 	bool versioned = inodes_content(fs->inodes, ino, &v);
+	/* A view made from many objects, or made again at every look: the
+	 * version this inode shows, when it is kept. */
 	if (versioned && node.kind == NODE_TOTALS &&
 	    (*out = viewtree_totals_kept(&fs->views, node.a, &v)))
+		return 0;
+	if (versioned && node.kind == NODE_TX_CSV &&
+	    (*out = viewtree_csv_kept_as(&fs->views, node.a, (int32_t)node.b, &v)))
 		return 0;
 	/* What is in memory first, fresh or not: a read belongs to the version
 	 * its inode was looked up with, not to whatever is newest. */

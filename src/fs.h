@@ -99,8 +99,8 @@ bool fs_dirent_ref(struct fs *fs, const struct fs_dirent *entry);
  * blob_unref).  Needs no open file: an inode's bytes never change. */
 int fs_read(struct fs *fs, uint64_t ino, struct blob **out);
 
-/* A symlink's target (by-number's): 0, ENOENT when gone, EINVAL when ino
- * is no symlink. */
+/* A symlink's target (by-number's; a function of its inode's key): 0,
+ * ESTALE for an inode not known, EINVAL when ino is no symlink. */
 int fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t size);
 
 /* A name the kernel may have cached: parent directory, name, inode. */

@@ -68,7 +68,7 @@ static int each_line(const struct blob *month, int (*line)(void *ctx, json_t *ob
 			size_t len;
 			const char *text = numtext_rewrite(pending.data ? pending.data : "", pending.len,
 							   &owned, &len);
-			json_t *obj = text ? json_loadb(text, len, 0, NULL) : NULL;
+			json_t *obj = text ? json_loadb(text, len, JSON_ALLOW_NUL, NULL) : NULL;
 			free(owned);
 			rc = !text ? ENOMEM : json_is_object(obj) ? line(ctx, obj) : EBADMSG;
 			json_decref(obj);

@@ -21,7 +21,9 @@
 /* The CSV of month (a blob of JSON Lines), dated mtime: in memory, or
  * past BLOB_MEMORY_MAX in an unlinked file in spill_dir (-1: memory only).
  * 0, ENOMEM, EIO (the month or the file could not be read or written), or
- * EBADMSG (a line that is no JSON object: never one sepayfs wrote). */
+ * EBADMSG (a line that is no JSON object, never one sepayfs wrote, or more
+ * than 64 fields of names this program does not know: a CSV that left
+ * some out would be a silent gap). */
 int monthcsv_build(const struct blob *month, int spill_dir, struct timespec mtime,
 		   struct blob **out);
 

@@ -57,7 +57,7 @@ static json_t *read_row(const struct blob *file)
 	char *owned = NULL;
 	size_t n;
 	const char *text = numtext_rewrite(file->bytes, file->v.len, &owned, &n);
-	json_t *row = text ? json_loadb(text, n, 0, NULL) : NULL;
+	json_t *row = text ? json_loadb(text, n, JSON_ALLOW_NUL, NULL) : NULL;
 	free(owned);
 	return row;
 }
@@ -106,7 +106,7 @@ uint64_t views_name_cookie(const char *name)
 bool views_safe_name(const char *s)
 {
 	size_t n = strlen(s);
-	if (n == 0 || n > 40 || s[0] == '.')
+	if (n == 0 || n > 40 || s[0] == '.' || s[0] == '-')
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
@@ -247,7 +247,8 @@ bool views_links_finish(struct number_builder *b, struct number_links *out)
 	memset(out, 0, sizeof(*out));
 	struct candidate *c = b->candidates;
 	size_t n = b->count;
-	qsort(c, n, sizeof(*c), by_number);
+	if (n)
+		qsort(c, n, sizeof(*c), by_number);
 	for (size_t i = 0; i + 1 < n; i++)
 		if (strcmp(c[i].number, c[i + 1].number) == 0)
 			c[i].shared = c[i + 1].shared = true;
@@ -260,10 +261,10 @@ bool views_links_finish(struct number_builder *b, struct number_links *out)
 	for (size_t i = 0; i < n; i++) {
 		struct number_link *l = &out->links[out->count];
 		const char *code = b->codes[c[i].code];
-		if (c[i].shared)
-			snprintf(l->name, sizeof(l->name), "%s-%s", code, c[i].number);
-		else
-			snprintf(l->name, sizeof(l->name), "%s", c[i].number);
+		int w = c[i].shared ? snprintf(l->name, sizeof(l->name), "%s-%s", code, c[i].number)
+				    : snprintf(l->name, sizeof(l->name), "%s", c[i].number);
+		if (w < 0 || (size_t)w >= sizeof(l->name))
+			l->name[0] = '\0'; /* too long: no safe name */
 		describe(&c[i], what, sizeof(what));
 		if (c[i].shared && !code[0]) {
 			log_warn("by-number: %s: its number is another's too, and no bank code "
@@ -280,7 +281,8 @@ bool views_links_finish(struct number_builder *b, struct number_links *out)
 		out->count++;
 	}
 	views_links_abort(b);
-	qsort(out->links, out->count, sizeof(*out->links), by_cookie);
+	if (out->count)
+		qsort(out->links, out->count, sizeof(*out->links), by_cookie);
 	/* A name still shared (same bank, same number), or two names of one
 	 * cookie: neither can be told apart by a reader, so both go. */
 	size_t kept = 0;

@@ -49,7 +49,7 @@ struct number_links {
  * (subs[i] for list->entries[i], NULL when not held).  A number two
  * objects share is shown as "<bank code>-<number>" for each; a name that
  * is not safe as a file name (letters, digits, '.', '-', '_', not first a
- * '.', at most 40 bytes), or still shared, is left out with a log line.
+ * '.' or a '-', at most 40 bytes), or still shared, is left out with a log line.
  * false on ENOMEM. */
 bool views_number_links(const struct snapshot *list, struct snapshot *const *subs,
 			struct number_links *out);
@@ -72,7 +72,7 @@ bool views_links_finish(struct number_builder *b, struct number_links *out);
 void views_links_abort(struct number_builder *b);
 void views_number_links_release(struct number_links *links);
 /* A name by-number may show: letters, digits, '.', '-', '_', not first a
- * '.', 1 to 40 bytes. */
+ * '.' nor a '-', 1 to 40 bytes. */
 bool views_safe_name(const char *name);
 uint64_t views_name_cookie(const char *name);
 const struct number_link *views_find_name(const struct number_links *links, const char *name);

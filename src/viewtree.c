@@ -113,7 +113,7 @@ static bool memo_of_list(struct viewtree *vt, const struct snapshot *list)
  * listings of `sources`, unless it was built from the same ones; takes b
  * and sources. */
 static int keep_links(struct viewtree *vt, const struct snapshot *list,
-		      struct number_builder *b, struct view_source *sources)
+		      struct number_builder *b, struct view_source *sources, bool every)
 {
 	pthread_mutex_lock(&vt->lock);
 	bool same = vt->links_subs && same_source(vt->links_list, source_of(list));
@@ -136,8 +136,33 @@ static int keep_links(struct viewtree *vt, const struct snapshot *list,
 	vt->links = built;
 	vt->links_list = source_of(list);
 	vt->links_subs = sources;
+	vt->links_every = every;
 	pthread_mutex_unlock(&vt->lock);
 	return 0;
+}
+
+/* Whether the names were built from this listing and every account's
+ * sub-accounts, each still fresh and the same fetch: nothing to ask or
+ * rebuild. */
+static bool every_still_fresh(struct viewtree *vt, const struct snapshot *list)
+{
+	pthread_mutex_lock(&vt->lock);
+	bool same = vt->links_subs && vt->links_every &&
+		    same_source(vt->links_list, source_of(list));
+	struct view_source *sources = NULL;
+	if (same && (sources = malloc((list->count ? list->count : 1) * sizeof(*sources))))
+		memcpy(sources, vt->links_subs, list->count * sizeof(*sources));
+	pthread_mutex_unlock(&vt->lock);
+	if (!sources)
+		return false;
+	for (size_t i = 0; same && i < list->count; i++) {
+		struct obj_key key = { OBJ_SUB_LIST, list->entries[i].id, 0 };
+		struct snapshot *s = cache_peek(vt->cache, &key, true);
+		same = s && same_source(source_of(s), sources[i]);
+		snapshot_unref(s);
+	}
+	free(sources);
+	return same;
 }
 
 /* Gathers the names of list and its accounts' sub-accounts, one listing
@@ -166,7 +191,7 @@ static int gather_links(struct viewtree *vt, const struct snapshot *list,
 			return ENOMEM;
 		}
 	}
-	return keep_links(vt, list, &b, sources);
+	return keep_links(vt, list, &b, sources, from == VIEW_LINKS_EVERY);
 }
 
 /* Makes the memo fit `from`. */
@@ -183,8 +208,10 @@ static int ensure_links(struct viewtree *vt, enum view_links_from from)
 	if (rc)
 		return rc;
 	/* Built from this listing with every account's sub-accounts (or those
-	 * held then): a lookup must not rebuild it from fewer. */
-	if (!(from == VIEW_LINKS_HELD && memo_of_list(vt, list)))
+	 * held then): a lookup must not rebuild it from fewer; nor a name
+	 * missing (a file manager's probe) rebuild what nothing changed. */
+	if (!(from == VIEW_LINKS_HELD && memo_of_list(vt, list)) &&
+	    !(from == VIEW_LINKS_EVERY && every_still_fresh(vt, list)))
 		rc = gather_links(vt, list, from);
 	snapshot_unref(list);
 	return rc;
@@ -329,6 +356,29 @@ struct blob *viewtree_totals(struct viewtree *vt, int64_t account, int32_t since
 			slot = &vt->totals[i];
 	blob_unref(slot->csv);
 	*slot = (struct totals_slot){ account, from, blob_ref(b), ++vt->csv_clock };
+	pthread_mutex_unlock(&vt->lock);
+	return b;
+}
+
+struct blob *viewtree_totals_latest(struct viewtree *vt, int64_t account)
+{
+	struct totals_slot *latest = NULL;
+	pthread_mutex_lock(&vt->lock);
+	for (size_t i = 0; i < VIEWTREE_CSV_SLOTS; i++)
+		if (vt->totals[i].csv && vt->totals[i].account == account &&
+		    (!latest || vt->totals[i].used > latest->used))
+			latest = &vt->totals[i];
+	struct blob *b = latest ? blob_ref(latest->csv) : NULL;
+	pthread_mutex_unlock(&vt->lock);
+	return b;
+}
+
+struct blob *viewtree_csv_kept_as(struct viewtree *vt, int64_t account, int32_t month,
+				  const struct version *v)
+{
+	pthread_mutex_lock(&vt->lock);
+	struct csv_slot *slot = csv_slot_of(vt, account, month);
+	struct blob *b = slot && version_same_bytes(&slot->csv->v, v) ? blob_ref(slot->csv) : NULL;
 	pthread_mutex_unlock(&vt->lock);
 	return b;
 }

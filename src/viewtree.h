@@ -22,7 +22,7 @@ struct view_source {
 
 /* Months as CSV kept at most (each in memory up to BLOB_MEMORY_MAX,
  * beyond it in a file): the ones being read. */
-#define VIEWTREE_CSV_SLOTS 4
+#define VIEWTREE_CSV_SLOTS 8
 
 struct csv_slot {
 	int64_t account;
@@ -51,6 +51,7 @@ struct viewtree {
 	struct view_source links_list;  /* the account listing, and the */
 	struct view_source *links_subs; /* sub-account listings, by entry */
 	struct number_links links;      /* built from them */
+	bool links_every;               /* with every account's sub-accounts */
 };
 
 void viewtree_init(struct viewtree *vt, struct cache *cache, int spill_dir);
@@ -96,6 +97,11 @@ struct blob *viewtree_csv_kept(struct viewtree *vt, int64_t account, int32_t mon
 struct blob *viewtree_totals(struct viewtree *vt, int64_t account, int32_t since,
 			     struct blob *const *months, size_t n, int *rc);
 
+/* The totals.csv made last for the account (a reference), or NULL. */
+struct blob *viewtree_totals_latest(struct viewtree *vt, int64_t account);
+/* A month's CSV kept with these bytes (a reference), or NULL. */
+struct blob *viewtree_csv_kept_as(struct viewtree *vt, int64_t account, int32_t month,
+				  const struct version *v);
 /* A totals.csv kept with these bytes (a reference), or NULL: an open file
  * reads the version it opened while a newer one is made. */
 struct blob *viewtree_totals_kept(struct viewtree *vt, int64_t account, const struct version *v);
