@@ -64,6 +64,12 @@ run cat accounts/19/info.json
 run ls -l accounts/19/sub-accounts
 first_sub=$(ls accounts/19/sub-accounts | head -n 1)
 [ -z "$first_sub" ] || run cat "accounts/19/sub-accounts/$first_sub"
-run grep -rl 0071000888888 .
+run grep -rl 0071000888888 accounts
+# The views: balances, accounts by their number, the company's months.
+run ls
+run column -s, -t balances.csv
+run ls -l by-number
+run ls transactions
+run cat accounts/19/transactions/totals.csv
 echo "Mounted the mock API ($url) at $mnt."
 echo "Browse it with ls, cat, grep; stop with: contrib/demo.sh stop"

@@ -46,10 +46,11 @@ sources_of() {
 	cache_entry) echo "diskformat.c snapshot.c strbuf.c scrubbing_alloc.c" ;;
 	dates) echo "months.c" ;;
 	login) echo "login_callback.c login_pkce.c login_text.c strbuf.c scrubbing_alloc.c" ;;
+	csv) echo "csv.c views.c monthcsv.c monthbuild.c months.c render.c numtext.c snapshot.c log.c strbuf.c scrubbing_alloc.c" ;;
 	esac
 }
 
-targets="page render numtext names retry_after token cache_entry dates login"
+targets="page render numtext names retry_after token cache_entry dates login csv"
 
 for t in $targets; do
 	srcs=

@@ -11,5 +11,5 @@ apt-get update
 apt-get install -y --no-install-recommends \
 	ca-certificates gcc libc6-dev pkg-config meson ninja-build \
 	fuse3 libfuse3-dev libcurl4-openssl-dev libssl-dev libjansson-dev \
-	python3 python3-pytest curl tar grep findutils rsync restic borgbackup faketime \
+	python3 python3-pytest curl tar grep findutils bsdextrautils rsync restic borgbackup faketime \
 	clang libclang-rt-14-dev valgrind mandoc man-db groff-base

@@ -27,7 +27,10 @@
 #include <unistd.h>
 
 #define MAGIC "SEPAYFS\n"
-/* 4: an account's objects carry their list item's hash (follows) and an
+/* 5: an account listing holds each account's row (views.h).  A listing of
+ * 4 or older with entries and no file among them is an account listing
+ * without rows: outdated, as below, so the views are never empty for it.
+ * 4: an account's objects carry their list item's hash (follows) and an
  * account listing each item's, so freshness can follow the list.
  * 3: numbers as the API wrote them (numtext.h).  An entry of 3 has good
  * bytes and version records, without those hashes.  An entry of 2 has the
@@ -35,7 +38,8 @@
  * may be what this version no longer renders (2705000.0 for 2705000.00):
  * it is read as outdated, never fresh, so the next look fetches again and
  * unchanged files keep their mtime and inode. */
-#define FORMAT_VERSION 4u
+#define FORMAT_VERSION 5u
+#define FIRST_ACCOUNT_ROWS 5u
 #define FIRST_CURRENT_BYTES 3u
 #define OLDEST_VERSION 2u
 #define FLAG_FILE 1u
@@ -317,6 +321,14 @@ static struct blob *take_file(struct reader *r)
 	return b;
 }
 
+static bool any_file(const struct snapshot *s)
+{
+	for (size_t i = 0; i < s->count; i++)
+		if (s->entries[i].file)
+			return true;
+	return false;
+}
+
 static struct snapshot *read_entry(struct reader *r, const struct obj_key *key, uint64_t identity)
 {
 	r->sum = HASH_BYTES_START;
@@ -340,6 +352,7 @@ static struct snapshot *read_entry(struct reader *r, const struct obj_key *key, 
 	    (has_file && count))
 		return NULL;
 	struct snapshot *s;
+	bool rowless = false;
 	if (has_file) {
 		struct blob *f = take_file(r);
 		s = f ? snapshot_new_file(f) : NULL;
@@ -364,6 +377,8 @@ static struct snapshot *read_entry(struct reader *r, const struct obj_key *key, 
 			s->entries[s->count - 1].item_hash = item_hash;
 			previous = id;
 		}
+		if (s && version < FIRST_ACCOUNT_ROWS && s->count && !any_file(s))
+			rowless = true;
 		if (s && !snapshot_listing_finish(s)) {
 			snapshot_unref(s);
 			s = NULL;
@@ -381,7 +396,7 @@ static struct snapshot *read_entry(struct reader *r, const struct obj_key *key, 
 		s->fetched = (struct timespec){ fsec, fnsec };
 		s->since = (int32_t)since;
 		s->follows = follows;
-		s->outdated = version < FIRST_CURRENT_BYTES;
+		s->outdated = version < FIRST_CURRENT_BYTES || rowless;
 	}
 	return s;
 }

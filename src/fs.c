@@ -5,6 +5,7 @@
 #include "log.h"
 #include "months.h"
 #include "objects.h"
+#include "transactions.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -22,6 +23,7 @@ int fs_init(struct fs *fs, const struct fs_config *cfg, struct cache *cache)
 	if (!fs->cfg.base_time.tv_sec)
 		fs->cfg.base_time = clock_wall();
 	pthread_mutex_init(&fs->walk_lock, NULL);
+	viewtree_init(&fs->views, cache, cfg->objects ? cfg->objects->room.spill_dir : -1);
 	fs->inodes = inodes_new();
 	if (!fs->inodes)
 		return ENOMEM;
@@ -35,13 +37,22 @@ void fs_destroy(struct fs *fs)
 	cache_on_replace(fs->cache, NULL, NULL);
 	inodes_free(fs->inodes);
 	fs->inodes = NULL;
+	viewtree_destroy(&fs->views);
 	pthread_mutex_destroy(&fs->walk_lock);
 }
 
 static bool is_dir_kind(int kind)
 {
 	return kind == NODE_ROOT || kind == NODE_ACCOUNTS || kind == NODE_ACCOUNT ||
-	       kind == NODE_SUBS || kind == NODE_TX_DIR;
+	       kind == NODE_SUBS || kind == NODE_TX_DIR || kind == NODE_BY_NUMBER;
+}
+
+/* A symlink shows its target: its size, and a number from its key alone
+ * (the key is the target). */
+static void link_target(const struct obj_key *node, char *buf, size_t size)
+{
+	struct number_link l = { .account = node->a, .sub = node->b };
+	views_link_target(&l, buf, size);
 }
 
 static void stat_fill(const struct fs *fs, struct stat *st, int kind, uint64_t ino,
@@ -55,6 +66,11 @@ static void stat_fill(const struct fs *fs, struct stat *st, int kind, uint64_t i
 	if (is_dir_kind(kind)) {
 		st->st_mode = S_IFDIR | fs->cfg.dir_mode;
 		st->st_nlink = dir_nlink;
+		st->st_mtim = dir_mtime;
+	} else if (kind == NODE_NUMBER_LINK) {
+		st->st_mode = S_IFLNK | 0777;
+		st->st_nlink = 1;
+		st->st_size = (off_t)file->len;
 		st->st_mtim = dir_mtime;
 	} else {
 		st->st_mode = S_IFREG | fs->cfg.file_mode;
@@ -84,7 +100,7 @@ static int dir_attrs(struct fs *fs, const struct obj_key *node, bool refresh,
 	struct obj_key listing;
 	switch (node->kind) {
 	case NODE_ROOT:
-		*nlink = 3; /* accounts */
+		*nlink = 5; /* accounts, by-number, transactions */
 		return 0;
 	case NODE_ACCOUNT:
 		*nlink = 4; /* sub-accounts, transactions */
@@ -93,6 +109,10 @@ static int dir_attrs(struct fs *fs, const struct obj_key *node, bool refresh,
 		*mtime = (struct timespec){ month_start(month_of_time((time_t)clock_wall_s())), 0 };
 		return 0;
 	case NODE_ACCOUNTS:
+	case NODE_BY_NUMBER:
+		/* by-number's mtime is the listing's: what the folder shows of
+		 * sub-accounts depends on which listings are held, and a
+		 * backup must see the same folder whatever was read before. */
 		listing = (struct obj_key){ OBJ_ACCOUNT_LIST, 0, 0 };
 		break;
 	case NODE_SUBS:
@@ -125,6 +145,12 @@ static int dir_attrs(struct fs *fs, const struct obj_key *node, bool refresh,
 static struct obj_key object_of(const struct obj_key *file_node)
 {
 	switch (file_node->kind) {
+	case NODE_BALANCES:
+		return (struct obj_key){ OBJ_ACCOUNT_LIST, 0, 0 };
+	case NODE_TX_CSV:
+		return (struct obj_key){ OBJ_TX_MONTH, file_node->a, file_node->b };
+	case NODE_TOTALS:
+		return (struct obj_key){ OBJ_TX_RANGE, file_node->a, 0 };
 	case NODE_INFO:
 		return (struct obj_key){ OBJ_ACCOUNT, file_node->a, 0 };
 	case NODE_TX_MONTH:
@@ -134,28 +160,72 @@ static struct obj_key object_of(const struct obj_key *file_node)
 	}
 }
 
-/* The blob a file node names in a snapshot of its object, or NULL. */
-static struct blob *file_in(const struct snapshot *s, const struct obj_key *node)
+/* The blob a file node shows from a snapshot of its object (a reference),
+ * or NULL. */
+static struct blob *file_in(struct fs *fs, struct snapshot *s, const struct obj_key *node)
 {
+	if (node->kind == NODE_BALANCES)
+		return viewtree_balances_of(&fs->views, s);
+	if (node->kind == NODE_TOTALS)
+		return NULL; /* made of many months: totals_content */
+	if (node->kind == NODE_TX_CSV) {
+		int rc;
+		return s->file ? viewtree_month_csv(&fs->views, node->a, (int32_t)node->b, s->file,
+						    &rc) : NULL;
+	}
 	if (node->kind != NODE_SUB_FILE)
-		return s->file;
+		return s->file ? blob_ref(s->file) : NULL;
 	const struct listing_entry *e = snapshot_find(s, node->b);
-	return e ? e->file : NULL;
+	return e && e->file ? blob_ref(e->file) : NULL;
+}
+
+static int32_t account_since(struct fs *fs, int64_t account, int32_t now);
+
+/* totals.csv: every month of the account shown, asked as one range where
+ * not fresh, summed. */
+static int totals_content(struct fs *fs, int64_t account, struct blob **out)
+{
+	int32_t now = month_of_time((time_t)clock_wall_s());
+	int32_t since = account_since(fs, account, now);
+	if (month_count(since, now) > TX_RANGE_MAX_MONTHS)
+		since = month_add(now, 1 - TX_RANGE_MAX_MONTHS);
+	struct obj_key range = { OBJ_TX_RANGE, account, 0 };
+	struct snapshot *s;
+	if (cache_get(fs->cache, &range, &s) == 0) /* else each month asks alone */
+		snapshot_unref(s);
+	size_t n = (size_t)month_count(since, now);
+	struct blob **months = calloc(n, sizeof(*months));
+	int rc = months ? 0 : ENOMEM;
+	for (size_t i = 0; !rc && i < n; i++) {
+		struct obj_key key = { OBJ_TX_MONTH, account, month_add(since, (int32_t)i) };
+		if ((rc = cache_get(fs->cache, &key, &s)))
+			break;
+		months[i] = s->file ? blob_ref(s->file) : NULL;
+		rc = months[i] ? 0 : EIO;
+		snapshot_unref(s);
+	}
+	if (!rc && !(*out = viewtree_totals(&fs->views, account, since, months, n, &rc)))
+		rc = rc ? rc : ENOMEM;
+	for (size_t i = 0; months && i < n; i++)
+		blob_unref(months[i]);
+	free(months);
+	return rc;
 }
 
 /* The bytes of a file node, fetched if needed. */
 static int file_content(struct fs *fs, const struct obj_key *node, struct blob **out)
 {
+	if (node->kind == NODE_TOTALS)
+		return totals_content(fs, node->a, out);
 	struct snapshot *s;
 	struct obj_key obj = object_of(node);
 	int rc = cache_get(fs->cache, &obj, &s);
 	if (rc)
 		return rc;
-	struct blob *b = file_in(s, node);
-	if (b)
-		*out = blob_ref(b);
+	*out = file_in(fs, s, node);
 	snapshot_unref(s);
-	return b ? 0 : ENOENT;
+	return *out ? 0 : node->kind == NODE_BALANCES ? ENOMEM : node->kind == NODE_TX_CSV ? EIO
+							       : ENOENT;
 }
 
 static int dir_stat(struct fs *fs, const struct obj_key *node, uint64_t ino, bool refresh,
@@ -190,6 +260,14 @@ static int account_exists(struct fs *fs, int64_t id)
 
 static int32_t account_since(struct fs *fs, int64_t account, int32_t now)
 {
+	if (account == TX_COMPANY) {
+		/* The company's first month is its oldest account's: the
+		 * listing says, asked when not held. */
+		struct obj_key list_key = { OBJ_ACCOUNT_LIST, 0, 0 };
+		struct snapshot *list;
+		if (cache_get(fs->cache, &list_key, &list) == 0)
+			snapshot_unref(list);
+	}
 	return objects_account_since(fs->cfg.objects, account, now);
 }
 
@@ -237,10 +315,27 @@ static int child_key(struct fs *fs, const struct obj_key *parent, const char *na
 	int64_t id;
 	switch (parent->kind) {
 	case NODE_ROOT:
-		if (strcmp(name, "accounts") != 0)
+		if (strcmp(name, "accounts") == 0)
+			*child = (struct obj_key){ NODE_ACCOUNTS, 0, 0 };
+		else if (strcmp(name, "balances.csv") == 0)
+			*child = (struct obj_key){ NODE_BALANCES, 0, 0 };
+		else if (strcmp(name, "by-number") == 0)
+			*child = (struct obj_key){ NODE_BY_NUMBER, 0, 0 };
+		else if (strcmp(name, "transactions") == 0)
+			*child = (struct obj_key){ NODE_TX_DIR, TX_COMPANY, 0 };
+		else
 			return ENOENT;
-		*child = (struct obj_key){ NODE_ACCOUNTS, 0, 0 };
-		return 0;
+		/* The company's months follow the company range's own verdict. */
+		return child->kind == NODE_TX_DIR && tx_forbidden(fs, TX_COMPANY) ? EPERM : 0;
+	case NODE_BY_NUMBER: {
+		if (!views_safe_name(name))
+			return ENOENT; /* never one of its names: no request */
+		struct number_link link;
+		int rc = viewtree_find(&fs->views, name, &link);
+		if (rc == 0)
+			*child = (struct obj_key){ NODE_NUMBER_LINK, link.account, link.sub };
+		return rc;
+	}
 	case NODE_ACCOUNTS:
 		if (!name_parse_id(name, &id))
 			return ENOENT;
@@ -264,12 +359,20 @@ static int child_key(struct fs *fs, const struct obj_key *parent, const char *na
 		return 0;
 	case NODE_TX_DIR: {
 		int32_t month, now = month_of_time((time_t)clock_wall_s());
-		if (!name_parse_month_file(name, &month) || month > now)
+		bool csv = false;
+		if (strcmp(name, "totals.csv") == 0) {
+			*child = (struct obj_key){ NODE_TOTALS, parent->a, 0 };
+			return tx_forbidden(fs, parent->a) ? EPERM : 0;
+		}
+		if (!name_parse_month_file(name, &month) &&
+		    !(fs->cfg.csv && (csv = name_parse_month_csv(name, &month))))
+			return ENOENT;
+		if (month > now)
 			return ENOENT;
 		int32_t since = account_since(fs, parent->a, now);
 		if (month < since)
 			return ENOENT;
-		*child = (struct obj_key){ NODE_TX_MONTH, parent->a, month };
+		*child = (struct obj_key){ csv ? NODE_TX_CSV : NODE_TX_MONTH, parent->a, month };
 		if (tx_walked(fs, parent->a)) {
 			/* A walk through the folder: its whole history in one
 			 * range (a few pages), instead of a request a month.
@@ -278,7 +381,8 @@ static int child_key(struct fs *fs, const struct obj_key *parent, const char *na
 			struct snapshot *s;
 			if (cache_get(fs->cache, &range, &s) == 0)
 				snapshot_unref(s);
-			readahead_visit(fs->readahead, parent->a, READAHEAD_MONTHS);
+			if (parent->a != TX_COMPANY)
+				readahead_visit(fs->readahead, parent->a, READAHEAD_MONTHS);
 		}
 		/* A settled month is held for weeks: whether the account's
 		 * transactions may still be read is asked again once per TTL
@@ -295,6 +399,14 @@ static int child_key(struct fs *fs, const struct obj_key *parent, const char *na
 	}
 }
 
+static void link_stat(struct fs *fs, const struct obj_key *node, uint64_t ino, struct stat *st)
+{
+	char target[128];
+	link_target(node, target, sizeof(target));
+	struct version v = { .len = strlen(target) };
+	stat_fill(fs, st, node->kind, ino, &v, fs->cfg.base_time, 1);
+}
+
 int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 {
 	struct obj_key parent_key, child;
@@ -303,6 +415,11 @@ int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 	int rc = child_key(fs, &parent_key, name, &child);
 	if (rc)
 		return rc;
+	if (child.kind == NODE_NUMBER_LINK) {
+		uint64_t ino = inodes_get(fs->inodes, &child, NULL);
+		link_stat(fs, &child, ino, st);
+		return ino ? 0 : ENOMEM;
+	}
 	if (is_dir_kind(child.kind)) {
 		/* The reply carries the directory's attributes, and the kernel
 		 * trusts them for a TTL: a listing past its TTL is asked again
@@ -334,6 +451,10 @@ int fs_getattr(struct fs *fs, uint64_t ino, struct stat *st)
 	struct obj_key node;
 	if (!inodes_key(fs->inodes, ino, &node))
 		return ESTALE;
+	if (node.kind == NODE_NUMBER_LINK) {
+		link_stat(fs, &node, ino, st);
+		return 0;
+	}
 	if (is_dir_kind(node.kind)) {
 		if (node.kind == NODE_TX_DIR && tx_forbidden(fs, node.a))
 			return EPERM; /* as its lookup says: the kernel's listing goes */
@@ -434,8 +555,12 @@ static bool emit(struct emitter *em, const char *name, const struct obj_key *key
 		d.has_content = true;
 	}
 	d.st.st_ino = inodes_peek(em->fs->inodes, key, file ? &file->v : NULL);
-	d.st.st_mode = is_dir_kind(key->kind) ? S_IFDIR : S_IFREG;
-	if (want_attrs && file) {
+	d.st.st_mode = is_dir_kind(key->kind) ? S_IFDIR
+		       : key->kind == NODE_NUMBER_LINK ? S_IFLNK : S_IFREG;
+	if (want_attrs && key->kind == NODE_NUMBER_LINK) {
+		link_stat(em->fs, key, d.st.st_ino, &d.st);
+		d.has_attr = true;
+	} else if (want_attrs && file) {
 		stat_fill(em->fs, &d.st, key->kind, d.st.st_ino, &file->v, em->fs->cfg.base_time, 0);
 		d.has_attr = true;
 	} else if (want_attrs && is_dir_kind(key->kind)) {
@@ -451,30 +576,46 @@ static struct obj_key parent_of(const struct obj_key *node)
 	switch (node->kind) {
 	case NODE_ACCOUNT:
 		return (struct obj_key){ NODE_ACCOUNTS, 0, 0 };
+	case NODE_TX_DIR:
+		if (node->a == TX_COMPANY)
+			return (struct obj_key){ NODE_ROOT, 0, 0 };
+		return (struct obj_key){ NODE_ACCOUNT, node->a, 0 };
 	case NODE_INFO:
 	case NODE_SUBS:
-	case NODE_TX_DIR:
 		return (struct obj_key){ NODE_ACCOUNT, node->a, 0 };
 	case NODE_SUB_FILE:
 		return (struct obj_key){ NODE_SUBS, node->a, 0 };
 	case NODE_TX_MONTH:
+	case NODE_TX_CSV:
+	case NODE_TOTALS:
 		return (struct obj_key){ NODE_TX_DIR, node->a, 0 };
+	case NODE_NUMBER_LINK:
+		return (struct obj_key){ NODE_BY_NUMBER, 0, 0 };
 	default:
 		return (struct obj_key){ NODE_ROOT, 0, 0 };
 	}
 }
 
-/* The name a node has in its parent ("" for the root). */
-static void node_name(const struct obj_key *node, char name[NAME_MAX_ID_FILE])
+/* The name a node has in its parent ("" for the root, or a link no longer
+ * named). */
+static void node_name(struct fs *fs, const struct obj_key *node, char name[FS_NAME_MAX])
 {
 	switch (node->kind) {
-	case NODE_ACCOUNTS: snprintf(name, NAME_MAX_ID_FILE, "accounts"); break;
+	case NODE_BALANCES: snprintf(name, FS_NAME_MAX, "balances.csv"); break;
+	case NODE_BY_NUMBER: snprintf(name, FS_NAME_MAX, "by-number"); break;
+	case NODE_NUMBER_LINK:
+		if (!viewtree_name_of(&fs->views, node->a, node->b, name))
+			name[0] = '\0';
+		break;
+	case NODE_ACCOUNTS: snprintf(name, FS_NAME_MAX, "accounts"); break;
 	case NODE_ACCOUNT: name_format_id(name, node->a, false); break;
-	case NODE_INFO: snprintf(name, NAME_MAX_ID_FILE, "info.json"); break;
-	case NODE_SUBS: snprintf(name, NAME_MAX_ID_FILE, "sub-accounts"); break;
+	case NODE_INFO: snprintf(name, FS_NAME_MAX, "info.json"); break;
+	case NODE_SUBS: snprintf(name, FS_NAME_MAX, "sub-accounts"); break;
 	case NODE_SUB_FILE: name_format_id(name, node->b, true); break;
-	case NODE_TX_DIR: snprintf(name, NAME_MAX_ID_FILE, "transactions"); break;
+	case NODE_TX_DIR: snprintf(name, FS_NAME_MAX, "transactions"); break;
 	case NODE_TX_MONTH: name_format_month_file(name, (int32_t)node->b); break;
+	case NODE_TX_CSV: name_format_month_csv(name, (int32_t)node->b); break;
+	case NODE_TOTALS: snprintf(name, FS_NAME_MAX, "totals.csv"); break;
 	default: name[0] = '\0';
 	}
 }
@@ -488,13 +629,14 @@ static int emit_listing(struct emitter *em, const struct obj_key *node, off_t co
 	int rc = cache_get(em->fs->cache, &key, &s);
 	if (rc)
 		return rc;
-	char name[NAME_MAX_ID_FILE];
+	char name[FS_NAME_MAX];
 	for (size_t i = first_entry_from(s, cookie); i < s->count; i++) {
 		const struct listing_entry *e = &s->entries[i];
 		struct obj_key child = { subs ? NODE_SUB_FILE : NODE_ACCOUNT,
 					 subs ? node->a : e->id, subs ? e->id : 0 };
 		name_format_id(name, e->id, subs);
-		if (!emit(em, name, &child, e->file, true, cookie_after_id(e->id)))
+		/* An account's row is the views', not the directory's content. */
+		if (!emit(em, name, &child, subs ? e->file : NULL, true, cookie_after_id(e->id)))
 			break;
 	}
 	snapshot_unref(s);
@@ -508,25 +650,90 @@ static int emit_months(struct emitter *em, const struct obj_key *node, off_t coo
 	if (tx_forbidden(em->fs, node->a))
 		return EPERM;
 	tx_note_listed(em->fs, node->a);
-	readahead_visit(em->fs->readahead, node->a, READAHEAD_MONTHS);
+	if (node->a != TX_COMPANY) /* read-ahead follows the accounts' walk */
+		readahead_visit(em->fs->readahead, node->a, READAHEAD_MONTHS);
 	int32_t now = month_of_time((time_t)clock_wall_s());
 	int32_t month = account_since(em->fs, node->a, now);
-	int64_t after;
-	if (cookie_follows_id(cookie, &after))
-		while (month <= now && month <= after)
-			month = month_add(month, 1);
-	char name[NAME_MAX_ID_FILE];
+	/* Cookies: totals.csv follows id 0 (cookie 3), a month's .jsonl id
+	 * 2 * month, its .csv 2 * month + 1. */
+	struct obj_key totals = { NODE_TOTALS, node->a, 0 };
+	if (before_fixed(cookie, 3) && !emit(em, "totals.csv", &totals, NULL, false, 3))
+		return 0;
+	int64_t after = -1;
+	cookie_follows_id(cookie, &after);
+	char name[FS_NAME_MAX];
 	for (; month <= now; month = month_add(month, 1)) {
-		struct obj_key child = { NODE_TX_MONTH, node->a, month };
-		struct obj_key obj = { OBJ_TX_MONTH, node->a, month };
-		struct snapshot *s = cache_peek(em->fs->cache, &obj, true);
-		name_format_month_file(name, month);
-		bool more = emit(em, name, &child, s ? s->file : NULL, s != NULL,
-				 cookie_after_id(month));
+		int64_t slot = (int64_t)month * 2;
+		if (slot + 1 <= after)
+			continue;
+		if (slot > after) {
+			struct obj_key child = { NODE_TX_MONTH, node->a, month };
+			struct obj_key obj = { OBJ_TX_MONTH, node->a, month };
+			struct snapshot *s = cache_peek(em->fs->cache, &obj, true);
+			name_format_month_file(name, month);
+			bool more = emit(em, name, &child, s ? s->file : NULL, s != NULL,
+					 cookie_after_id(slot));
+			snapshot_unref(s);
+			if (!more)
+				break;
+		}
+		if (em->fs->cfg.csv) {
+			/* Its size is known once made: looked up, it is. */
+			struct obj_key csv = { NODE_TX_CSV, node->a, month };
+			name_format_month_csv(name, month);
+			if (!emit(em, name, &csv, NULL, false, cookie_after_id(slot + 1)))
+				break;
+		}
+	}
+	return 0;
+}
+
+static void emit_root(struct emitter *em, off_t cookie)
+{
+	struct obj_key accounts = { NODE_ACCOUNTS, 0, 0 };
+	struct obj_key balances = { NODE_BALANCES, 0, 0 };
+	struct obj_key by_number = { NODE_BY_NUMBER, 0, 0 };
+	if (before_fixed(cookie, 3) && !emit(em, "accounts", &accounts, NULL, true, 3))
+		return;
+	if (before_fixed(cookie, 4)) {
+		/* Its size is known when the listing is in memory. */
+		struct obj_key list_key = { OBJ_ACCOUNT_LIST, 0, 0 };
+		struct snapshot *s = cache_peek(em->fs->cache, &list_key, true);
+		struct blob *csv = s ? viewtree_balances_of(&em->fs->views, s) : NULL;
+		bool more = emit(em, "balances.csv", &balances, csv, csv != NULL, 4);
+		blob_unref(csv);
 		snapshot_unref(s);
 		if (!more)
+			return;
+	}
+	if (before_fixed(cookie, 5) && !emit(em, "by-number", &by_number, NULL, true, 5))
+		return;
+	struct obj_key company = { NODE_TX_DIR, TX_COMPANY, 0 };
+	if (before_fixed(cookie, 6))
+		emit(em, "transactions", &company, NULL, true, 6);
+}
+
+/* by-number: every account's sub-accounts are read (a request each where
+ * not fresh), so its names never depend on what was read before.  Cookies
+ * are hashes of the names, entries in their order. */
+static int emit_links(struct emitter *em, off_t cookie)
+{
+	/* Read on from a cookie: the names the listing began with, not every
+	 * account's sub-accounts again (some may have left memory since).  A
+	 * call fills one buffer: a few hundred names at most. */
+	struct number_links links;
+	uint64_t after = cookie > 0 ? (uint64_t)cookie : 0;
+	int rc = viewtree_links(&em->fs->views, cookie < 3 ? VIEW_LINKS_EVERY : VIEW_LINKS_LAST,
+				after, 512, &links);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < links.count; i++) {
+		const struct number_link *l = &links.links[i];
+		struct obj_key child = { NODE_NUMBER_LINK, l->account, l->sub };
+		if (!emit(em, l->name, &child, NULL, true, (off_t)l->cookie))
 			break;
 	}
+	views_number_links_release(&links);
 	return 0;
 }
 
@@ -544,12 +751,11 @@ int fs_readdir(struct fs *fs, uint64_t ino, off_t cookie, fs_fill_fn fill, void 
 	if (before_fixed(cookie, 2) && !emit(&em, "..", &parent, NULL, false, 2))
 		return 0;
 	switch (node.kind) {
-	case NODE_ROOT: {
-		struct obj_key accounts = { NODE_ACCOUNTS, 0, 0 };
-		if (before_fixed(cookie, 3))
-			emit(&em, "accounts", &accounts, NULL, true, 3);
+	case NODE_ROOT:
+		emit_root(&em, cookie);
 		return 0;
-	}
+	case NODE_BY_NUMBER:
+		return emit_links(&em, cookie);
 	case NODE_ACCOUNT: {
 		readahead_visit(fs->readahead, node.a, READAHEAD_FILES);
 		struct obj_key info = { NODE_INFO, node.a, 0 };
@@ -603,8 +809,8 @@ static void forget_outdated(struct fs *fs, const struct obj_key *node, const str
 		return;
 	struct obj_key parent = parent_of(node);
 	uint64_t parent_ino = inodes_find(fs->inodes, &parent);
-	char name[NAME_MAX_ID_FILE];
-	node_name(node, name);
+	char name[FS_NAME_MAX];
+	node_name(fs, node, name);
 	if (parent_ino && fs->kernel.forget_name)
 		fs->kernel.forget_name(fs->kernel.ctx, parent_ino, name);
 }
@@ -620,7 +826,8 @@ static struct blob *listed_file(const struct snapshot *s, int64_t id)
  * instead of serving cached pages until the entry timeout. */
 static void forget_refused(struct fs *fs, const struct obj_key *key)
 {
-	struct obj_key account = { NODE_ACCOUNT, key->a, 0 };
+	struct obj_key account = key->a == TX_COMPANY ? (struct obj_key){ NODE_ROOT, 0, 0 }
+						       : (struct obj_key){ NODE_ACCOUNT, key->a, 0 };
 	const char *name = key->kind == OBJ_ACCOUNT ? "info.json"
 			   : key->kind == OBJ_SUB_LIST ? "sub-accounts"
 			   : key->kind == OBJ_TX_MONTH || key->kind == OBJ_TX_RANGE ? "transactions"
@@ -639,14 +846,41 @@ static void content_replaced(void *ctx, const struct obj_key *key, struct snapsh
 		return;
 	}
 	switch (key->kind) {
+	case OBJ_ACCOUNT_LIST: {
+		/* balances.csv is made of the listing's rows. */
+		struct blob *before = old ? viewtree_balances_of(&fs->views, old) : NULL;
+		struct blob *now = viewtree_balances_of(&fs->views, fresh);
+		forget_outdated(fs, &(struct obj_key){ NODE_BALANCES, 0, 0 }, now, before);
+		blob_unref(now);
+		blob_unref(before);
+		break;
+	}
 	case OBJ_ACCOUNT:
 		forget_outdated(fs, &(struct obj_key){ NODE_INFO, key->a, 0 }, fresh->file,
 				old ? old->file : NULL);
 		break;
-	case OBJ_TX_MONTH:
+	case OBJ_TX_MONTH: {
 		forget_outdated(fs, &(struct obj_key){ NODE_TX_MONTH, key->a, key->b }, fresh->file,
 				old ? old->file : NULL);
+		/* totals.csv sums it: the kernel forgets the name (the next
+		 * look sums again; a file open keeps the bytes it opened). */
+		struct blob *totals = viewtree_totals_latest(&fs->views, key->a);
+		if (totals)
+			forget_outdated(fs, &(struct obj_key){ NODE_TOTALS, key->a, 0 }, NULL, totals);
+		blob_unref(totals);
+		/* Its CSV, where one was read lately. */
+		struct blob *csv_before = viewtree_csv_kept(&fs->views, key->a, (int32_t)key->b);
+		if (csv_before && fresh->file) {
+			int rc;
+			struct blob *csv_now = viewtree_month_csv(&fs->views, key->a, (int32_t)key->b,
+								  fresh->file, &rc);
+			forget_outdated(fs, &(struct obj_key){ NODE_TX_CSV, key->a, key->b }, csv_now,
+					csv_before);
+			blob_unref(csv_now);
+		}
+		blob_unref(csv_before);
 		break;
+	}
 	case OBJ_SUB_LIST:
 		/* The files the kernel may hold: those of the old listing (gone
 		 * or changed) and those of the new (changed since an older one
@@ -673,10 +907,14 @@ int fs_read(struct fs *fs, uint64_t ino, struct blob **out)
 		return ESTALE;
 	if (is_dir_kind(node.kind))
 		return EISDIR;
+	if (node.kind == NODE_NUMBER_LINK)
+		return EINVAL;
 	/* Access taken away holds for what is held too: an open file is no
 	 * way around a 403 (or a token refused for good). */
 	struct obj_key obj = object_of(&node);
-	int refused = node.kind == NODE_TX_MONTH && tx_forbidden(fs, node.a)
+	int refused = (node.kind == NODE_TX_MONTH || node.kind == NODE_TX_CSV ||
+		       node.kind == NODE_TOTALS) &&
+		      tx_forbidden(fs, node.a)
 		      ? EPERM : cache_refusal(fs->cache, &obj);
 	if (refused)
 		return refused;
@@ -685,16 +923,24 @@ int fs_read(struct fs *fs, uint64_t ino, struct blob **out)
 		return 0;
 	struct version v;
 	bool versioned = inodes_content(fs->inodes, ino, &v);
+	/* A view made from many objects, or made again at every look: the
+	 * version this inode shows, when it is kept. */
+	if (versioned && node.kind == NODE_TOTALS &&
+	    (*out = viewtree_totals_kept(&fs->views, node.a, &v)))
+		return 0;
+	if (versioned && node.kind == NODE_TX_CSV &&
+	    (*out = viewtree_csv_kept_as(&fs->views, node.a, (int32_t)node.b, &v)))
+		return 0;
 	/* What is in memory first, fresh or not: a read belongs to the version
 	 * its inode was looked up with, not to whatever is newest. */
 	struct snapshot *s = cache_peek(fs->cache, &obj, false);
-	struct blob *b = s ? file_in(s, &node) : NULL;
+	struct blob *b = s ? file_in(fs, s, &node) : NULL;
+	snapshot_unref(s);
 	if (b && (!versioned || version_same_bytes(&v, &b->v))) {
-		*out = blob_ref(b);
-		snapshot_unref(s);
+		*out = b;
 		return 0;
 	}
-	snapshot_unref(s);
+	blob_unref(b);
 	int rc = file_content(fs, &node, out);
 	if (rc)
 		return rc;
@@ -716,6 +962,17 @@ int fs_read(struct fs *fs, uint64_t ino, struct blob **out)
 	return 0;
 }
 
+int fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t size)
+{
+	struct obj_key node;
+	if (!inodes_key(fs->inodes, ino, &node))
+		return ESTALE;
+	if (node.kind != NODE_NUMBER_LINK)
+		return EINVAL;
+	link_target(&node, buf, size);
+	return 0;
+}
+
 struct fs_entry *fs_known_entries(struct fs *fs, size_t *count)
 {
 	size_t n;
@@ -728,7 +985,7 @@ struct fs_entry *fs_known_entries(struct fs *fs, size_t *count)
 		e->ino = refs[i].ino;
 		e->is_dir = is_dir_kind(refs[i].key.kind);
 		e->parent = refs[i].key.kind == NODE_ROOT ? 0 : inodes_find(fs->inodes, &parent);
-		node_name(&refs[i].key, e->name);
+		node_name(fs, &refs[i].key, e->name);
 	}
 	free(refs);
 	return out;
@@ -741,7 +998,13 @@ static bool source_of(const struct obj_key *node, struct obj_key *obj)
 	switch (node->kind) {
 	case NODE_ACCOUNTS:
 	case NODE_ACCOUNT:
+	case NODE_BALANCES:
+	case NODE_BY_NUMBER:
 		*obj = (struct obj_key){ OBJ_ACCOUNT_LIST, 0, 0 };
+		return true;
+	case NODE_NUMBER_LINK:
+		*obj = node->b ? (struct obj_key){ OBJ_SUB_LIST, node->a, 0 }
+			       : (struct obj_key){ OBJ_ACCOUNT_LIST, 0, 0 };
 		return true;
 	case NODE_SUBS:
 		*obj = (struct obj_key){ OBJ_SUB_LIST, node->a, 0 };
@@ -749,6 +1012,8 @@ static bool source_of(const struct obj_key *node, struct obj_key *obj)
 	case NODE_INFO:
 	case NODE_SUB_FILE:
 	case NODE_TX_MONTH:
+	case NODE_TX_CSV:
+	case NODE_TOTALS:
 		*obj = object_of(node);
 		return true;
 	case NODE_TX_DIR: /* the current month stands for the folder */

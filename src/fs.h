@@ -12,6 +12,7 @@
 #include "objects.h"
 #include "readahead.h"
 #include "snapshot.h"
+#include "viewtree.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -33,6 +34,7 @@ struct fs_config {
 	struct timespec base_time;
 	/* Bytes of replaced versions kept for files open across a refresh. */
 	size_t keep_bytes;
+	bool csv;       /* each month also as YYYY-MM.csv */
 };
 
 /* How the tree tells the kernel to forget a name it may have cached (the
@@ -57,6 +59,7 @@ struct fs {
 	pthread_mutex_t walk_lock;
 	struct { int64_t account; uint64_t at_ms; } walked[FS_WALKED_SLOTS];
 	size_t walked_next;
+	struct viewtree views;
 };
 
 int fs_init(struct fs *fs, const struct fs_config *cfg, struct cache *cache);
@@ -68,8 +71,11 @@ int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 void fs_forget(struct fs *fs, uint64_t ino, uint64_t nlookup);
 int fs_getattr(struct fs *fs, uint64_t ino, struct stat *st);
 
+/* The longest name in the tree, and its NUL: by-number's. */
+#define FS_NAME_MAX VIEWS_NAME_MAX
+
 struct fs_dirent {
-	char name[NAME_MAX_ID_FILE];
+	char name[FS_NAME_MAX];
 	struct stat st;  /* st_ino and st_mode always; the rest when has_attr */
 	bool has_attr;   /* attributes known without a request */
 	/* What the entry names, for fs_dirent_ref. */
@@ -93,12 +99,16 @@ bool fs_dirent_ref(struct fs *fs, const struct fs_dirent *entry);
  * blob_unref).  Needs no open file: an inode's bytes never change. */
 int fs_read(struct fs *fs, uint64_t ino, struct blob **out);
 
+/* A symlink's target (by-number's; a function of its inode's key): 0,
+ * ESTALE for an inode not known, EINVAL when ino is no symlink. */
+int fs_readlink(struct fs *fs, uint64_t ino, char *buf, size_t size);
+
 /* A name the kernel may have cached: parent directory, name, inode. */
 struct fs_entry {
 	uint64_t parent;  /* 0 for the root */
 	uint64_t ino;
 	bool is_dir;      /* a file inode's bytes and attributes never change */
-	char name[NAME_MAX_ID_FILE];
+	char name[FS_NAME_MAX];
 };
 /* Every entry the kernel may hold, to invalidate them all (malloc'ed). */
 struct fs_entry *fs_known_entries(struct fs *fs, size_t *count);

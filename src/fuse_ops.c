@@ -95,6 +95,16 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_attr(req, &st, a->timeout_s);
 }
 
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char target[128];
+	int rc = fs_readlink(adapter(req)->fs, ino, target, sizeof(target));
+	if (rc)
+		fuse_reply_err(req, rc);
+	else
+		fuse_reply_readlink(req, target);
+}
+
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
@@ -320,6 +330,7 @@ const struct fuse_lowlevel_ops sepayfs_ll_ops = {
 	.forget = op_forget,
 	.forget_multi = op_forget_multi,
 	.getattr = op_getattr,
+	.readlink = op_readlink,
 	.opendir = op_opendir,
 	.readdir = op_readdir,
 	.readdirplus = op_readdirplus,

@@ -32,6 +32,12 @@ enum node_kind {
 	NODE_SUB_FILE,  /* /accounts/<a>/sub-accounts/<b>.json */
 	NODE_TX_DIR,    /* /accounts/<a>/transactions          */
 	NODE_TX_MONTH,  /* /accounts/<a>/transactions/<b: YYYYMM>.jsonl */
+	NODE_BALANCES,  /* /balances.csv                      */
+	NODE_BY_NUMBER, /* /by-number                         */
+	NODE_NUMBER_LINK, /* /by-number/<number>: a symlink to account a (b: 0)
+			   * or to its sub-account b */
+	NODE_TX_CSV,    /* .../transactions/<b: YYYYMM>.csv (-o csv) */
+	NODE_TOTALS,    /* .../transactions/totals.csv */
 };
 
 #define INODE_ROOT 1 /* FUSE_ROOT_ID */

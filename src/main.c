@@ -342,6 +342,7 @@ static int build_tree(struct daemon *d)
 		.objects = &d->source,
 		.base_time = { d->disk ? disk_cache_born(d->disk) : 0, 0 },
 		.keep_bytes = ((size_t)o->cache_max_mb << 20) / KEEP_SHARE_OF_CACHE,
+		.csv = o->csv,
 	};
 	if ((d->cache = cache_new(&cc)))
 		d->source.cache = d->cache;

@@ -158,7 +158,8 @@ static int add_window_tx(void *ctx, int64_t page_no, int64_t id, json_t *item)
 	struct refresh *r = ctx;
 	const char *date = json_string_value(json_object_get(item, "transaction_date"));
 	int64_t account;
-	if (sepay_parse_id(json_object_get(item, "bank_account_id"), &account) &&
+	if (r->account != TX_COMPANY &&
+	    sepay_parse_id(json_object_get(item, "bank_account_id"), &account) &&
 	    account != r->account) {
 		log_warn("list transactions: GET %s (page %" PRId64 "): dropped transaction %"
 			 PRId64 " of account %" PRId64 ", not of the account asked for", r->path,
@@ -270,9 +271,11 @@ static int refresh_run(struct refresh *r, struct sepay_api *api, const struct bl
 	choose_window(r);
 	char path[224];
 	int32_t after = month_add(r->month, 1);
-	snprintf(path, sizeof(path), "/transactions?bank_account_id=%" PRId64
-		 "&from_date=%s&to_date=%04d-%02d-01", r->account, r->window_day,
-		 (int)(after / 100), (int)(after % 100));
+	char which[48] = "";
+	if (r->account != TX_COMPANY)
+		snprintf(which, sizeof(which), "bank_account_id=%" PRId64 "&", r->account);
+	snprintf(path, sizeof(path), "/transactions?%sfrom_date=%s&to_date=%04d-%02d-01", which,
+		 r->window_day, (int)(after / 100), (int)(after % 100));
 	r->path = path;
 	int rc = sepay_walk_pages(api, "list transactions", path, add_window_tx, forget_window, r);
 	if (rc)

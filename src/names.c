@@ -40,10 +40,32 @@ void name_format_id(char buf[NAME_MAX_ID_FILE], int64_t id, bool as_file)
 	snprintf(buf, NAME_MAX_ID_FILE, "%" PRId64 "%s", id, as_file ? ".json" : "");
 }
 
+static bool parse_month(const char *name, int32_t *month);
+
 bool name_parse_month_file(const char *name, int32_t *month)
 {
 	/* Exactly "YYYY-MM.jsonl": four digits, a dash, 01-12. */
-	if (strlen(name) != 13 || name[4] != '-' || strcmp(name + 7, ".jsonl") != 0)
+	if (strlen(name) != 13 || strcmp(name + 7, ".jsonl") != 0)
+		return false;
+	return parse_month(name, month);
+}
+
+bool name_parse_month_csv(const char *name, int32_t *month)
+{
+	if (strlen(name) != 11 || strcmp(name + 7, ".csv") != 0)
+		return false;
+	return parse_month(name, month);
+}
+
+void name_format_month_csv(char buf[NAME_MAX_ID_FILE], int32_t month)
+{
+	snprintf(buf, NAME_MAX_ID_FILE, "%04d-%02d.csv", (int)(month / 100), (int)(month % 100));
+}
+
+/* "YYYY-MM" at the start of name. */
+static bool parse_month(const char *name, int32_t *month)
+{
+	if (name[4] != '-')
 		return false;
 	int v[6];
 	static const int at[6] = { 0, 1, 2, 3, 5, 6 };

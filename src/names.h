@@ -22,5 +22,8 @@ void name_format_id(char buf[NAME_MAX_ID_FILE], int64_t id, bool as_file);
 /* "YYYY-MM.jsonl" as used for transaction months: *month = YYYY*100+MM. */
 bool name_parse_month_file(const char *name, int32_t *month);
 void name_format_month_file(char buf[NAME_MAX_ID_FILE], int32_t month);
+/* "YYYY-MM.csv", the same month as CSV (-o csv). */
+bool name_parse_month_csv(const char *name, int32_t *month);
+void name_format_month_csv(char buf[NAME_MAX_ID_FILE], int32_t month);
 
 #endif

@@ -1,7 +1,7 @@
 /* notify.c - the kernel told to forget names, from a thread of its own. */
 #include "notify.h"
 
-#include "names.h"
+#include "fs.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -15,7 +15,7 @@
 
 struct forget {
 	uint64_t parent;
-	char name[NAME_MAX_ID_FILE];
+	char name[FS_NAME_MAX];
 };
 
 struct kernel_notify {

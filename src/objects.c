@@ -10,6 +10,7 @@
 #include "render.h"
 #include "strbuf.h"
 #include "transactions.h"
+#include "views.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -35,7 +36,10 @@ void objects_path(const struct obj_key *key, char *buf, size_t size)
 		tx_range_path(buf, size, key->a, (int32_t)key->b, (int32_t)key->b);
 		break;
 	case OBJ_TX_RANGE:
-		snprintf(buf, size, "/transactions?bank_account_id=%" PRId64, key->a);
+		if (key->a == TX_COMPANY)
+			snprintf(buf, size, "/transactions");
+		else
+			snprintf(buf, size, "/transactions?bank_account_id=%" PRId64, key->a);
 		break;
 	default:
 		snprintf(buf, size, "?");
@@ -58,7 +62,8 @@ static struct blob *render_blob(const json_t *obj, struct timespec now)
  * order at the end, so "first seen" means first in the list's own order. */
 /* A listing holds at most this many bytes of rendered files: past it, a
  * server that pages forever through huge items would take all memory.  A
- * listing's files are sub-accounts, a few hundred bytes each: 32 MiB is
+ * listing's files are sub-accounts, a few hundred bytes each, or an account's
+ * row (views.h), a couple of hundred: 32 MiB is
  * some hundred thousand of them. */
 #define LISTING_MAX_BYTES (32u << 20)
 
@@ -66,7 +71,7 @@ struct listing_build {
 	pthread_mutex_t lock;
 	struct snapshot **pages; /* pages[n - 1] holds page n's items */
 	size_t n_pages;
-	bool with_files;
+	bool accounts;           /* the account list: rows and item hashes */
 	struct timespec now;
 	size_t bytes;            /* rendered so far, under lock */
 };
@@ -85,10 +90,12 @@ static int add_listed_item(void *ctx, int64_t page_no, int64_t id, json_t *item)
 {
 	struct listing_build *lb = ctx;
 	int32_t since = month_of_date(json_string_value(json_object_get(item, "created_at")));
-	struct blob *file = NULL;
-	if (lb->with_files && !(file = render_blob(item, lb->now)))
+	/* An account keeps the fields its views show; a sub-account is a file. */
+	struct blob *file = lb->accounts ? views_account_row(item, lb->now)
+					 : render_blob(item, lb->now);
+	if (!file)
 		return ENOMEM;
-	uint64_t hash = lb->with_files ? 0 : item_hash(item);
+	uint64_t hash = lb->accounts ? item_hash(item) : 0;
 	int rc = 0;
 	size_t index = (size_t)page_no - 1;
 	pthread_mutex_lock(&lb->lock);
@@ -162,9 +169,9 @@ static void drop_listed_items(void *ctx)
 }
 
 static int fetch_listing(struct sepay_api *api, const char *op, const char *path,
-			 bool with_files, struct timespec now, struct snapshot **out)
+			 bool accounts, struct timespec now, struct snapshot **out)
 {
-	struct listing_build lb = { .with_files = with_files, .now = now };
+	struct listing_build lb = { .accounts = accounts, .now = now };
 	pthread_mutex_init(&lb.lock, NULL);
 	int rc = sepay_walk_pages(api, op, path, add_listed_item, drop_listed_items, &lb);
 	if (rc == EFBIG) {
@@ -266,11 +273,31 @@ static int fetch_month(struct objects_source *src, const struct obj_key *key,
 	return rc == EFBIG ? EIO : rc; /* logged with its size */
 }
 
+/* The company's first month: its oldest account's (one whose created_at
+ * is not known counts from history_months back), from the listing in
+ * memory; 0 when there is none. */
+static int32_t company_since(struct objects_source *src, int32_t now)
+{
+	struct obj_key key = { OBJ_ACCOUNT_LIST, 0, 0 };
+	if (src->cache)
+		cache_fresh(src->cache, &key); /* loads it from disk when held there */
+	struct snapshot *list = src->cache ? cache_peek(src->cache, &key, false) : NULL;
+	int32_t since = 0, unknown = month_add(now, 1 - src->history_months);
+	for (size_t i = 0; list && i < list->count; i++) {
+		int32_t first = list->entries[i].since && list->entries[i].since <= now
+				? list->entries[i].since : unknown;
+		if (!since || first < since)
+			since = first;
+	}
+	snapshot_unref(list);
+	return since;
+}
+
 int32_t objects_account_since(struct objects_source *src, int64_t account, int32_t now)
 {
-	int32_t since = 0;
+	int32_t since = account == TX_COMPANY ? company_since(src, now) : 0;
 	struct obj_key keys[] = { { OBJ_ACCOUNT_LIST, 0, 0 }, { OBJ_ACCOUNT, account, 0 } };
-	for (size_t i = 0; i < 2 && !since && src->cache; i++) {
+	for (size_t i = 0; i < 2 && !since && src->cache && account != TX_COMPANY; i++) {
 		struct snapshot *s = cache_peek(src->cache, &keys[i], false);
 		const struct listing_entry *e = s && i == 0 ? snapshot_find(s, account) : NULL;
 		since = e ? e->since : s && i == 1 ? s->since : 0;
@@ -580,7 +607,7 @@ int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
 	int rc = EINVAL;
 	switch (key->kind) {
 	case OBJ_ACCOUNT_LIST:
-		rc = fetch_listing(api, "list accounts", path, false, now, out);
+		rc = fetch_listing(api, "list accounts", path, true, now, out);
 		if (rc == 0) {
 			(*out)->fetched = now;
 			tx_access_set_accounts(&src->tx, (*out)->count);
@@ -591,7 +618,7 @@ int objects_fetch(void *ctx, const struct obj_key *key, struct snapshot **out)
 		rc = fetch_detail(api, path, now, out);
 		break;
 	case OBJ_SUB_LIST:
-		rc = fetch_listing(api, "list sub-accounts", path, true, now, out);
+		rc = fetch_listing(api, "list sub-accounts", path, false, now, out);
 		break;
 	case OBJ_TX_MONTH:
 	case OBJ_TX_RANGE: {

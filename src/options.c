@@ -145,7 +145,7 @@ static const struct option_def options[] = {
 };
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
 
-enum { KEY_ALLOW_OTHER = 1 };
+enum { KEY_ALLOW_OTHER = 1, KEY_CSV };
 
 /* The fuse_opt table: every option above as "name=%s", then the keys. */
 static const struct fuse_opt *option_table(void)
@@ -153,9 +153,10 @@ static const struct fuse_opt *option_table(void)
 	/* Built on first use, before any thread starts (options are parsed
 	 * first thing in main). */
 	static char templates[N_OPTIONS][48];
-	static struct fuse_opt table[N_OPTIONS + 9];
+	static struct fuse_opt table[N_OPTIONS + 10];
 	static const struct fuse_opt keys[] = {
 		FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+		FUSE_OPT_KEY("csv", KEY_CSV),
 		/* Options that mean something to mount(8), fstab or systemd, not to us. */
 		FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD),
 		FUSE_OPT_KEY("nofail", FUSE_OPT_KEY_DISCARD),
@@ -192,6 +193,8 @@ void options_print_help(FILE *out)
 	}
 	fprintf(out,
 		"    -o allow_other         let other users in (implies default_permissions)\n"
+		"    -o csv                 each transaction month also as YYYY-MM.csv (off by\n"
+		"                           default: it doubles every month)\n"
 		"    _netdev, nofail, auto, noauto, user, users, x-systemd.*: accepted and\n"
 		"                           ignored, for /etc/fstab\n"
 		"\n"
@@ -245,6 +248,9 @@ static int option_proc(void *data, const char *arg, int key, struct fuse_args *o
 	case KEY_ALLOW_OTHER:
 		opts->allow_other = true;
 		return 1;
+	case KEY_CSV:
+		opts->csv = true;
+		return 0;
 	case FUSE_OPT_KEY_NONOPT:
 		if (opts->mountpoint && opts->source_seen) {
 			fprintf(stderr, "sepayfs: too many arguments: %s\n", arg);

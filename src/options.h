@@ -51,6 +51,7 @@ struct sepayfs_options {
 	char *cache_dir;         /* absolute; NULL: no disk cache */
 	unsigned cache_disk_mb;
 	bool allow_other;        /* kept for libfuse too */
+	bool csv;                /* each month also as CSV */
 	bool has_uid, has_gid;
 	unsigned uid, gid;
 	unsigned umask;          /* applied to 0444 files and 0555 directories */

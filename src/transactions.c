@@ -17,9 +17,11 @@
 void tx_range_path(char *buf, size_t size, int64_t account, int32_t from, int32_t to)
 {
 	int32_t after = month_add(to, 1);
-	snprintf(buf, size, "/transactions?bank_account_id=%" PRId64
-		 "&from_date=%04d-%02d-01&to_date=%04d-%02d-01", account, (int)(from / 100),
-		 (int)(from % 100), (int)(after / 100), (int)(after % 100));
+	char which[48] = "";
+	if (account != TX_COMPANY)
+		snprintf(which, sizeof(which), "bank_account_id=%" PRId64 "&", account);
+	snprintf(buf, size, "/transactions?%sfrom_date=%04d-%02d-01&to_date=%04d-%02d-01", which,
+		 (int)(from / 100), (int)(from % 100), (int)(after / 100), (int)(after % 100));
 }
 
 struct tx_build {
@@ -37,7 +39,8 @@ static int add_tx(void *ctx, int64_t page_no, int64_t id, json_t *item)
 	struct tx_build *tb = ctx;
 	const char *date = json_string_value(json_object_get(item, "transaction_date"));
 	int64_t account;
-	if (sepay_parse_id(json_object_get(item, "bank_account_id"), &account) &&
+	if (tb->account != TX_COMPANY &&
+	    sepay_parse_id(json_object_get(item, "bank_account_id"), &account) &&
 	    account != tb->account) {
 		log_warn("list transactions: GET %s (page %" PRId64 "): dropped transaction %"
 			 PRId64 " of account %" PRId64 ", not of the account asked for", tb->path,

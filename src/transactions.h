@@ -20,13 +20,17 @@
  * shorter, and the rendered months are held in memory together. */
 #define TX_RANGE_MAX_MONTHS 600
 
+/* The company: every account's transactions, asked without
+ * bank_account_id.  Never an account's id (those are positive). */
+#define TX_COMPANY (-1)
+
 /* The API path (with query) of account's months from..to. */
 void tx_range_path(char *buf, size_t size, int64_t account, int32_t from, int32_t to);
 
 /* Fetches account's months from..to (YYYYMM, at most TX_RANGE_MAX_MONTHS):
  * 0 and months[to - from] filled with a blob each (caller unrefs), dated
  * now; or an errno.  Each month holds exactly the items of that account
- * dated in it, each id once, ordered by transaction_date then id; items of
+ * (of every account for TX_COMPANY) dated in it, each id once, ordered by transaction_date then id; items of
  * another account, or with no usable date, are dropped with a log line.
  * Built in room (monthbuild.h): a month larger than memory may hold comes
  * in a file.  EFBIG when the room and its folder cannot take what came:

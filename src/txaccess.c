@@ -131,7 +131,8 @@ void tx_access_end(struct tx_access *t, int64_t account, bool probe, int rc)
 		t->refusals_seen = true;
 		size_t refused = 0;
 		for (size_t i = 0; i < TX_ACCESS_SLOTS; i++)
-			refused += t->slots[i].account && now < t->slots[i].forbidden_until_ms;
+			refused += t->slots[i].account > 0 && /* accounts, not the company */
+				   now < t->slots[i].forbidden_until_ms;
 		if (t->accounts_listed && refused >= t->accounts_listed)
 			t->all_until_ms = now + t->window_ms;
 	}

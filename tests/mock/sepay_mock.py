@@ -191,7 +191,9 @@ Knobs for POST /_mock/config (all optional; /_mock/reset restores the command li
     status_for_ids: {"<id>": s}   detail and sub-accounts of that account answer s
     status_for_paths: {"/p": s}   that exact path answers s, any query
     status_for_transactions: s or {"<id>": s}
-                                  (a dict: only that account's /transactions)
+                                  (a dict: only that account's /transactions;
+                                  {"company": s}: only those without
+                                  bank_account_id)
                                   every /transactions request answers s (e.g. 403:
                                   the token lacks transaction:read) while the bank
                                   account paths keep working; null: off.
@@ -1768,7 +1770,9 @@ class State:
                 new[key] = _int_knob(value, "rate_per_s")
             elif key == "status_for_transactions":
                 if isinstance(value, dict):
-                    new[key] = {_id_of(k): _status_knob(v, key) for k, v in value.items()}
+                    # "company": the requests without bank_account_id.
+                    new[key] = {None if k == "company" else _id_of(k): _status_knob(v, key)
+                                for k, v in value.items()}
                 else:
                     new[key] = None if value is None else _status_knob(value, key)
             elif key == "delete_transactions":

@@ -587,24 +587,37 @@ def query_of(entry):
     return dict(p.split("=", 1) if "=" in p else (p, "") for p in entry["query"].split("&") if p)
 
 
-def walk_files(root, transactions=False):
+VIEWS = ("balances.csv", "by-number", "transactions")
+
+
+def walk_files(root, transactions=False, views=False):
     """Every regular file under root, as paths relative to root, sorted.
     Transaction months are left out unless asked for: test_transactions.py
-    checks them against the mock; the other tests against the mount."""
+    checks them against the mock; the other tests against the mount.  The
+    views (balances.csv, by-number's links) too: test_views.py checks them."""
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         for name in filenames:
             rel = os.path.relpath(os.path.join(dirpath, name), root)
+            if not views and rel.split(os.sep)[0] in VIEWS:
+                continue
             if transactions or "transactions" not in rel.split(os.sep):
                 out.append(rel)
     return sorted(out)
 
 
+def month_files(folder):
+    """The YYYY-MM.jsonl names in a transactions folder, sorted (not
+    totals.csv, nor the .csv of -o csv)."""
+    return sorted(n for n in os.listdir(folder) if n.endswith(".jsonl"))
+
+
 def transaction_files(root):
-    """The transaction month files under root, relative, sorted."""
+    """The accounts' transaction month files under root, relative, sorted
+    (not the company's /transactions: test_views.py checks those)."""
     return [p for p in walk_files(root, transactions=True)
-            if "transactions" in p.split(os.sep)]
+            if "transactions" in p.split(os.sep) and p.split(os.sep)[0] != "transactions"]
 
 
 def expected_files(data):

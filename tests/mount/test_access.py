@@ -15,7 +15,7 @@ import os
 
 import pytest
 
-from conftest import errno_of, read, wait_until
+from conftest import errno_of, month_files, read, wait_until
 
 MOCK = dict(accounts=3, history_months=3)
 
@@ -35,7 +35,7 @@ def test_a_403_on_transactions_holds_for_cached_months(mock, mount):
     mnt = mount(mock, cache_ttl=2, expect_quiet=False)
     a, b = mock.account_ids()[:2]
     base, tx = tree(mnt, a)
-    months = sorted(os.listdir(tx))
+    months = month_files(tx)
     settled = os.path.join(tx, months[0])  # kept for history_ttl: 30 days
     read(settled)
     n = mock.log_len()
@@ -61,7 +61,7 @@ def test_cached_months_are_served_through_network_trouble(mock, mount):
     mnt = mount(mock, cache_ttl=1, extra_opts=["timeout=2"], expect_quiet=False)
     a = mock.account_ids()[0]
     _, tx = tree(mnt, a)
-    settled = os.path.join(tx, sorted(os.listdir(tx))[0])
+    settled = os.path.join(tx, month_files(tx)[0])
     want = read(settled)
     n = mock.log_len()
     mock.config(status_for_transactions=503)  # the rest of the API answers
@@ -75,7 +75,7 @@ def test_a_token_refused_for_good_is_eacces_for_cached_months(mock, mount):
     mnt = mount(mock, cache_ttl=1, expect_quiet=False)
     a = mock.account_ids()[0]
     _, tx = tree(mnt, a)
-    settled = os.path.join(tx, sorted(os.listdir(tx))[0])
+    settled = os.path.join(tx, month_files(tx)[0])
     read(settled)
     mock.config(expire_tokens_now=True)  # a fixed token: nothing can cure the 401
     wait_until(lambda: errno_of(read, settled) == errno.EACCES,
@@ -100,7 +100,7 @@ def test_a_403_on_the_detail_holds_for_an_open_info_json(mock, mount):
     finally:
         os.close(fd)
     os.listdir(os.path.join(base, "sub-accounts"))
-    read(os.path.join(tx, sorted(os.listdir(tx))[-1]))
+    read(os.path.join(tx, month_files(tx)[-1]))
 
 
 @pytest.mark.mock_opts(accounts=3, history_months=3, knobs={"status_for_ids": {}})
@@ -155,7 +155,7 @@ def test_another_user_of_the_same_oauth_app_never_reads_your_cache(mock, mount, 
     mnt = mount_with(mount, mock, first, extra_opts=opts)
     a = mock.account_ids()[0]
     _, tx = tree(mnt, a)
-    settled = os.path.join(tx, sorted(os.listdir(tx))[0])
+    settled = os.path.join(tx, month_files(tx)[0])
     read(settled)
     mount.unmount(mnt)
     mock.config(status_for_transactions={str(a): 403})  # SePay refuses the second

@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from conftest import read
+from conftest import month_files, read
 from test_backups import private_dir, tree_stat, walk_bytes
 from test_transactions import check_month_file, tx_dir
 
@@ -26,7 +26,7 @@ def test_busy_months_read_whole_without_a_disk_cache(mock, mount, tmp_path):
                 env={"TMPDIR": str(tmp)})
     acc = mock.account_ids()[0]
     tx = tx_dir(mnt, acc)
-    months = sorted(os.listdir(tx))
+    months = month_files(tx)
     sizes = [len(check_month_file(mock, os.path.join(tx, name), acc, name[:7]))
              for name in months]
     assert max(sizes) > 1 << 20, sizes  # larger than a blob kept in memory

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import LIST_PATH, list_requests, query_of, forget_all
+from conftest import LIST_PATH, forget_all, list_requests, month_files, query_of
 
 
 def listed_ids(mnt):
@@ -176,7 +176,7 @@ def test_hidden_account_reachable_by_path(mock, mount):
 
 def test_root_layout(mock, mount):
     mnt = mount(mock)
-    assert os.listdir(mnt) == ["accounts"]
+    assert sorted(os.listdir(mnt)) == ["accounts", "balances.csv", "by-number", "transactions"]
     assert sorted(os.listdir(os.path.join(mnt, "accounts", "19"))) == ["info.json",
                                                                         "sub-accounts",
                                                                         "transactions"]
@@ -220,7 +220,7 @@ def test_lists_ask_a_thousand_a_page(mock, mount):
     _, ids = listed_ids(mnt)
     assert ids == mock.account_ids()
     tx = os.path.join(mnt, "accounts", str(ids[0]), "transactions")
-    for name in os.listdir(tx):
+    for name in month_files(tx):
         with open(os.path.join(tx, name), "rb") as f:
             f.read()
     os.listdir(os.path.join(mnt, "accounts", str(ids[0]), "sub-accounts"))
@@ -236,7 +236,7 @@ def test_a_server_refusing_a_thousand_is_asked_a_hundred(mock, mount):
     assert ids == mock.account_ids()
     os.listdir(os.path.join(mnt, "accounts", str(ids[0]), "sub-accounts"))
     tx = os.path.join(mnt, "accounts", str(ids[0]), "transactions")
-    for name in os.listdir(tx):
+    for name in month_files(tx):
         with open(os.path.join(tx, name), "rb") as f:
             f.read()
     log = mock.requests()

@@ -258,7 +258,8 @@ def check_account(mnt, truth, acc_id):
         return problems
     tx = truth["tx"].get(acc_id, {})
     try:
-        names = os.listdir(os.path.join(base, "transactions"))
+        names = [n for n in os.listdir(os.path.join(base, "transactions"))
+                 if n != "totals.csv"]
     except OSError as exc:
         return problems + ["%s/transactions: ls failed: %s" % (rel, ename(exc.errno))]
     if months is not None:

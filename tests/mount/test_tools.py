@@ -12,8 +12,9 @@ from conftest import LIST_PATH, expected_files, read, transaction_files, walk_fi
 
 
 def test_grep_finds_account_number(mock, mount):
-    """The account's number is in its info.json and in its own transactions,
-    nowhere else."""
+    """The account's number is in its info.json, its own transactions, the
+    company's and balances.csv, nowhere else (grep -r does not follow
+    by-number's links)."""
     mnt = mount(mock)
     r = subprocess.run(["grep", "-rl", "0071000888888", mnt], capture_output=True, text=True,
                        timeout=120)
@@ -22,8 +23,10 @@ def test_grep_finds_account_number(mock, mount):
     found = r.stdout.splitlines()
     account = os.path.join(mnt, "accounts", "19")
     assert os.path.join(account, "info.json") in found
-    assert all(f == os.path.join(account, "info.json") or
-               f.startswith(os.path.join(account, "transactions") + os.sep) for f in found), found
+    assert os.path.join(mnt, "balances.csv") in found
+    assert all(f in (os.path.join(account, "info.json"), os.path.join(mnt, "balances.csv")) or
+               f.startswith(os.path.join(account, "transactions") + os.sep) or
+               f.startswith(os.path.join(mnt, "transactions") + os.sep) for f in found), found
 
 
 def test_grep_request_economy(mock, mount):

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlencode
 
 import pytest
 
-from conftest import LIST_PATH, dumps_as_sent, loads_as_sent, read, wait_until
+from conftest import LIST_PATH, dumps_as_sent, loads_as_sent, month_files, read, wait_until
 
 TX_PATH = "/api/v1/transactions"
 VN_OFFSET_S = 7 * 3600
@@ -146,7 +146,7 @@ def test_listing_is_the_months_since_created_at_without_requests(mock, mount):
     os.listdir(os.path.join(mnt, "accounts"))
     mock.config(latency_ms=5000)  # longer than a sanitized daemon's stall
     before = mock.log_len()
-    listed = {a["id"]: sorted(os.listdir(tx_dir(mnt, a["id"]))) for a in accounts}
+    listed = {a["id"]: month_files(tx_dir(mnt, a["id"])) for a in accounts}
     during = mock.requests_since(before)
     mock.config(latency_ms=0)
     for a in accounts:
@@ -188,7 +188,7 @@ def test_month_files_are_the_api_months_as_json_lines(mock, mount):
     sizes = defaultdict(int)
     walked = {}
     for a in accounts:
-        names = sorted(os.listdir(tx_dir(mnt, a["id"])))
+        names = month_files(tx_dir(mnt, a["id"]))
         assert names == month_names(a["created_at"])
         for name in names:
             data = check_month_file(mock, os.path.join(tx_dir(mnt, a["id"]), name),
@@ -255,7 +255,7 @@ def test_current_month_follows_cache_ttl_past_months_history_ttl(mock, mount):
     mnt = mount(mock, cache_ttl=1, extra_opts=["history_ttl=3600", "settle_days=0"])
     acc = mock.data()["accounts"][2]
     tdir = tx_dir(mnt, acc["id"])
-    names = sorted(os.listdir(tdir))
+    names = month_files(tdir)
     current = current_month_name()
     assert names[-1] == current and len(names) >= 2
     first = {name: read(os.path.join(tdir, name)) for name in names}
@@ -278,7 +278,7 @@ def test_current_month_follows_cache_ttl_past_months_history_ttl(mock, mount):
     before = mock.log_len()
     for name in names[:-1]:
         assert read(os.path.join(tdir, name)) == first[name], name
-    assert os.listdir(tdir) and sorted(os.listdir(tdir)) == names
+    assert os.listdir(tdir) and month_files(tdir) == names
     past = [e for e in tx_requests(mock.requests_since(before))
             if tx_query(e).get("from_date") != month_range(current)[0]]
     assert past == [], "past months were asked for again: %s" % past

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import read
+from conftest import month_files, read
 
 TX_PATH = "/api/v1/transactions"
 
@@ -65,19 +65,22 @@ def test_a_repeated_walk_costs_no_more_than_a_cold_one(mock, mount):
     per_account = {}
     for e in tx_requests(again):
         q = dict(p.split("=", 1) for p in e["query"].split("&"))
-        per_account.setdefault(q["bank_account_id"], set()).add(q["from_date"])
+        per_account.setdefault(q.get("bank_account_id", "company"), set()).add(q["from_date"])
     assert all(len(starts) == 1 for starts in per_account.values()), per_account
 
 
 def kinds(entries):
-    """{kind: count} of API requests: list, detail, subs, tx."""
-    out = {"list": 0, "detail": 0, "subs": 0, "tx": 0}
+    """{kind: count} of API requests: list, detail, subs, tx (an account's
+    transactions), company (the company's, /transactions)."""
+    out = {"list": 0, "detail": 0, "subs": 0, "tx": 0, "company": 0}
     for e in entries:
         p = e["path"]
         if p == "/api/v1/bank-accounts":
             out["list"] += 1
         elif p.endswith("/sub-accounts"):
             out["subs"] += 1
+        elif p == TX_PATH and "bank_account_id=" not in e["query"]:
+            out["company"] += 1
         elif p == TX_PATH:
             out["tx"] += 1
         elif p.startswith("/api/v1/bank-accounts/"):
@@ -104,8 +107,10 @@ def test_a_working_day_asks_the_list_and_what_changed(mock, mount):
     walk()
     time.sleep(2.5)  # past the TTL: that is the point; a slow machine only adds to it
     again = walk()
-    # The list once, or again each TTL a slow walk outlasts.
+    # The list once, or again each TTL a slow walk outlasts; the company's
+    # months not settled, as one range (its pages).
     assert again["list"] >= 1 and again == dict(again, detail=0, subs=0, tx=10), again
+    assert again["company"] >= 1, again
     moved = mock.account_ids()[3]
     mock.patch_account(moved, {"accumulated": 1234.5})
     time.sleep(2.5)
@@ -149,17 +154,19 @@ def test_a_walk_asks_each_history_as_one_range(mock, mount):
     per_account = {}
     for e in asked:
         q = dict(p.split("=", 1) for p in e["query"].split("&"))
-        per_account.setdefault(q["bank_account_id"], set()).add((q["from_date"], q["to_date"]))
+        per_account.setdefault(q.get("bank_account_id", "company"), set()).add(
+            (q["from_date"], q["to_date"]))
     # 19 months each (created 18 months back, and this one): one range each,
-    # in pages of 100 (these histories fit one or two).
-    assert len(per_account) == 10, per_account
+    # in pages of 100 (these histories fit one or two); the company's
+    # /transactions one range too, in a few pages more.
+    assert len(per_account) == 10 + 1 and "company" in per_account, per_account
     assert all(len(ranges) == 1 for ranges in per_account.values()), per_account
-    assert len(asked) <= 2 * 10, len(asked)
+    assert len(asked) <= 2 * 10 + 10, len(asked)
     # Every month file is there, and equals a month asked alone.
     single = mount(mock)
     acc = mock.account_ids()[3]
     tx = os.path.join(mnt, "accounts", str(acc), "transactions")
-    names = sorted(os.listdir(tx))
+    names = month_files(tx)
     assert len(names) == 19
     for name in names:
         assert read(os.path.join(tx, name)) == \
@@ -174,7 +181,7 @@ def test_a_walk_that_skips_transactions_asks_no_month(mock, mount):
     acc = mock.account_ids()
     for a in acc[:3]:
         tx = os.path.join(mnt, "accounts", str(a), "transactions")
-        for name in sorted(os.listdir(tx)):
+        for name in month_files(tx):
             read(os.path.join(tx, name))
     mock.wait_quiet()
     mount.daemon(mnt).proc.send_signal(signal.SIGHUP)  # everything is asked again

@@ -476,12 +476,13 @@ static void test_transactions(void)
 	uint64_t tx = lookup_ok(&w, acct, "transactions", &st);
 	unsigned before = fake_http_count(w.http, NULL);
 	CHECK_INT(read_dir(&w, tx, 2, &dir), 0);
-	CHECK_INT(dir.count, 5); /* . .. and three months */
+	CHECK_INT(dir.count, 6); /* . .. totals.csv and three months */
 	char name[NAME_MAX_ID_FILE];
+	CHECK_STR(dir.entries[2].name, "totals.csv");
 	name_format_month_file(name, start);
-	CHECK_STR(dir.entries[2].name, name);
+	CHECK_STR(dir.entries[3].name, name);
 	name_format_month_file(name, now);
-	CHECK_STR(dir.entries[4].name, name);
+	CHECK_STR(dir.entries[5].name, name);
 	CHECK_INT(fake_http_count(w.http, NULL), before);
 	CHECK_INT(fs_lookup(&w.fs, tx, "1999-01.jsonl", &st), ENOENT);
 	CHECK_INT(fs_lookup(&w.fs, tx, "2025-13.jsonl", &st), ENOENT);
