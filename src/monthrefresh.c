@@ -157,15 +157,8 @@ static int add_window_tx(void *ctx, int64_t page_no, int64_t id, json_t *item)
 {
 	struct refresh *r = ctx;
 	const char *date = json_string_value(json_object_get(item, "transaction_date"));
-	int64_t account;
-	if (r->account != TX_COMPANY &&
-	    sepay_parse_id(json_object_get(item, "bank_account_id"), &account) &&
-	    account != r->account) {
-		log_warn("list transactions: GET %s (page %" PRId64 "): dropped transaction %"
-			 PRId64 " of account %" PRId64 ", not of the account asked for", r->path,
-			 page_no, id, account);
+	if (tx_item_foreign(item, r->account, r->path, page_no, id))
 		return 0;
-	}
 	if (month_of_date(date) != r->month)
 		return 0; /* the next month's first day, asked for its month's end */
 	struct strbuf line;

@@ -34,19 +34,24 @@ struct tx_build {
 /* Keeps the items of the account and months asked for: the range asked
  * reaches into the next month, and a server may answer with more.  Each is
  * rendered into its line at once: the page's JSON goes with the page. */
+bool tx_item_foreign(const json_t *item, int64_t account, const char *path, int64_t page_no,
+		     int64_t id)
+{
+	int64_t of;
+	if (account == TX_COMPANY || !sepay_parse_id(json_object_get(item, "bank_account_id"), &of) ||
+	    of == account)
+		return false;
+	log_warn("list transactions: GET %s (page %" PRId64 "): dropped transaction %" PRId64
+		 " of account %" PRId64 ", not of the account asked for", path, page_no, id, of);
+	return true;
+}
+
 static int add_tx(void *ctx, int64_t page_no, int64_t id, json_t *item)
 {
 	struct tx_build *tb = ctx;
 	const char *date = json_string_value(json_object_get(item, "transaction_date"));
-	int64_t account;
-	if (tb->account != TX_COMPANY &&
-	    sepay_parse_id(json_object_get(item, "bank_account_id"), &account) &&
-	    account != tb->account) {
-		log_warn("list transactions: GET %s (page %" PRId64 "): dropped transaction %"
-			 PRId64 " of account %" PRId64 ", not of the account asked for", tb->path,
-			 page_no, id, account);
+	if (tx_item_foreign(item, tb->account, tb->path, page_no, id))
 		return 0;
-	}
 	int32_t month = month_of_date(date);
 	if (!month) {
 		log_warn("list transactions: GET %s (page %" PRId64 "): dropped transaction %"

@@ -12,6 +12,7 @@
 #include "sepay.h"
 #include "snapshot.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -23,6 +24,12 @@
 /* The company: every account's transactions, asked without
  * bank_account_id.  Never an account's id (those are positive). */
 #define TX_COMPANY (-1)
+
+/* Whether item, an answer to path (page page_no) for account, is another
+ * account's: then it is dropped, and that is logged.  The company's
+ * answers hold every account's. */
+bool tx_item_foreign(const json_t *item, int64_t account, const char *path, int64_t page_no,
+		     int64_t id);
 
 /* The API path (with query) of account's months from..to. */
 void tx_range_path(char *buf, size_t size, int64_t account, int32_t from, int32_t to);
