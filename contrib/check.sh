@@ -2,7 +2,7 @@
 # check.sh - build sepayfs and run the whole test suite three times: in a
 # plain warnings-as-errors build, under AddressSanitizer + UBSan, and under
 # ThreadSanitizer; then the unit tests under valgrind and each libFuzzer
-# target for a short while (FUZZ_SECONDS, default 15).
+# target for a short while (FUZZ_SECONDS, default 10).
 # Unit tests need nothing; mount tests need /dev/fuse and fusermount3.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -52,7 +52,7 @@ PY
 echo "== build (-Werror)"
 setup build -Dwerror=true
 meson compile -C build
-run_suite build
+SEPAYFS_LOAD_SECONDS=15 run_suite build
 
 echo "== build with AddressSanitizer and UndefinedBehaviorSanitizer"
 setup build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
@@ -90,8 +90,8 @@ else
 	status=1
 fi
 
-echo "== fuzz targets, ${FUZZ_SECONDS:-15} s each"
-if "$top/contrib/fuzz.sh" "${FUZZ_SECONDS:-15}"; then
+echo "== fuzz targets, ${FUZZ_SECONDS:-10} s each"
+if "$top/contrib/fuzz.sh" "${FUZZ_SECONDS:-10}"; then
 	passed=$((passed + 1))
 else
 	failed=$((failed + 1))

@@ -250,6 +250,10 @@ def test_token_refreshed_before_it_expires(mock, mount, tmp_path):
     acc = fresh_ids(mock, 5)[4]
     before = mock.log_len()
     assert json.loads(read(info_path(mnt, acc)))["id"] == acc
+    # A refresh ahead of the next expiry may be under way (logged with
+    # status 0 until answered): wait for its answer.
+    wait_until(lambda: all(e["status"] for e in token_entries(mock.requests())),
+               what="refreshes under way to be answered")
     log = mock.requests()
     assert [e for e in api_entries(log) if e["status"] == 401] == [], \
         "the API saw an expired token: %s" % log
