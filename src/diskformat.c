@@ -401,34 +401,32 @@ static struct snapshot *read_entry(struct reader *r, const struct obj_key *key, 
 	return s;
 }
 
-struct snapshot *disk_entry_decode(const char *bytes, size_t len, const struct obj_key *key,
-				   uint64_t identity)
+/* An entry of len bytes read from memory (mem), else from fd. */
+static struct snapshot *read_from(const unsigned char *mem, struct blob_file *file, uint64_t len,
+				  const struct obj_key *key, uint64_t identity)
 {
 	if (len < 16)
 		return NULL;
 	struct reader *r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
-	r->mem = (const unsigned char *)bytes;
-	r->fd = -1;
+	r->mem = mem;
+	r->fd = file ? file->fd : -1;
+	r->file = file;
 	r->end = len - 8;
 	struct snapshot *s = read_entry(r, key, identity);
 	free(r);
 	return s;
 }
 
+struct snapshot *disk_entry_decode(const char *bytes, size_t len, const struct obj_key *key,
+				   uint64_t identity)
+{
+	return read_from((const unsigned char *)bytes, NULL, len, key, identity);
+}
+
 struct snapshot *disk_entry_read(struct blob_file *file, uint64_t len, const struct obj_key *key,
 				 uint64_t identity)
 {
-	if (len < 16)
-		return NULL;
-	struct reader *r = calloc(1, sizeof(*r));
-	if (!r)
-		return NULL;
-	r->fd = file->fd;
-	r->file = file;
-	r->end = len - 8;
-	struct snapshot *s = read_entry(r, key, identity);
-	free(r);
-	return s;
+	return read_from(NULL, file, len, key, identity);
 }

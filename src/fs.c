@@ -381,8 +381,7 @@ static int child_key(struct fs *fs, const struct obj_key *parent, const char *na
 			struct snapshot *s;
 			if (cache_get(fs->cache, &range, &s) == 0)
 				snapshot_unref(s);
-			if (parent->a != TX_COMPANY)
-				readahead_visit(fs->readahead, parent->a, READAHEAD_MONTHS);
+			readahead_visit(fs->readahead, parent->a, READAHEAD_MONTHS);
 		}
 		/* A settled month is held for weeks: whether the account's
 		 * transactions may still be read is asked again once per TTL
@@ -650,8 +649,7 @@ static int emit_months(struct emitter *em, const struct obj_key *node, off_t coo
 	if (tx_forbidden(em->fs, node->a))
 		return EPERM;
 	tx_note_listed(em->fs, node->a);
-	if (node->a != TX_COMPANY) /* read-ahead follows the accounts' walk */
-		readahead_visit(em->fs->readahead, node->a, READAHEAD_MONTHS);
+	readahead_visit(em->fs->readahead, node->a, READAHEAD_MONTHS);
 	int32_t now = month_of_time((time_t)clock_wall_s());
 	int32_t month = account_since(em->fs, node->a, now);
 	/* Cookies: totals.csv follows id 0 (cookie 3), a month's .jsonl id

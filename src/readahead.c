@@ -226,7 +226,9 @@ void readahead_visit(struct readahead *ra, int64_t account_id, int want)
 		ra->with_months = false;
 		ra->len = 0;
 	}
-	if (want & READAHEAD_MONTHS)
+	/* A folder of no listed account (the company's months, an account
+	 * reached by path only) is no step of a walk through the listing. */
+	if ((want & READAHEAD_MONTHS) && known)
 		ra->with_months = true;
 	ra->has_last = true;
 	if (queued_any)

@@ -99,12 +99,13 @@ static void money(const char *data, size_t size)
 	FUZZ_CHECK(a == b || fabs(a - b) <= fabs(a) * 1e-12);
 }
 
-/* Records of csv and their widths: false when a record is not the first's
- * width. */
-static bool records(const struct blob *csv, size_t *count)
+/* How many records csv holds and how many fields the first has: false
+ * when a record is not the first's width. */
+static bool records(const struct blob *csv, size_t *count, size_t *width)
 {
-	size_t pos = 0, width = 0;
+	size_t pos = 0;
 	*count = 0;
+	*width = 0;
 	while (pos < csv->v.len) {
 		size_t fields = 0;
 		bool end = false;
@@ -116,8 +117,8 @@ static bool records(const struct blob *csv, size_t *count)
 			fields++;
 		}
 		if (*count == 0)
-			width = fields;
-		else if (fields != width)
+			*width = fields;
+		else if (fields != *width)
 			return false;
 		(*count)++;
 	}
@@ -130,10 +131,10 @@ static void month_of_lines(const char *data, size_t size)
 	FUZZ_CHECK(month != NULL);
 	struct blob *csv = NULL;
 	if (monthcsv_build(month, -1, month->v.mtime, &csv) == 0) {
-		size_t lines = 0, n = 0;
+		size_t lines = 0, n = 0, width = 0;
 		for (size_t i = 0; i < size; i++)
 			lines += data[i] == '\n';
-		FUZZ_CHECK(records(csv, &n));
+		FUZZ_CHECK(records(csv, &n, &width));
 		FUZZ_CHECK(n == lines + 1);
 		FUZZ_CHECK(csv->v.mtime.tv_sec == 1);
 		blob_unref(csv);
@@ -160,23 +161,11 @@ static void balances_of_item(const char *data, size_t size)
 	FUZZ_CHECK(list && snapshot_listing_add(list, 4242, row) && snapshot_listing_finish(list));
 	struct blob *csv = views_balances(list);
 	FUZZ_CHECK(csv != NULL);
-	size_t pos = 0, records = 0;
-	while (pos < csv->v.len) {
-		size_t fields = 0;
-		bool end = false;
-		while (!end) {
-			struct strbuf f;
-			strbuf_init(&f, 0);
-			FUZZ_CHECK(read_field(csv->bytes, csv->v.len, &pos, &f, &end));
-			if (records == 1 && fields == 0)
-				FUZZ_CHECK(f.len == 4 && memcmp(f.data, "4242", 4) == 0);
-			strbuf_release(&f);
-			fields++;
-		}
-		FUZZ_CHECK(fields == 8);
-		records++;
-	}
-	FUZZ_CHECK(records == 2);
+	size_t count = 0, width = 0;
+	FUZZ_CHECK(records(csv, &count, &width));
+	FUZZ_CHECK(count == 2 && width == 8);
+	size_t header = strlen(VIEWS_BALANCES_HEADER);
+	FUZZ_CHECK(csv->v.len > header + 5 && memcmp(csv->bytes + header, "4242,", 5) == 0);
 	blob_unref(csv);
 	snapshot_unref(list);
 }

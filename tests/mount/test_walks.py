@@ -88,6 +88,16 @@ def kinds(entries):
     return out
 
 
+def walk_kinds(mock, mnt, timeout):
+    """kinds() of the requests a grep -r of the mount asks."""
+    before = mock.log_len()
+    r = subprocess.run(["grep", "-rc", "DH", mnt], capture_output=True, text=True,
+                       timeout=timeout)
+    assert r.returncode in (0, 1), r.stderr
+    mock.wait_quiet()
+    return kinds(mock.requests_since(before))
+
+
 @pytest.mark.mock_opts(accounts=10, history_months=3)
 def test_a_working_day_asks_the_list_and_what_changed(mock, mount):
     """Commands minutes apart (here: past a 2 s TTL).  An account whose list
@@ -97,12 +107,7 @@ def test_a_working_day_asks_the_list_and_what_changed(mock, mount):
     mnt = mount(mock, cache_ttl=2, extra_opts=["follow_ttl=600"])
 
     def walk():
-        before = mock.log_len()
-        r = subprocess.run(["grep", "-rc", "DH", mnt], capture_output=True, text=True,
-                           timeout=120)
-        assert r.returncode in (0, 1), r.stderr
-        mock.wait_quiet()
-        return kinds(mock.requests_since(before))
+        return walk_kinds(mock, mnt, timeout=120)
 
     walk()
     time.sleep(2.5)  # past the TTL: that is the point; a slow machine only adds to it
@@ -129,12 +134,7 @@ def test_a_walk_longer_than_the_ttl_asks_the_list_not_each_account(mock, mount):
     mnt = mount(mock, cache_ttl=1, extra_opts=["follow_ttl=600"])
 
     def walk():
-        before = mock.log_len()
-        r = subprocess.run(["grep", "-rc", "DH", mnt], capture_output=True, text=True,
-                           timeout=300)
-        assert r.returncode in (0, 1), r.stderr
-        mock.wait_quiet()
-        return kinds(mock.requests_since(before))
+        return walk_kinds(mock, mnt, timeout=300)
 
     first = walk()
     assert first["detail"] == 8 and first["subs"] == 8, first
