@@ -10,7 +10,9 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -43,12 +45,21 @@ struct auth {
 	char *access_token;        /* NULL: none yet */
 	int64_t expires_at;        /* wall-clock seconds; 0: unknown */
 	int64_t issued_at;         /* when access_token was had, wall-clock seconds */
-	bool save_pending;         /* a rotated refresh token is not on disk yet */
-	pthread_mutex_t save_lock; /* one writer of the credentials file at a time */
+	/* Held by whoever reads or writes the credentials or token file, or
+	 * sends the refresh token (refresh, SIGHUP's re-read): the strings
+	 * below change only under it and the lock. */
+	pthread_mutex_t file_lock;
+	uint64_t file_seen;        /* hash of the refresh token (or token) the file held
+				    * when last read or written here */
+	uint64_t refused;          /* hash of a refresh token refused: not sent again */
+	void (*taken)(void *ctx);  /* told of credentials taken from the file */
+	void *taken_ctx;
 	uint64_t generation;       /* moves with every new token */
 	bool refreshing;
 	int last_refresh_error;
 	uint64_t refreshes;
+	/* A fixed token's file, read again when the token is refused. */
+	char *token_path;
 	/* Only with credentials: */
 	struct http_transport *http;
 	char *credentials_path;
@@ -96,7 +107,7 @@ static struct auth *auth_alloc(void)
 	struct auth *a = calloc(1, sizeof(*a));
 	if (a) {
 		pthread_mutex_init(&a->lock, NULL);
-		pthread_mutex_init(&a->save_lock, NULL);
+		pthread_mutex_init(&a->file_lock, NULL);
 		pthread_cond_init(&a->refreshed, NULL);
 	}
 	return a;
@@ -112,8 +123,9 @@ void auth_free(struct auth *a)
 	free(a->client_id);
 	free(a->token_url);
 	free(a->credentials_path);
+	free(a->token_path);
 	pthread_cond_destroy(&a->refreshed);
-	pthread_mutex_destroy(&a->save_lock);
+	pthread_mutex_destroy(&a->file_lock);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
@@ -148,75 +160,140 @@ static void lineage_of(json_t *creds, const char *refresh_token, char out[LINEAG
 			 (unsigned long long)hash_text(refresh_token ? refresh_token : ""));
 }
 
-struct auth *auth_new_from_credentials(const char *path, const char *token_url,
-				       struct http_transport *http)
+/* What a credentials file holds. */
+struct creds {
+	char *client_id, *client_secret, *refresh_token, *access_token, *token_url;
+	char lineage[LINEAGE_LEN + 1];
+};
+
+static void creds_release(struct creds *c)
 {
+	secret_free(c->client_secret);
+	secret_free(c->refresh_token);
+	secret_free(c->access_token);
+	free(c->client_id);
+	free(c->token_url);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Reads and checks the credentials file: 0, or -1 with why (one line,
+ * no secret). */
+static int creds_read(const char *path, struct creds *c, char *why, size_t why_size)
+{
+	memset(c, 0, sizeof(*c));
 	size_t len;
-	char *text = secret_file_read(path, "credentials file", MAX_CREDENTIALS_FILE, &len);
+	char *text = secret_file_read_why(path, "credentials file", MAX_CREDENTIALS_FILE, &len,
+					  why, why_size);
 	if (!text)
-		return NULL;
+		return -1;
 	json_error_t jerr;
 	/* Until its values are freed: jansson's copies are scrubbed. */
 	scrubbing_scope_enter();
 	json_t *root = json_loadb(text, len, 0, &jerr);
 	explicit_bzero(text, len);
 	free(text);
+	int rc = 0;
 	if (!json_is_object(root)) {
-		fprintf(stderr, "sepayfs: credentials file %s is not a JSON object%s%s\n", path,
-			root ? "" : ": ", root ? "" : jerr.text);
-		json_decref(root);
-		scrubbing_scope_leave();
-		return NULL;
-	}
-	struct auth *a = auth_alloc();
-	if (a) {
-		a->http = http;
-		a->credentials_path = strdup(path);
-		a->client_id = json_string_copy(root, "client_id");
-		a->client_secret = json_string_copy(root, "client_secret");
-		a->refresh_token = json_string_copy(root, "refresh_token");
-		a->access_token = json_string_copy(root, "access_token");
-		lineage_of(root, a->refresh_token, a->lineage);
-		a->token_url = token_url ? strdup(token_url) : json_string_copy(root, "token_url");
-		if (!a->token_url)
-			a->token_url = strdup(AUTH_DEFAULT_TOKEN_URL);
-		if (a->access_token && !auth_token_header_safe(a->access_token)) {
+		snprintf(why, why_size, "credentials file %s is not a JSON object%s%s", path,
+			 root ? "" : ": ", root ? "" : jerr.text);
+		rc = -1;
+	} else {
+		c->client_id = json_string_copy(root, "client_id");
+		c->client_secret = json_string_copy(root, "client_secret");
+		c->refresh_token = json_string_copy(root, "refresh_token");
+		c->access_token = json_string_copy(root, "access_token");
+		c->token_url = json_string_copy(root, "token_url");
+		lineage_of(root, c->refresh_token, c->lineage);
+		const char *missing = !c->client_id ? "\"client_id\""
+				    : !c->client_secret ? "\"client_secret\""
+				    : !c->refresh_token ? "\"refresh_token\"" : NULL;
+		if (missing) {
+			snprintf(why, why_size, "credentials file %s has no %s", path, missing);
+			rc = -1;
+		} else if (c->access_token && !auth_token_header_safe(c->access_token)) {
 			/* Not a token a header can carry: get a new one. */
 			log_warn("credentials file %s: its access_token has characters an HTTP header "
 				 "cannot carry: ignored, a new one is asked for", path);
-			secret_free(a->access_token);
-			a->access_token = NULL;
+			secret_free(c->access_token);
+			c->access_token = NULL;
 		}
-		if (a->access_token)
-			a->expires_at = auth_jwt_expiry(a->access_token);
-		a->issued_at = wall_now();
 	}
 	json_wipe(root);
 	json_decref(root);
 	scrubbing_scope_leave();
-	const char *missing = !a ? "memory" : !a->client_id ? "\"client_id\""
-				: !a->client_secret ? "\"client_secret\""
-				: !a->refresh_token ? "\"refresh_token\"" : NULL;
-	const char *why = NULL;
-	if (missing) {
-		fprintf(stderr, "sepayfs: credentials file %s has no %s\n", path, missing);
-	} else if (!a->credentials_path || !a->token_url) {
-		fprintf(stderr, "sepayfs: out of memory\n");
-		missing = "memory";
-	} else if (!http_url_allowed(a->token_url, &why)) {
-		fprintf(stderr, "sepayfs: token URL %s: %s\n", a->token_url, why);
-		missing = "url";
+	if (rc)
+		creds_release(c);
+	return rc;
+}
+
+struct auth *auth_new_from_credentials(const char *path, const char *token_url,
+				       struct http_transport *http)
+{
+	struct creds c;
+	char why[PATH_MAX + 200];
+	if (creds_read(path, &c, why, sizeof(why)) != 0) {
+		fprintf(stderr, "sepayfs: %s\n", why);
+		return NULL;
 	}
-	if (missing) {
+	struct auth *a = auth_alloc();
+	const char *bad = NULL;
+	if (a) {
+		a->http = http;
+		a->credentials_path = strdup(path);
+		a->client_id = c.client_id;
+		a->client_secret = c.client_secret;
+		a->refresh_token = c.refresh_token;
+		a->access_token = c.access_token;
+		memcpy(a->lineage, c.lineage, sizeof(a->lineage));
+		a->token_url = token_url ? strdup(token_url) : c.token_url;
+		if (token_url)
+			free(c.token_url);
+		memset(&c, 0, sizeof(c));
+		if (!a->token_url)
+			a->token_url = strdup(AUTH_DEFAULT_TOKEN_URL);
+		if (a->access_token)
+			a->expires_at = auth_jwt_expiry(a->access_token);
+		a->issued_at = wall_now();
+		a->file_seen = hash_text(a->refresh_token);
+	}
+	if (!a || !a->credentials_path || !a->token_url) {
+		fprintf(stderr, "sepayfs: out of memory\n");
+		bad = "memory";
+	} else {
+		const char *why_not;
+		if (!http_url_allowed(a->token_url, &why_not)) {
+			fprintf(stderr, "sepayfs: token URL %s: %s\n", a->token_url, why_not);
+			bad = why_not;
+		}
+	}
+	creds_release(&c);
+	if (bad) {
 		auth_free(a);
 		return NULL;
 	}
 	return a;
 }
 
+void auth_watch_token_file(struct auth *a, const char *path)
+{
+	free(a->token_path);
+	a->token_path = strdup(path);
+	pthread_mutex_lock(&a->lock);
+	a->file_seen = a->access_token ? hash_text(a->access_token) : 0;
+	pthread_mutex_unlock(&a->lock);
+}
+
+void auth_on_taken(struct auth *a, void (*fn)(void *ctx), void *ctx)
+{
+	a->taken = fn;
+	a->taken_ctx = ctx;
+}
+
 bool auth_can_refresh(const struct auth *a)
 {
-	return a->refresh_token != NULL;
+	/* Set once, before any thread: credentials always have a refresh
+	 * token, and a token file may hold a new token. */
+	return a->credentials_path != NULL || a->token_path != NULL;
 }
 
 uint64_t auth_refreshes(struct auth *a)
@@ -236,14 +313,15 @@ int64_t auth_granted_lifetime_s(struct auth *a)
 }
 
 /* Keeps the credentials file in step: a rotated refresh token lost would
- * mean logging in again at the next mount. */
+ * mean logging in again at the next mount.  With file_lock held. */
 static void save_credentials(struct auth *a)
 {
 	/* The file's text as jansson parses and dumps it holds the tokens. */
 	scrubbing_scope_enter();
 	size_t len;
-	char *text = secret_file_read(a->credentials_path, "credentials file",
-				      MAX_CREDENTIALS_FILE, &len);
+	char why[PATH_MAX + 200];
+	char *text = secret_file_read_why(a->credentials_path, "credentials file",
+					  MAX_CREDENTIALS_FILE, &len, why, sizeof(why));
 	json_t *root = text ? json_loadb(text, len, 0, NULL) : NULL;
 	if (text) {
 		explicit_bzero(text, len);
@@ -278,6 +356,8 @@ static void save_credentials(struct auth *a)
 	if (rc)
 		log_error("token refresh: cannot update %s: %s; the new refresh token is kept in "
 			  "memory only", a->credentials_path, strerror(rc));
+	else
+		a->file_seen = hash_text(a->refresh_token);
 }
 
 /* What a token answer grants.  Issue and expiry come from one reading of
@@ -345,6 +425,142 @@ static int refresh_now(struct auth *a, struct token_grant *grant)
 	return rc;
 }
 
+/* With file_lock held: when someone else (sepayfs-login, another mount
+ * of the same file, an admin) changed the credentials or token file
+ * since it was last read or written here, takes what it holds now, and
+ * says so.  A new access token it brings is a new generation. */
+static bool take_file_if_changed(struct auth *a)
+{
+	char why[PATH_MAX + 200];
+	struct creds c = { 0 };
+	char *token = NULL;
+	uint64_t seen;
+	if (a->credentials_path) {
+		if (creds_read(a->credentials_path, &c, why, sizeof(why)) != 0) {
+			log_warn("token refresh: %s", why);
+			return false;
+		}
+		seen = hash_text(c.refresh_token);
+	} else {
+		size_t len;
+		char *text = secret_file_read_why(a->token_path, "token file", MAX_TOKEN_LEN + 2,
+						  &len, why, sizeof(why));
+		if (!text) {
+			log_warn("token: %s", why);
+			return false;
+		}
+		token = secret_trimmed_copy(text, len);
+		explicit_bzero(text, len);
+		free(text);
+		if (!token || !auth_token_header_safe(token)) {
+			log_warn("token file %s: %s", a->token_path, token
+				 ? "the token has spaces, control characters or non-ASCII bytes inside it"
+				 : "the token is empty");
+			secret_free(token);
+			return false;
+		}
+		seen = hash_text(token);
+	}
+	pthread_mutex_lock(&a->lock);
+	bool changed = seen != a->file_seen;
+	if (changed && a->credentials_path) {
+		/* Swapped, so what the file held is released below. */
+		char *t;
+#define SWAP(x, y) (t = (x), (x) = (y), (y) = t)
+		SWAP(a->client_id, c.client_id);
+		SWAP(a->client_secret, c.client_secret);
+		SWAP(a->refresh_token, c.refresh_token);
+		memcpy(a->lineage, c.lineage, sizeof(a->lineage));
+		if (c.access_token && (!a->access_token || strcmp(c.access_token, a->access_token))) {
+			SWAP(a->access_token, c.access_token);
+			a->expires_at = auth_jwt_expiry(a->access_token);
+			a->issued_at = wall_now();
+			a->generation++;
+		}
+#undef SWAP
+	} else if (changed) {
+		secret_free(a->access_token);
+		a->access_token = token;
+		token = NULL;
+		a->expires_at = auth_jwt_expiry(a->access_token);
+		a->issued_at = wall_now();
+		a->generation++;
+	}
+	if (changed)
+		a->file_seen = seen;
+	pthread_mutex_unlock(&a->lock);
+	creds_release(&c);
+	secret_free(token);
+	if (changed)
+		log_info("%s %s was changed (a new log-in, a new token, or another mount's "
+			 "rotation): using what it holds now", a->credentials_path ? "credentials file"
+			 : "token file", a->credentials_path ? a->credentials_path : a->token_path);
+	return changed;
+}
+
+/* The file's advisory lock (shared with sepayfs-login) while the file is
+ * read, the refresh token sent and its rotation written, so neither loses
+ * the other's refresh token.  A lock that cannot be had (a read-only
+ * folder; a holder stuck past a token request's deadline) is gone
+ * without: the mount goes on. */
+static int file_lock_take(struct auth *a)
+{
+	if (!a->credentials_path)
+		return -1;
+	int fd = secret_file_lock(a->credentials_path, TOKEN_REQUEST_TIMEOUT_MS + 5000);
+	if (fd < 0 && fd != -EROFS && fd != -EACCES)
+		log_warn("credentials file %s: cannot lock it (%s): going on without the lock",
+			 a->credentials_path, strerror(-fd));
+	return fd;
+}
+
+/* Gets a new access token: from the file when it changed, else from the
+ * token endpoint with the refresh token.  The refreshing thread, without
+ * the lock. */
+static int renew(struct auth *a, uint64_t generation, bool *taken)
+{
+	pthread_mutex_lock(&a->file_lock);
+	int lock_fd = file_lock_take(a);
+	*taken = take_file_if_changed(a);
+	pthread_mutex_lock(&a->lock);
+	bool fresh = a->generation != generation;
+	pthread_mutex_unlock(&a->lock);
+	int rc;
+	struct token_grant grant = { 0 };
+	if (fresh) {
+		rc = 0; /* the file brought a new access token */
+	} else if (!a->credentials_path) {
+		rc = EACCES; /* a fixed token, refused, and its file unchanged */
+	} else if (hash_text(a->refresh_token) == a->refused) {
+		/* Refused before: sent again it is refused again.  The next
+		 * log-in changes the file, and is taken above. */
+		rc = EACCES;
+	} else if ((rc = refresh_now(a, &grant)) == 0) {
+		pthread_mutex_lock(&a->lock);
+		secret_free(a->access_token);
+		a->access_token = grant.access;
+		a->expires_at = grant.expires_at;
+		a->issued_at = grant.issued_at;
+		a->generation++;
+		a->refreshes++;
+		if (grant.rotated) {
+			secret_free(a->refresh_token);
+			a->refresh_token = grant.rotated;
+		}
+		pthread_mutex_unlock(&a->lock);
+		if (grant.rotated)
+			save_credentials(a);
+	} else {
+		if (rc == EACCES)
+			a->refused = hash_text(a->refresh_token);
+		secret_free(grant.access);
+		secret_free(grant.rotated);
+	}
+	secret_file_unlock(lock_fd);
+	pthread_mutex_unlock(&a->file_lock);
+	return rc;
+}
+
 /* With the lock held: become the refreshing thread, or wait for the one
  * that is.  Returns with the lock held. */
 static int refresh_locked(struct auth *a)
@@ -358,31 +574,29 @@ static int refresh_locked(struct auth *a)
 	if (!auth_can_refresh(a))
 		return EACCES;
 	a->refreshing = true;
+	uint64_t generation = a->generation;
 	pthread_mutex_unlock(&a->lock);
-	struct token_grant grant = { 0 };
-	int rc = refresh_now(a, &grant);
+	bool taken;
+	int rc = renew(a, generation, &taken);
+	if (taken && a->taken)
+		a->taken(a->taken_ctx);
 	pthread_mutex_lock(&a->lock);
-	if (rc == 0) {
-		secret_free(a->access_token);
-		a->access_token = grant.access;
-		a->expires_at = grant.expires_at;
-		a->issued_at = grant.issued_at;
-		a->generation++;
-		a->refreshes++;
-		if (grant.rotated) {
-			secret_free(a->refresh_token);
-			a->refresh_token = grant.rotated;
-			/* Written once the lock every request needs is let go. */
-			a->save_pending = true;
-		}
-	} else {
-		secret_free(grant.access);
-		secret_free(grant.rotated);
-	}
 	a->last_refresh_error = rc;
 	a->refreshing = false;
 	pthread_cond_broadcast(&a->refreshed);
 	return rc;
+}
+
+bool auth_reload(struct auth *a)
+{
+	if (!auth_can_refresh(a))
+		return false;
+	pthread_mutex_lock(&a->file_lock);
+	int lock_fd = file_lock_take(a);
+	bool taken = take_file_if_changed(a);
+	secret_file_unlock(lock_fd);
+	pthread_mutex_unlock(&a->file_lock);
+	return taken;
 }
 
 static bool expiring(const struct auth *a)
@@ -392,17 +606,6 @@ static bool expiring(const struct auth *a)
 	int64_t now = wall_now(), lifetime = a->expires_at - a->issued_at;
 	int64_t ahead = lifetime > 0 && lifetime / 4 < REFRESH_AHEAD_S ? lifetime / 4 : REFRESH_AHEAD_S;
 	return a->expires_at - now < ahead;
-}
-
-/* Writes a rotated refresh token to the credentials file, outside the lock
- * requests need, the newest one whatever refreshes came meanwhile. */
-static void save_if_pending(struct auth *a, bool pending)
-{
-	if (!pending)
-		return;
-	pthread_mutex_lock(&a->save_lock);
-	save_credentials(a);
-	pthread_mutex_unlock(&a->save_lock);
 }
 
 int auth_current(struct auth *a, char **token, uint64_t *generation)
@@ -423,10 +626,7 @@ int auth_current(struct auth *a, char **token, uint64_t *generation)
 		if (!*token)
 			rc = ENOMEM;
 	}
-	bool save = a->save_pending;
-	a->save_pending = false;
 	pthread_mutex_unlock(&a->lock);
-	save_if_pending(a, save);
 	return rc;
 }
 
@@ -434,10 +634,7 @@ int auth_after_401(struct auth *a, uint64_t generation)
 {
 	pthread_mutex_lock(&a->lock);
 	int rc = a->generation != generation ? 0 : refresh_locked(a);
-	bool save = a->save_pending;
-	a->save_pending = false;
 	pthread_mutex_unlock(&a->lock);
-	save_if_pending(a, save);
 	return rc;
 }
 

@@ -3,7 +3,11 @@
  * With credentials (client id and secret, refresh token), a token about to
  * expire is refreshed before use, and a 401 leads to one refresh shared by
  * every request that saw it.  A refresh token the server rotates is written
- * back to the credentials file.  Tokens never reach a log. */
+ * back to the credentials file.  Every refresh first reads the file again
+ * (under the advisory lock sepayfs-login takes too): what a new log-in or
+ * another mount wrote there is taken, so logging in again heals a mount
+ * without a restart, and a refresh token refused once is not sent again.
+ * Tokens never reach a log. */
 #ifndef SEPAYFS_AUTH_H
 #define SEPAYFS_AUTH_H
 
@@ -26,6 +30,16 @@ struct auth *auth_new_fixed(const char *access_token);
 struct auth *auth_new_from_credentials(const char *path, const char *token_url,
 				       struct http_transport *http);
 void auth_free(struct auth *a);
+/* The fixed token came from this file: when it is refused, the file is
+ * read again, and a new token there is taken (no remount). */
+void auth_watch_token_file(struct auth *a, const char *path);
+/* Called (from a request's thread, no lock held) after the credentials
+ * or token file was found changed and what it holds was taken: a new
+ * log-in may be another user's (auth_identity). */
+void auth_on_taken(struct auth *a, void (*fn)(void *ctx), void *ctx);
+/* SIGHUP: reads the credentials or token file again and takes it if it
+ * changed since it was last read or written here.  Whether it did. */
+bool auth_reload(struct auth *a);
 
 /* The token to send now (a copy to scrub and free) and its generation.
  * Refreshes first if the token is missing or about to expire.  0 or an

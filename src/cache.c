@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,8 @@ struct cache_entry {
 
 struct cache {
 	struct cache_config cfg;
+	/* cfg.disk, until another user's token brings another (cache_set_disk). */
+	_Atomic(struct disk_cache *) disk;
 	pthread_mutex_t lock;
 	pthread_cond_t fetched;   /* broadcast whenever any fetch finishes */
 	struct htab entries;
@@ -42,6 +45,16 @@ struct cache {
 	cache_replaced_fn replaced;
 	void *replaced_ctx;
 };
+
+static struct disk_cache *disk_of(struct cache *c)
+{
+	return atomic_load(&c->disk);
+}
+
+void cache_set_disk(struct cache *c, struct disk_cache *disk)
+{
+	atomic_store(&c->disk, disk);
+}
 
 void cache_on_replace(struct cache *c, cache_replaced_fn fn, void *ctx)
 {
@@ -83,6 +96,7 @@ struct cache *cache_new(const struct cache_config *cfg)
 	if (!c)
 		return NULL;
 	c->cfg = *cfg;
+	atomic_init(&c->disk, cfg->disk);
 	/* A SIGHUP of an earlier mount made stale what the disk held then. */
 	if (cfg->disk)
 		c->expired_wall_ms = disk_cache_expired_ms(cfg->disk);
@@ -335,7 +349,7 @@ static void entry_store(struct cache *c, struct cache_entry *e, struct snapshot 
  * so the unlinked file goes with its last reader. */
 static void swap_to_entry(struct cache *c, const struct obj_key *key, struct snapshot *stored)
 {
-	struct snapshot *entry = disk_cache_load(c->cfg.disk, key);
+	struct snapshot *entry = disk_cache_load(disk_of(c), key);
 	if (!entry)
 		return;
 	pthread_mutex_lock(&c->lock);
@@ -364,7 +378,7 @@ static void persist_unlocked(struct cache *c, const struct obj_key *key, struct 
 {
 	if (!value)
 		return;
-	disk_cache_store(c->cfg.disk, key, value);
+	disk_cache_store(disk_of(c), key, value);
 	if (snapshot_file_bytes(value))
 		swap_to_entry(c, key, value);
 	snapshot_unref(value);
@@ -440,9 +454,9 @@ static int entry_fetch(struct cache *c, struct cache_entry *e, const struct obj_
 	uint64_t now;
 	int rc;
 	bool from_disk = false;
-	if (!e->value && c->cfg.disk) {
+	if (!e->value && disk_of(c)) {
 		pthread_mutex_unlock(&c->lock);
-		struct snapshot *loaded = disk_cache_load(c->cfg.disk, key);
+		struct snapshot *loaded = disk_cache_load(disk_of(c), key);
 		pthread_mutex_lock(&c->lock);
 		if (loaded) {
 			now = clock_mono_ms();
@@ -465,7 +479,7 @@ static int entry_fetch(struct cache *c, struct cache_entry *e, const struct obj_
 			replacement_take(c, told, e, fresh);
 			entry_store(c, e, fresh, epoch, now);
 			*out = snapshot_ref(e->value);
-			if (c->cfg.disk)
+			if (disk_of(c))
 				*persist = snapshot_ref(e->value);
 		} else {
 			rc = entry_fetch_failed(c, e, key, rc, epoch, now, out, told);
@@ -528,13 +542,13 @@ bool cache_fresh(struct cache *c, const struct obj_key *key)
 	pthread_mutex_lock(&c->lock);
 	struct cache_entry *e = entry_get(c, key);
 	bool fresh = e && entry_fresh(c, e, clock_mono_ms());
-	if (e && !fresh && !e->value && !e->fetching && c->cfg.disk) {
+	if (e && !fresh && !e->value && !e->fetching && disk_of(c)) {
 		/* As cache_get would look: what an earlier mount kept on disk.
 		 * The entry is held (users) but not claimed: a fetch that
 		 * starts meanwhile goes on, and wins. */
 		e->users++;
 		pthread_mutex_unlock(&c->lock);
-		struct snapshot *loaded = disk_cache_load(c->cfg.disk, key);
+		struct snapshot *loaded = disk_cache_load(disk_of(c), key);
 		pthread_mutex_lock(&c->lock);
 		e->users--;
 		if (loaded && !e->value && !e->fetching) {
@@ -560,11 +574,11 @@ bool cache_fresh(struct cache *c, const struct obj_key *key)
  * meanwhile: the caller holds the entry (users) and looks again. */
 static void versions_from_disk(struct cache *c, struct cache_entry *e)
 {
-	if (e->versions || e->fetching || !c->cfg.disk)
+	if (e->versions || e->fetching || !disk_of(c))
 		return;
 	e->users++;
 	pthread_mutex_unlock(&c->lock);
-	struct snapshot *loaded = disk_cache_load(c->cfg.disk, &e->key);
+	struct snapshot *loaded = disk_cache_load(disk_of(c), &e->key);
 	pthread_mutex_lock(&c->lock);
 	e->users--;
 	if (loaded && !e->versions) {
@@ -590,7 +604,7 @@ void cache_put(struct cache *c, const struct obj_key *key, struct snapshot *valu
 										 : c->epoch;
 		replacement_take(c, &told, e, value);
 		entry_store(c, e, snapshot_ref(value), epoch, clock_mono_ms());
-		if (c->cfg.disk)
+		if (disk_of(c))
 			persist = snapshot_ref(e->value);
 		entry_drop_if_empty(c, e);
 		evict(c);
@@ -630,8 +644,8 @@ void cache_expire_all(struct cache *c)
 	uint64_t now = c->expired_wall_ms = clock_wall_ms();
 	pthread_mutex_unlock(&c->lock);
 	/* Stale after a remount too (the file I/O outside the lock). */
-	if (c->cfg.disk)
-		disk_cache_record_expiry(c->cfg.disk, now);
+	if (disk_of(c))
+		disk_cache_record_expiry(disk_of(c), now);
 }
 
 void cache_get_stats(struct cache *c, struct cache_stats *out)

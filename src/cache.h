@@ -115,5 +115,10 @@ typedef void (*cache_replaced_fn)(void *ctx, const struct obj_key *key, struct s
 				  struct snapshot *fresh);
 void cache_on_replace(struct cache *c, cache_replaced_fn fn, void *ctx);
 
+/* From now on values come from and go to this disk cache (NULL: none):
+ * another user's, after a new log-in.  The old one stays open for the
+ * caller to close once no thread can be using it (at unmount). */
+void cache_set_disk(struct cache *c, struct disk_cache *disk);
+
 
 #endif

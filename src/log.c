@@ -29,6 +29,11 @@ static void emit(int priority, const char *label, const char *fmt, va_list ap)
 		fprintf(stderr, "sepayfs: %s: %s\n", label, line);
 }
 
+bool log_enabled(enum log_level level)
+{
+	return (int)level <= atomic_load(&current_level);
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	static const char *const labels[] = { "error", "warning", "info", "debug" };

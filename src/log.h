@@ -16,6 +16,8 @@ void log_set_level(enum log_level level);
 /* From now on, to syslog instead of stderr. */
 void log_to_syslog(void);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Whether lines of this level are written: skips building a costly one. */
+bool log_enabled(enum log_level level);
 /* Copies the printable ASCII of s (at most size - 1 bytes, NUL-terminated;
  * s may be NULL): text from a server or a client reaches a log line only so. */
 void log_printable(char *out, size_t size, const char *s);

@@ -194,6 +194,9 @@ static bool has_scope(const char *list, const char *scope)
 	return false;
 }
 
+/* A mount holds the lock for one token request at most. */
+#define LOGIN_LOCK_WAIT_MS 30000
+
 static int write_credentials(const struct login_options *o, const char *secret, json_t *answer)
 {
 	json_t *creds = json_object();
@@ -213,7 +216,14 @@ static int write_credentials(const struct login_options *o, const char *secret, 
 	if (text) {
 		size_t len = json_dumpb(creds, text, need, JSON_INDENT(2));
 		text[len] = '\n';
+		/* Under the lock a mount takes to rotate the refresh token:
+		 * the mount then reads this log-in, never overwrites it. */
+		int lock = secret_file_lock(o->credentials, LOGIN_LOCK_WAIT_MS);
+		if (lock == -ETIMEDOUT)
+			fprintf(stderr, "sepayfs-login: %s.lock is held for long: writing anyway\n",
+				o->credentials);
 		rc = secret_file_write(o->credentials, text, len + 1);
+		secret_file_unlock(lock);
 		explicit_bzero(text, need + 1);
 		free(text);
 	}

@@ -5,6 +5,7 @@
  * Parses options, checks the token against the API before mounting (so a
  * wrong URL, token or scope fails here, on the terminal), then runs the
  * multi-threaded libfuse low-level loop until unmounted. */
+#include "activity.h"
 #include "auth.h"
 #include "cache.h"
 #include "diskcache.h"
@@ -17,6 +18,7 @@
 #include "options.h"
 #include "pages.h"
 #include "scrubbing_alloc.h"
+#include "sdnotify.h"
 #include "secretfile.h"
 #include "sepay.h"
 #include "signals.h"
@@ -24,7 +26,9 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +64,9 @@
 #define FILE_VALUES_MAX 256
 /* The deadline of the access check before mounting. */
 #define PROBE_TIMEOUT_S 5
+/* Disk caches of earlier users a mount keeps open after new log-ins;
+ * past that, a further switch serves from memory only. */
+#define MAX_IDENTITY_SWITCHES 16
 /* libfuse's own upper bound for -o max_threads. */
 #define MAX_FUSE_THREADS 100000
 
@@ -118,12 +125,18 @@ static int probe_api(struct sepay_api *api, const char *base_url, uint64_t ttl_m
  * why when the folder is not private: bank data must not go there.  Its
  * budget is -o cache_disk_mb as given, or the default within the room the
  * file system has. */
-static int open_disk_cache(const struct sepayfs_options *opts, struct auth *auth, json_t *page1,
-			   struct disk_cache **disk)
+static void identity_of(const struct sepayfs_options *opts, struct auth *auth, char *identity,
+			size_t size)
 {
-	char who[320], identity[1024], why[1200];
+	char who[320];
 	auth_identity(auth, who, sizeof(who));
-	snprintf(identity, sizeof(identity), "%s\n%s", opts->base_url, who);
+	snprintf(identity, size, "%s\n%s", opts->base_url, who);
+}
+
+static int open_disk_cache(const struct sepayfs_options *opts, const char *identity,
+			   json_t *page1, struct disk_cache **disk)
+{
+	char why[1200];
 	enum disk_cache_failure failure;
 	*disk = disk_cache_open(opts->cache_dir, identity, (uint64_t)opts->cache_disk_mb << 20,
 				opts->history_ttl, &failure, why, sizeof(why));
@@ -179,6 +192,7 @@ struct daemon {
 	bool curl_ready;
 	struct http_transport *http;
 	struct auth *auth;
+	struct activity *activity;
 	struct sepay_api api;
 	bool api_ready;
 	struct disk_cache *disk;
@@ -193,6 +207,15 @@ struct daemon {
 	struct fuse_session *se;
 	struct kernel_notify *notify;
 	bool signals_set, mounted;
+	/* Whose data the caches hold: the API and the token's user.  A new
+	 * log-in naming another user moves the mount to that user's disk
+	 * cache (switch_identity); the old ones stay open until unmount,
+	 * since a request under way may still hold them. */
+	pthread_mutex_t identity_lock;
+	char identity[1024];
+	struct disk_cache *retired[MAX_IDENTITY_SWITCHES];
+	unsigned n_retired;
+	_Atomic(struct signal_thread *) signals;
 };
 
 /* The command line: -1 to go on, or the exit status (help, version, a
@@ -228,6 +251,59 @@ static int read_command_line(struct daemon *d, const char *prog)
 	return -1;
 }
 
+/* auth's hook: the credentials or token file changed and was taken.
+ * When it names another user, the signal thread moves the mount to that
+ * user's cache (a request's thread may not wait on the kernel). */
+static void credentials_taken(void *ctx)
+{
+	struct daemon *d = ctx;
+	char now[sizeof(d->identity)];
+	identity_of(&d->opts, d->auth, now, sizeof(now));
+	pthread_mutex_lock(&d->identity_lock);
+	bool moved = strcmp(now, d->identity) != 0;
+	pthread_mutex_unlock(&d->identity_lock);
+	struct signal_thread *signals = atomic_load(&d->signals);
+	if (moved && signals)
+		signals_reload(signals);
+}
+
+/* SIGHUP, before the caches are dropped: the credentials or token file
+ * read again, and the disk cache of the user it names now. */
+static void switch_identity(void *ctx)
+{
+	struct daemon *d = ctx;
+	auth_reload(d->auth);
+	char now[sizeof(d->identity)];
+	identity_of(&d->opts, d->auth, now, sizeof(now));
+	pthread_mutex_lock(&d->identity_lock);
+	if (strcmp(now, d->identity) == 0) {
+		pthread_mutex_unlock(&d->identity_lock);
+		return;
+	}
+	snprintf(d->identity, sizeof(d->identity), "%s", now);
+	struct disk_cache *next = NULL;
+	char why[1200] = "no disk cache (-o cache_dir=none)";
+	if (d->opts.cache_dir && d->n_retired < MAX_IDENTITY_SWITCHES) {
+		enum disk_cache_failure failure;
+		next = disk_cache_open(d->opts.cache_dir, now, (uint64_t)d->opts.cache_disk_mb << 20,
+				       d->opts.history_ttl, &failure, why, sizeof(why));
+	} else if (d->opts.cache_dir) {
+		snprintf(why, sizeof(why), "%d users' caches are open already",
+			 MAX_IDENTITY_SWITCHES);
+	}
+	if (d->disk)
+		d->retired[d->n_retired++] = d->disk;
+	d->disk = next;
+	cache_set_disk(d->cache, next);
+	pthread_mutex_unlock(&d->identity_lock);
+	if (next)
+		log_notice("the credentials now name another user: their cache is %s",
+			   disk_cache_dir(next));
+	else
+		log_notice("the credentials now name another user: serving from memory only (%s)",
+			   why);
+}
+
 /* HTTP, the token, the API client; the access check; the disk cache of
  * this API and user.  0, or -1 after saying why. */
 static int connect_api(struct daemon *d)
@@ -256,9 +332,17 @@ static int connect_api(struct daemon *d)
 				 : auth_new_fixed(d->token);
 	if (!d->auth)
 		return -1;
+	if (!o->credentials && o->token_file)
+		auth_watch_token_file(d->auth, o->token_file);
+	auth_on_taken(d->auth, credentials_taken, d);
+	d->activity = activity_new();
 	struct sepay_api_config ac = {
 		.http = d->http,
 		.auth = d->auth,
+		.activity = d->activity,
+		.token_remedy = o->credentials ? "run sepayfs-login"
+			      : o->token_file ? "write a new token to the token file"
+					      : "mount again with a new token",
 		.page_size = o->page_size,
 		.parallel = o->max_conns,
 		.max_rate = o->max_rate,
@@ -273,7 +357,8 @@ static int connect_api(struct daemon *d)
 	if (probe_api(&d->api, o->base_url, (uint64_t)o->cache_ttl * 1000, &page1) != 0)
 		return -1;
 	d->api.cfg.timeout_ms = o->timeout * 1000;
-	int rc = o->cache_dir ? open_disk_cache(o, d->auth, page1, &d->disk) : 0;
+	identity_of(o, d->auth, d->identity, sizeof(d->identity));
+	int rc = o->cache_dir ? open_disk_cache(o, d->identity, page1, &d->disk) : 0;
 	json_decref(page1);
 	return rc;
 }
@@ -392,16 +477,25 @@ static int serve(struct daemon *d)
 	if ((d->notify = kernel_notify_start(d->se)))
 		d->fs.kernel = (struct fs_kernel){ kernel_notify_forget_name, d->notify };
 	d->fs.readahead = readahead_start(d->cache, d->opts.max_conns,
-					  d->opts.max_conns * READAHEAD_ACCOUNTS_PER_CONN);
-	struct signal_targets targets = { d->se, &d->fs, d->cache, &d->api };
+					  d->opts.max_conns * READAHEAD_ACCOUNTS_PER_CONN, d->activity);
+	struct status_reporter *reporter = d->activity ? status_reporter_start(d->activity) : NULL;
+	struct signal_targets targets = { d->se, &d->fs, d->cache, &d->api, d->activity,
+					  switch_identity, d };
 	struct signal_thread *signals = signals_start(&targets);
+	atomic_store(&d->signals, signals);
 	log_info("mounted %s on %s", d->opts.base_url, d->cmd.mountpoint);
+	sdnotify_ready(d->opts.base_url, d->cmd.mountpoint);
 	/* libfuse ends its loop with the number of the signal that ended it:
 	 * SIGTERM and SIGINT are how a mount is asked to stop, not failures. */
 	int loop_rc = run_loop(d->se, &d->cmd);
-	signals_stop(signals);
+	sdnotify_stopping();
+	/* Read-ahead's fetchers are the last threads that may ask for a
+	 * token, and so call credentials_taken: gone before the signals. */
 	readahead_stop(d->fs.readahead);
 	d->fs.readahead = NULL;
+	status_reporter_stop(reporter);
+	atomic_store(&d->signals, NULL);
+	signals_stop(signals);
 	d->fs.kernel = (struct fs_kernel){ NULL, NULL };
 	kernel_notify_stop(d->notify);
 	d->notify = NULL;
@@ -420,6 +514,9 @@ static void daemon_release(struct daemon *d)
 		fs_destroy(&d->fs);
 	cache_free(d->cache);
 	disk_cache_close(d->disk);
+	for (unsigned i = 0; i < d->n_retired; i++)
+		disk_cache_close(d->retired[i]);
+	pthread_mutex_destroy(&d->identity_lock);
 	if (d->spill_dir >= 0)
 		close(d->spill_dir);
 	if (d->source_ready)
@@ -427,6 +524,7 @@ static void daemon_release(struct daemon *d)
 	if (d->api_ready)
 		sepay_api_destroy(&d->api);
 	auth_free(d->auth);
+	activity_free(d->activity);
 	if (d->http)
 		d->http->destroy(d->http);
 	if (d->curl_ready)
@@ -450,6 +548,7 @@ int main(int argc, char *argv[])
 		setrlimit(RLIMIT_NOFILE, &files);
 	}
 	struct daemon d = { .args = FUSE_ARGS_INIT(argc, argv), .spill_dir = -1 };
+	pthread_mutex_init(&d.identity_lock, NULL);
 	int status = read_command_line(&d, argv[0]);
 	if (status < 0)
 		status = connect_api(&d) || build_tree(&d) || mount_tree(&d) ? 1 : serve(&d);

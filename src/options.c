@@ -409,17 +409,6 @@ void options_release(struct sepayfs_options *opts)
 	memset(opts, 0, sizeof(*opts));
 }
 
-static char *trimmed_copy(const char *s, size_t len)
-{
-	while (len && strchr(" \t\r\n", s[0])) {
-		s++;
-		len--;
-	}
-	while (len && strchr(" \t\r\n", s[len - 1]))
-		len--;
-	return len ? strndup(s, len) : NULL;
-}
-
 char *options_load_token(const struct sepayfs_options *opts)
 {
 	char *token = NULL;
@@ -430,7 +419,7 @@ char *options_load_token(const struct sepayfs_options *opts)
 		char *text = secret_file_read(opts->token_file, "token file", MAX_TOKEN_FILE, &len);
 		if (!text)
 			return NULL;
-		token = trimmed_copy(text, len);
+		token = secret_trimmed_copy(text, len);
 		explicit_bzero(text, len);
 		free(text);
 	} else {
@@ -441,7 +430,7 @@ char *options_load_token(const struct sepayfs_options *opts)
 					"-o token_file=PATH or set SEPAY_ACCESS_TOKEN (see sepayfs --help)\n");
 			return NULL;
 		}
-		token = trimmed_copy(env, strlen(env));
+		token = secret_trimmed_copy(env, strlen(env));
 		/* Out of the environment, and out of the memory /proc/PID/environ
 		 * shows: the copy is ours to guard. */
 		explicit_bzero(env, strlen(env));

@@ -26,6 +26,7 @@ enum walk_order { ORDER_LISTING, ORDER_NAME, ORDER_COUNT };
 
 struct readahead {
 	struct cache *cache;
+	struct activity *activity;
 	unsigned window;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -82,12 +83,14 @@ static void *fetcher(void *arg)
 	return NULL;
 }
 
-struct readahead *readahead_start(struct cache *cache, unsigned threads, unsigned window)
+struct readahead *readahead_start(struct cache *cache, unsigned threads, unsigned window,
+				  struct activity *activity)
 {
 	struct readahead *ra = calloc(1, sizeof(*ra));
 	if (!ra)
 		return NULL;
 	ra->cache = cache;
+	ra->activity = activity;
 	ra->window = window;
 	pthread_mutex_init(&ra->lock, NULL);
 	pthread_cond_init(&ra->wake, NULL);
@@ -190,6 +193,7 @@ void readahead_visit(struct readahead *ra, int64_t account_id, int want)
 		return;
 	}
 	bool queued_any = false, walking_any = false, known = false;
+	size_t step = 0; /* from 1, in the order that walks */
 	for (int order = 0; order < ORDER_COUNT; order++) {
 		size_t pos;
 		if (!position(ra, order, account_id, &pos))
@@ -198,6 +202,8 @@ void readahead_visit(struct readahead *ra, int64_t account_id, int want)
 		bool walking = ra->has_last && pos == ra->last_pos[order] + 1;
 		bool same = ra->has_last && pos == ra->last_pos[order];
 		walking_any |= walking || same;
+		if ((walking || same) && !step)
+			step = pos + 1;
 		if (same)
 			continue;
 		ra->last_pos[order] = pos;
@@ -231,6 +237,8 @@ void readahead_visit(struct readahead *ra, int64_t account_id, int want)
 	if ((want & READAHEAD_MONTHS) && known)
 		ra->with_months = true;
 	ra->has_last = true;
+	if (step)
+		activity_walk_step(ra->activity, account_id, step, ra->listing->count);
 	if (queued_any)
 		pthread_cond_broadcast(&ra->wake);
 	pthread_mutex_unlock(&ra->lock);

@@ -16,14 +16,17 @@
 #ifndef SEPAYFS_READAHEAD_H
 #define SEPAYFS_READAHEAD_H
 
+#include "activity.h"
 #include "cache.h"
 
 #include <stdint.h>
 
 struct readahead;
 
-/* Starts `threads` background fetchers; window = accounts ahead. */
-struct readahead *readahead_start(struct cache *cache, unsigned threads, unsigned window);
+/* Starts `threads` background fetchers; window = accounts ahead.  The
+ * walk's steps are told to activity (may be NULL). */
+struct readahead *readahead_start(struct cache *cache, unsigned threads, unsigned window,
+				  struct activity *activity);
 /* Stops the fetchers (waiting for those under way) and frees everything. */
 void readahead_stop(struct readahead *ra);
 

@@ -333,11 +333,24 @@ static enum outcome attempt_once(struct sepay_api *api, const char *path, uint64
 	uint64_t left = deadline - now;
 	bool cut_by_deadline = left < ATTEMPT_TIMEOUT_MS;
 	atomic_fetch_add(&api->in_flight, 1);
+	activity_request_sent(api->cfg.activity);
 	rc = api->cfg.http->get(api->cfg.http, path, token,
 				(long)(cut_by_deadline ? left : ATTEMPT_TIMEOUT_MS), &resp);
+	activity_request_done(api->cfg.activity);
 	atomic_fetch_sub(&api->in_flight, 1);
 	secret_free(token);
 	a->status = resp.status;
+	if (log_enabled(LOG_LEVEL_DEBUG)) {
+		/* The path and query only: the token travels in a header. */
+		char why[sizeof(resp.error)];
+		log_printable(why, sizeof(why), resp.error);
+		if (rc)
+			log_debug("GET %s: %s, %llu ms, attempt %u", path, why[0] ? why : strerror(rc),
+				  (unsigned long long)(clock_mono_ms() - now), a->sent);
+		else
+			log_debug("GET %s: HTTP %ld, %zu bytes, %llu ms, attempt %u", path, resp.status,
+				  resp.len, (unsigned long long)(clock_mono_ms() - now), a->sent);
+	}
 	enum outcome out;
 	a->path = path;
 	if (rc == ETIMEDOUT && cut_by_deadline && before.err) {
@@ -407,6 +420,7 @@ int sepay_get_page(struct sepay_api *api, const char *op, const char *path, unsi
 		uint64_t generation = 0;
 		enum outcome out = attempt_once(api, path, deadline, root, &generation, &last);
 		if (out == ANSWERED) {
+			activity_token_refused(api->cfg.activity, NULL);
 			rate_limit_speed_up(&api->rate, clock_mono_ns());
 			answer->dropped = last.dropped;
 			answer->status = last.status;
@@ -439,6 +453,7 @@ int sepay_get_page(struct sepay_api *api, const char *op, const char *path, unsi
 			rate_limit_slow_down(&api->rate, clock_mono_ns(),
 					     slow_down_ns(api, last.retry_after));
 			atomic_fetch_add(&api->retries, 1);
+			activity_rate_limited(api->cfg.activity);
 			continue;
 		}
 		if (out != PASSING)
@@ -458,6 +473,14 @@ int sepay_get_page(struct sepay_api *api, const char *op, const char *path, unsi
 	if (trial_refused)
 		rc = EFBIG;
 	enum log_level level = trial_refused ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR;
+	if (!trial_refused)
+		activity_failed(api->cfg.activity, last.status, rc, path);
+	/* A token refused for good (no refresh, or the refresh refused too):
+	 * only a new log-in or token helps, and the status says so. */
+	if (rc == EACCES)
+		activity_token_refused(api->cfg.activity, api->cfg.token_remedy
+							  ? api->cfg.token_remedy
+							  : "give sepayfs a new token");
 	double elapsed = (double)(clock_mono_ms() - start) / 1000.0;
 	unsigned attempts = last.sent;
 	if (last.status)

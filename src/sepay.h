@@ -7,6 +7,7 @@
 #ifndef SEPAYFS_SEPAY_H
 #define SEPAYFS_SEPAY_H
 
+#include "activity.h"
 #include "auth.h"
 #include "http.h"
 #include "ratelimit.h"
@@ -51,6 +52,9 @@ struct sepay_api_config {
 	double max_rate;             /* requests a second; 0: no cap */
 	unsigned timeout_ms;         /* a request's deadline, over all its retries */
 	unsigned max_pages;          /* pages one listing may take; 0: SEPAY_MAX_PAGES */
+	struct activity *activity;   /* told of requests, 429s and failures (may be NULL) */
+	/* What helps when the token is refused, for the status line. */
+	const char *token_remedy;
 };
 
 struct sepay_api {

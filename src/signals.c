@@ -34,6 +34,8 @@ int signals_block(void)
 
 static void flush(const struct signal_targets *t)
 {
+	if (t->reload)
+		t->reload(t->reload_ctx);
 	cache_expire_all(t->cache);
 	sepay_api_forget(t->api);
 	size_t n, invalidated = 0;
@@ -60,16 +62,19 @@ static void report(const struct signal_targets *t)
 {
 	struct cache_stats cs;
 	cache_get_stats(t->cache, &cs);
+	char status[ACTIVITY_LINE_MAX] = "";
+	if (t->activity)
+		activity_line(t->activity, status, sizeof(status));
 	log_notice("stats: requests %lu, retries %lu, in flight %ld, token refreshes %lu, "
 		   "cache hits %lu, misses %lu, shared %lu, errors %lu, evictions %lu, "
-		   "stale served %lu, cached bytes %zu, cached objects %zu, inodes %zu",
+		   "stale served %lu, cached bytes %zu, cached objects %zu, inodes %zu; status: %s",
 		   (unsigned long)atomic_load(&t->api->requests),
 		   (unsigned long)atomic_load(&t->api->retries),
 		   (long)atomic_load(&t->api->in_flight),
 		   (unsigned long)auth_refreshes(t->api->cfg.auth), (unsigned long)cs.hits,
 		   (unsigned long)cs.misses, (unsigned long)cs.shared, (unsigned long)cs.errors,
 		   (unsigned long)cs.evictions, (unsigned long)cs.stale_served, cs.bytes,
-		   cs.entries, inodes_count(t->fs->inodes));
+		   cs.entries, inodes_count(t->fs->inodes), status);
 }
 
 static void *signal_loop(void *arg)
@@ -101,6 +106,11 @@ struct signal_thread *signals_start(const struct signal_targets *targets)
 		return NULL;
 	}
 	return st;
+}
+
+void signals_reload(struct signal_thread *st)
+{
+	pthread_kill(st->thread, SIGHUP);
 }
 
 void signals_stop(struct signal_thread *st)

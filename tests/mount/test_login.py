@@ -335,7 +335,8 @@ def test_login_writes_credentials_that_mount(mock, mount, login):
 
     st = os.stat(lg.creds)
     assert stat.S_IMODE(st.st_mode) == 0o600
-    assert sorted(os.listdir(lg.cfg)) == ["creds.json"]  # no temporary file left
+    # No temporary file left; the advisory lock a mount shares stays.
+    assert sorted(os.listdir(lg.cfg)) == ["creds.json", "creds.json.lock"]
     pairs = lg.credentials()
     assert [k for k, _ in pairs] == CRED_KEYS
     creds = dict(pairs)

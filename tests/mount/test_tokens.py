@@ -326,8 +326,12 @@ def test_rotated_refresh_token_is_written_back(mock, mount, tmp_path):
     assert stat.S_IMODE(st.st_mode) == 0o600, "mode is now %04o" % stat.S_IMODE(st.st_mode)
     assert st.st_uid == os.geteuid()
     assert st.st_ino != ino, "rewritten in place, not replaced (temp file + rename)"
-    leftovers = sorted(p.name for p in creds.parent.iterdir() if p != creds)
+    # The advisory lock sepayfs-login shares stays, empty and private; no
+    # temporary file does.
+    lock = creds.parent / (creds.name + ".lock")
+    leftovers = sorted(p.name for p in creds.parent.iterdir() if p not in (creds, lock))
     assert leftovers == [], "files left beside the credentials: %s" % leftovers
+    assert lock.stat().st_size == 0 and stat.S_IMODE(lock.stat().st_mode) == 0o600
 
     # the next refresh must use r1: the initial token no longer works
     listdir(os.path.join(mnt, "accounts"))

@@ -76,7 +76,7 @@ int main(void)
 	CHECK(snapshot_listing_finish(list));
 	cache_put(c, &(struct obj_key){ OBJ_ACCOUNT_LIST, 0, 0 }, list);
 	snapshot_unref(list);
-	struct readahead *ra = readahead_start(c, 2, 4);
+	struct readahead *ra = readahead_start(c, 2, 4, NULL);
 
 	/* One visit is no walk: nothing comes (given a moment to). */
 	readahead_visit(ra, 1, READAHEAD_FILES);
