@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -52,9 +53,11 @@ struct auth {
 	uint64_t file_seen;        /* hash of the refresh token (or token) the file held
 				    * when last read or written here */
 	uint64_t refused;          /* hash of a refresh token refused: not sent again */
+	struct stat file_stat;     /* the file as last read or written here */
 	void (*taken)(void *ctx);  /* told of credentials taken from the file */
 	void *taken_ctx;
 	uint64_t generation;       /* moves with every new token */
+	uint64_t taken_count;      /* moves whenever the file's contents are taken */
 	bool refreshing;
 	int last_refresh_error;
 	uint64_t refreshes;
@@ -176,6 +179,18 @@ static void creds_release(struct creds *c)
 	memset(c, 0, sizeof(*c));
 }
 
+static const char *watched_file(const struct auth *a)
+{
+	return a->credentials_path ? a->credentials_path : a->token_path;
+}
+
+/* With file_lock held: what the file is now, to tell a change by stat. */
+static void note_file_stat(struct auth *a)
+{
+	if (stat(watched_file(a), &a->file_stat) != 0)
+		memset(&a->file_stat, 0, sizeof(a->file_stat));
+}
+
 /* Reads and checks the credentials file: 0, or -1 with why (one line,
  * no secret). */
 static int creds_read(const char *path, struct creds *c, char *why, size_t why_size)
@@ -255,6 +270,8 @@ struct auth *auth_new_from_credentials(const char *path, const char *token_url,
 			a->expires_at = auth_jwt_expiry(a->access_token);
 		a->issued_at = wall_now();
 		a->file_seen = hash_text(a->refresh_token);
+		if (a->credentials_path)
+			note_file_stat(a);
 	}
 	if (!a || !a->credentials_path || !a->token_url) {
 		fprintf(stderr, "sepayfs: out of memory\n");
@@ -281,6 +298,8 @@ void auth_watch_token_file(struct auth *a, const char *path)
 	pthread_mutex_lock(&a->lock);
 	a->file_seen = a->access_token ? hash_text(a->access_token) : 0;
 	pthread_mutex_unlock(&a->lock);
+	if (a->token_path)
+		note_file_stat(a);
 }
 
 void auth_on_taken(struct auth *a, void (*fn)(void *ctx), void *ctx)
@@ -358,6 +377,7 @@ static void save_credentials(struct auth *a)
 			  "memory only", a->credentials_path, strerror(rc));
 	else
 		a->file_seen = hash_text(a->refresh_token);
+	note_file_stat(a);
 }
 
 /* What a token answer grants.  Issue and expiry come from one reading of
@@ -431,6 +451,7 @@ static int refresh_now(struct auth *a, struct token_grant *grant)
  * says so.  A new access token it brings is a new generation. */
 static bool take_file_if_changed(struct auth *a)
 {
+	note_file_stat(a);
 	char why[PATH_MAX + 200];
 	struct creds c = { 0 };
 	char *token = NULL;
@@ -486,13 +507,15 @@ static bool take_file_if_changed(struct auth *a)
 		a->issued_at = wall_now();
 		a->generation++;
 	}
-	if (changed)
+	if (changed) {
 		a->file_seen = seen;
+		a->taken_count++;
+	}
 	pthread_mutex_unlock(&a->lock);
 	creds_release(&c);
 	secret_free(token);
 	if (changed)
-		log_info("%s %s was changed (a new log-in, a new token, or another mount's "
+		log_notice("%s %s was changed (a new log-in, a new token, or another mount's "
 			 "rotation): using what it holds now", a->credentials_path ? "credentials file"
 			 : "token file", a->credentials_path ? a->credentials_path : a->token_path);
 	return changed;
@@ -585,6 +608,31 @@ static int refresh_locked(struct auth *a)
 	a->refreshing = false;
 	pthread_cond_broadcast(&a->refreshed);
 	return rc;
+}
+
+uint64_t auth_token_epoch(struct auth *a)
+{
+	/* Asked under the cache's lock: never waits.  A refresh or re-read
+	 * under way (holding file_lock) reads the file itself. */
+	if (auth_can_refresh(a) && pthread_mutex_trylock(&a->file_lock) == 0) {
+		struct stat now;
+		if (stat(watched_file(a), &now) != 0)
+			memset(&now, 0, sizeof(now));
+		bool moved = now.st_ino != a->file_stat.st_ino || now.st_dev != a->file_stat.st_dev ||
+			     now.st_size != a->file_stat.st_size ||
+			     now.st_mtim.tv_sec != a->file_stat.st_mtim.tv_sec ||
+			     now.st_mtim.tv_nsec != a->file_stat.st_mtim.tv_nsec;
+		/* Read without the advisory lock: a writer renames a whole
+		 * file into place, so a read sees the old one or the new. */
+		bool taken = moved && take_file_if_changed(a);
+		pthread_mutex_unlock(&a->file_lock);
+		if (taken && a->taken)
+			a->taken(a->taken_ctx);
+	}
+	pthread_mutex_lock(&a->lock);
+	uint64_t epoch = a->generation + a->taken_count;
+	pthread_mutex_unlock(&a->lock);
+	return epoch;
 }
 
 bool auth_reload(struct auth *a)

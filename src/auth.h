@@ -40,6 +40,11 @@ void auth_on_taken(struct auth *a, void (*fn)(void *ctx), void *ctx);
 /* SIGHUP: reads the credentials or token file again and takes it if it
  * changed since it was last read or written here.  Whether it did. */
 bool auth_reload(struct auth *a);
+/* A number that moves with every new token, after taking what the
+ * credentials or token file holds if it changed on disk since it was
+ * last read or written here (one stat(2) when it did not): a read
+ * refused for the token is retried at once after a new log-in. */
+uint64_t auth_token_epoch(struct auth *a);
 
 /* The token to send now (a copy to scrub and free) and its generation.
  * Refreshes first if the token is missing or about to expire.  0 or an

@@ -23,6 +23,7 @@ struct cache_entry {
 	uint64_t epoch;                     /* cache epoch value belongs to; older = stale */
 	int error;                          /* remembered ENOENT, or 0 */
 	uint64_t error_until_ms;
+	uint64_t token_epoch;               /* of a remembered EACCES (cache_config) */
 	bool fetching;
 	uint64_t fetches_done;              /* waiters watch this move */
 	int last_result;                    /* of the fetch that finished last */
@@ -299,9 +300,17 @@ static bool entry_fresh(const struct cache *c, const struct cache_entry *e, uint
 	       (uint64_t)((int64_t)now - e->fetched_ms) < entry_ttl(c, e);
 }
 
+static uint64_t token_epoch(const struct cache *c)
+{
+	return c->cfg.token_epoch ? c->cfg.token_epoch(c->cfg.token_epoch_ctx) : 0;
+}
+
 static bool entry_error_fresh(const struct cache *c, const struct cache_entry *e, uint64_t now)
 {
-	return e->error && e->epoch == c->epoch && now < e->error_until_ms;
+	/* A 401 is about the token, not the object: a new token (a new
+	 * log-in written to the file) ends it at once. */
+	return e->error && e->epoch == c->epoch && now < e->error_until_ms &&
+	       (e->error != EACCES || e->token_epoch == token_epoch(c));
 }
 
 /* The API said no (403, or a 401 a new token did not cure): what is held
@@ -428,6 +437,7 @@ static int entry_fetch_failed(struct cache *c, struct cache_entry *e, const stru
 		e->error = rc;
 		e->error_until_ms = now + c->cfg.refusal_ttl_ms;
 		e->epoch = epoch;
+		e->token_epoch = token_epoch(c);
 		replacement_take(c, told, e, NULL);
 	} else if (stale_usable(c, e, rc, now)) {
 		c->stats.stale_served++;

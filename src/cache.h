@@ -50,6 +50,10 @@ struct cache_config {
 				     * when a refresh fails for a passing reason; 0: never */
 	/* Names a key in log lines ("/bank-accounts/19"); may be NULL. */
 	void (*describe)(const struct obj_key *key, char *buf, size_t size);
+	/* A number that moves whenever the token does (NULL: never): a
+	 * remembered 401 (EACCES) stands only while it has not moved. */
+	uint64_t (*token_epoch)(void *ctx);
+	void *token_epoch_ctx;
 	cache_fetch_fn fetch;
 	void *fetch_ctx;
 	/* Values on disk, from earlier mounts too (may be NULL).  A value from

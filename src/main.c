@@ -382,6 +382,11 @@ static int open_spill_dir(void)
 	return fd;
 }
 
+static uint64_t token_epoch(void *ctx)
+{
+	return auth_token_epoch(ctx);
+}
+
 /* The objects, the cache and the tree over them.  0, or -1. */
 static int build_tree(struct daemon *d)
 {
@@ -415,6 +420,8 @@ static int build_tree(struct daemon *d)
 		.max_file_values = FILE_VALUES_MAX,
 		.stale_if_error_ms = (uint64_t)o->stale_if_error * 1000,
 		.describe = objects_path,
+		.token_epoch = token_epoch,
+		.token_epoch_ctx = d->auth,
 		.fetch = objects_fetch,
 		.fetch_ctx = &d->source,
 		.disk = d->disk,

@@ -4,6 +4,7 @@
 #include "secretfile.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -49,10 +50,34 @@ static void put(const char *path, const char *text, mode_t mode)
 	chmod(path, mode);
 }
 
+/* The advisory lock sepayfs-login and the mount share: one holder at a
+ * time (flock locks belong to an open file, so two opens in one process
+ * conflict as two processes do), a bounded wait, no link followed. */
+static void test_lock(const char *dir)
+{
+	char path[256], lock[300];
+	snprintf(path, sizeof(path), "%s/creds.json", dir);
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	int first = secret_file_lock(path, 0);
+	CHECK(first >= 0);
+	struct stat st;
+	CHECK(stat(lock, &st) == 0 && (st.st_mode & 0777) == 0600 && st.st_size == 0);
+	CHECK_INT(secret_file_lock(path, 60), -ETIMEDOUT);
+	secret_file_unlock(first);
+	int second = secret_file_lock(path, 0);
+	CHECK(second >= 0);
+	secret_file_unlock(second);
+	unlink(lock);
+	CHECK(symlink("/etc/passwd", lock) == 0);
+	CHECK_INT(secret_file_lock(path, 0), -ELOOP);
+	unlink(lock);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/sepayfs-test-secret-XXXXXX";
 	CHECK(mkdtemp(dir) != NULL);
+	test_lock(dir);
 	char path[256], other[256];
 	snprintf(path, sizeof(path), "%s/token", dir);
 	snprintf(other, sizeof(other), "%s/sub", dir);

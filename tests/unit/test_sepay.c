@@ -586,6 +586,42 @@ static void test_refresh(void)
 	fake_http_set(f, "https://auth.test/token", 400, "{\"error\":\"invalid_grant\"}");
 	CHECK_INT(sepay_get_object(&api, "test", "/a", &data), EACCES);
 	CHECK_INT(fake_http_count(f, "https://auth.test/token"), 2);
+	/* Refused once, that refresh token is not sent again. */
+	uint64_t epoch = auth_token_epoch(auth);
+	CHECK_INT(sepay_get_object(&api, "test", "/a", &data), EACCES);
+	CHECK_INT(fake_http_count(f, "https://auth.test/token"), 2);
+	CHECK_INT(auth_token_epoch(auth), epoch);
+	/* A new log-in written to the file (renamed over it, as sepayfs-login
+	 * does) is read at the next refresh: no restart. */
+	char fresh[sizeof(path) + 8];
+	snprintf(fresh, sizeof(fresh), "%s.new", path);
+	FILE *out = fopen(fresh, "w");
+	CHECK(out && fputs("{\"client_id\":\"cid\",\"client_secret\":\"sec ret\","
+			   "\"refresh_token\":\"r9\"}", out) >= 0);
+	fclose(out);
+	chmod(fresh, 0600);
+	CHECK(rename(fresh, path) == 0);
+	fake_http_set(f, "https://auth.test/token", 200,
+		      "{\"access_token\":\"newer\",\"expires_in\":3600}");
+	CHECK_INT(sepay_get_object(&api, "test", "/a", &data), 0);
+	json_decref(data);
+	CHECK_INT(fake_http_count(f, "https://auth.test/token"), 3);
+	CHECK_STR(fake_http_last_form(f), "grant_type=refresh_token&refresh_token=r9&"
+					  "client_id=cid&client_secret=sec%20ret");
+	CHECK(auth_token_epoch(auth) != epoch);
+	auth_identity(auth, identity, sizeof(identity));
+	CHECK(strcmp(identity, first_identity) != 0); /* a new log-in: its own cache */
+	/* The file changing on disk moves the epoch by itself (one stat), so
+	 * a remembered refusal ends before any request. */
+	epoch = auth_token_epoch(auth);
+	out = fopen(fresh, "w");
+	CHECK(out && fputs("{\"client_id\":\"cid\",\"client_secret\":\"sec ret\","
+			   "\"refresh_token\":\"r10\"}", out) >= 0);
+	fclose(out);
+	chmod(fresh, 0600);
+	CHECK(rename(fresh, path) == 0);
+	CHECK(auth_token_epoch(auth) != epoch);
+	CHECK_INT(fake_http_count(f, "https://auth.test/token"), 3);
 	sepay_api_destroy(&api);
 	auth_free(auth);
 	fake_http_free(f);
