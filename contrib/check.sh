@@ -64,11 +64,11 @@ setup build-tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false -Dbuildtype=
 meson compile -C build-tsan
 run_suite build-tsan --suite unit
 # The mount tests where threads meet: single-flight, read-ahead, parallel
-# pages, retries, token refresh, signals, load.
+# pages, retries, token refresh, signals, load, the status reporter.
 if SEPAYFS_BIN="$top/build-tsan/src/sepayfs" SEPAYFS_LOGIN_BIN="$top/build-tsan/src/sepayfs-login" \
 	SEPAYFS_LOAD_SECONDS=10 /usr/bin/python3 -m pytest -q -p no:cacheprovider \
 	tests/mount/test_speed.py tests/mount/test_faults.py tests/mount/test_load.py \
-	tests/mount/test_tokens.py tests/mount/test_admin.py >build-tsan/mount.log 2>&1; then
+	tests/mount/test_tokens.py tests/mount/test_admin.py tests/mount/test_service.py >build-tsan/mount.log 2>&1; then
 	result=passed
 else
 	result=failed
