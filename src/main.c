@@ -485,13 +485,15 @@ static int serve(struct daemon *d)
 		d->fs.kernel = (struct fs_kernel){ kernel_notify_forget_name, d->notify };
 	d->fs.readahead = readahead_start(d->cache, d->opts.max_conns,
 					  d->opts.max_conns * READAHEAD_ACCOUNTS_PER_CONN, d->activity);
-	struct status_reporter *reporter = d->activity ? status_reporter_start(d->activity) : NULL;
+
 	struct signal_targets targets = { d->se, &d->fs, d->cache, &d->api, d->activity,
 					  switch_identity, d };
 	struct signal_thread *signals = signals_start(&targets);
 	atomic_store(&d->signals, signals);
 	log_info("mounted %s on %s", d->opts.base_url, d->cmd.mountpoint);
 	sdnotify_ready(d->opts.base_url, d->cmd.mountpoint);
+	/* After READY: its first line would otherwise come before it. */
+	struct status_reporter *reporter = d->activity ? status_reporter_start(d->activity) : NULL;
 	/* libfuse ends its loop with the number of the signal that ended it:
 	 * SIGTERM and SIGINT are how a mount is asked to stop, not failures. */
 	int loop_rc = run_loop(d->se, &d->cmd);

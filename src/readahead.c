@@ -44,6 +44,7 @@ struct readahead {
 	size_t queued_to[ORDER_COUNT];
 	bool has_last;
 	bool with_months;          /* this walk goes into transactions folders */
+	bool stepping;             /* the last visit was a step of a walk */
 	uint64_t last_visit_ms;    /* monotonic */
 	uint64_t dropped;          /* queued work dropped after the reader stopped */
 };
@@ -202,7 +203,10 @@ void readahead_visit(struct readahead *ra, int64_t account_id, int want)
 		bool walking = ra->has_last && pos == ra->last_pos[order] + 1;
 		bool same = ra->has_last && pos == ra->last_pos[order];
 		walking_any |= walking || same;
-		if ((walking || same) && !step)
+		/* A walk starts at a step to a neighbour; a second visit
+		 * to the same account (its info.json, then its
+		 * sub-accounts) only continues one. */
+		if ((walking || (same && ra->stepping)) && !step)
 			step = pos + 1;
 		if (same)
 			continue;
@@ -232,6 +236,7 @@ void readahead_visit(struct readahead *ra, int64_t account_id, int want)
 		ra->with_months = false;
 		ra->len = 0;
 	}
+	ra->stepping = step != 0;
 	/* A folder of no listed account (the company's months, an account
 	 * reached by path only) is no step of a walk through the listing. */
 	if ((want & READAHEAD_MONTHS) && known)
