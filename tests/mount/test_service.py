@@ -162,6 +162,8 @@ def test_ready_status_while_walking_and_stopping(mock, mount, notify, tmp_path):
                 env={"NOTIFY_SOCKET": notify.path}, expect_quiet=False)
     ready = notify.wait_for("READY", limit=10)
     assert ready == "1"
+    with notify.lock:
+        assert notify.messages[0][1].startswith("READY=1\n"), notify.messages
     assert any(mock.url in v and mnt in v for v in notify.fields("STATUS")), \
         notify.fields("STATUS")
 
@@ -212,7 +214,10 @@ def test_debug_logs_each_request_and_never_a_token(mock, mount, tmp_path):
     acc = mock.account_ids()[3]
     mock.config(fail_next={"count": 1, "status": 503})
     read(os.path.join(mnt, "accounts", str(acc), "info.json"))
+    os.listdir(os.path.join(mnt, "accounts", str(acc), "sub-accounts"))
     text = mount.stderr(mnt)
+    # One account's files read one after another are no walk.
+    assert "walk started" not in text, text
     path = "/bank-accounts/%d" % acc
     assert "debug: GET %s: HTTP 503" % path in text and ", attempt 1" in text, text
     lines = [x for x in text.splitlines() if ("GET %s: HTTP 200" % path) in x]
