@@ -46,11 +46,12 @@ sources_of() {
 	cache_entry) echo "diskformat.c snapshot.c strbuf.c scrubbing_alloc.c" ;;
 	dates) echo "months.c" ;;
 	login) echo "login_callback.c login_pkce.c login_text.c strbuf.c scrubbing_alloc.c" ;;
+	inode_index) echo "inodeindex.c htab.c log.c" ;;
 	csv) echo "csv.c views.c monthcsv.c monthbuild.c months.c render.c numtext.c snapshot.c log.c strbuf.c scrubbing_alloc.c" ;;
 	esac
 }
 
-targets="page render numtext names retry_after token cache_entry dates login csv"
+targets="page render numtext names retry_after token cache_entry dates login csv inode_index"
 
 for t in $targets; do
 	srcs=

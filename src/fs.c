@@ -406,16 +406,31 @@ static void link_stat(struct fs *fs, const struct obj_key *node, uint64_t ino, s
 	stat_fill(fs, st, node->kind, ino, &v, fs->cfg.base_time, 1);
 }
 
-int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
+static struct obj_key parent_of(const struct obj_key *node);
+static void node_name(struct fs *fs, const struct obj_key *node, char name[FS_NAME_MAX]);
+
+/* The kernel now holds (key, content): its number, entered in the table
+ * and in the index a handle is found by after the kernel forgot it. */
+static uint64_t number_held(struct fs *fs, const struct obj_key *key,
+			    const struct version *content)
 {
-	struct obj_key parent_key, child;
-	if (!inodes_key(fs->inodes, parent, &parent_key))
-		return ESTALE;
-	int rc = child_key(fs, &parent_key, name, &child);
+	uint64_t ino = inodes_get(fs->inodes, key, content);
+	if (ino)
+		inode_index_note(fs->index, ino, key, content);
+	return ino;
+}
+
+/* The node called name in the directory parent_key, looked up as a path
+ * would be (with its fetches and checks). */
+static int lookup_in(struct fs *fs, const struct obj_key *parent_key, const char *name,
+		     struct stat *st)
+{
+	struct obj_key child;
+	int rc = child_key(fs, parent_key, name, &child);
 	if (rc)
 		return rc;
 	if (child.kind == NODE_NUMBER_LINK) {
-		uint64_t ino = inodes_get(fs->inodes, &child, NULL);
+		uint64_t ino = number_held(fs, &child, NULL);
 		link_stat(fs, &child, ino, st);
 		return ino ? 0 : ENOMEM;
 	}
@@ -425,7 +440,7 @@ int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 		 * first, or the kernel would keep a stale listing valid. */
 		if (dir_stat(fs, &child, inodes_number(&child, NULL), true, st) == ENOENT)
 			return ENOENT;
-		uint64_t ino = inodes_get(fs->inodes, &child, NULL);
+		uint64_t ino = number_held(fs, &child, NULL);
 		st->st_ino = ino;
 		return ino ? 0 : ENOMEM;
 	}
@@ -434,10 +449,101 @@ int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
 	struct blob *file;
 	if ((rc = file_content(fs, &child, &file)))
 		return rc;
-	uint64_t ino = inodes_get(fs->inodes, &child, &file->v);
+	uint64_t ino = number_held(fs, &child, &file->v);
 	stat_fill(fs, st, child.kind, ino, &file->v, fs->cfg.base_time, 0);
 	blob_unref(file);
 	return ino ? 0 : ENOMEM;
+}
+
+/* What inode ino shows: from the table while the kernel holds it, else
+ * from the index (a handle the kernel asks about by number). */
+static bool node_of_number(struct fs *fs, uint64_t ino, struct obj_key *key, bool *has_content,
+			   struct version *content)
+{
+	if (inodes_key(fs->inodes, ino, key)) {
+		*has_content = inodes_content(fs->inodes, ino, content);
+		return true;
+	}
+	return inode_index_find(fs->index, ino, key, has_content, content);
+}
+
+/* The node a file handle names by number (lookup of "." in it): looked
+ * up again by its path, and served only if that gives the same number,
+ * the number of the same node with the same bytes.  Changed content, a
+ * node gone, or a number taken by another node since: ESTALE, as NFS
+ * expects of a replaced file. */
+static int lookup_number(struct fs *fs, uint64_t ino, struct stat *st)
+{
+	struct obj_key key;
+	bool has_content;
+	struct version content;
+	if (ino == INODE_ROOT)
+		return fs_getattr(fs, INODE_ROOT, st);
+	if (!node_of_number(fs, ino, &key, &has_content, &content))
+		return ESTALE;
+	struct obj_key parent = parent_of(&key);
+	char name[FS_NAME_MAX];
+	node_name(fs, &key, name);
+	int rc;
+	if (key.kind == NODE_NUMBER_LINK && !name[0]) {
+		/* A link whose name is not in memory: its target is its key. */
+		uint64_t n = number_held(fs, &key, NULL);
+		link_stat(fs, &key, n, st);
+		rc = n ? 0 : ENOMEM;
+	} else {
+		rc = lookup_in(fs, &parent, name, st);
+	}
+	if (rc == ENOENT)
+		return ESTALE;
+	if (rc == 0 && st->st_ino != ino) {
+		inodes_forget(fs->inodes, st->st_ino, 1); /* not the one asked for */
+		return ESTALE;
+	}
+	return rc;
+}
+
+/* The parent of the node a handle names (lookup of ".." in it), which
+ * the kernel asks to connect a directory found by handle to the tree. */
+static int lookup_parent(struct fs *fs, uint64_t ino, struct stat *st)
+{
+	struct obj_key key;
+	bool has_content;
+	struct version content;
+	if (!node_of_number(fs, ino, &key, &has_content, &content))
+		return ESTALE;
+	struct obj_key parent = parent_of(&key);
+	if (parent.kind == NODE_ROOT)
+		return fs_getattr(fs, INODE_ROOT, st);
+	struct obj_key grandparent = parent_of(&parent);
+	char name[FS_NAME_MAX];
+	node_name(fs, &parent, name);
+	int rc = lookup_in(fs, &grandparent, name, st);
+	return rc == ENOENT ? ESTALE : rc;
+}
+
+int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st)
+{
+	/* The kernel asks these only of a handle (export support): a path
+	 * never reaches a file system with them. */
+	if (strcmp(name, ".") == 0)
+		return lookup_number(fs, parent, st);
+	if (strcmp(name, "..") == 0)
+		return lookup_parent(fs, parent, st);
+	struct obj_key parent_key;
+	if (!inodes_key(fs->inodes, parent, &parent_key))
+		return ESTALE;
+	return lookup_in(fs, &parent_key, name, st);
+}
+
+uint32_t fs_generation(struct fs *fs, uint64_t ino)
+{
+	struct obj_key key;
+	bool has_content;
+	struct version content;
+	if (ino == INODE_ROOT || !inodes_key(fs->inodes, ino, &key))
+		return 0;
+	has_content = inodes_content(fs->inodes, ino, &content);
+	return inodes_generation(&key, has_content ? &content : NULL);
 }
 
 void fs_forget(struct fs *fs, uint64_t ino, uint64_t nlookup)
@@ -784,8 +890,7 @@ int fs_readdir(struct fs *fs, uint64_t ino, off_t cookie, fs_fill_fn fill, void 
 
 bool fs_dirent_ref(struct fs *fs, const struct fs_dirent *entry)
 {
-	uint64_t ino = inodes_get(fs->inodes, &entry->key,
-				  entry->has_content ? &entry->content : NULL);
+	uint64_t ino = number_held(fs, &entry->key, entry->has_content ? &entry->content : NULL);
 	if (ino && ino != entry->st.st_ino) {
 		/* Placed elsewhere meanwhile (a collision): not the entry's. */
 		inodes_forget(fs->inodes, ino, 1);

@@ -7,6 +7,7 @@
 #define SEPAYFS_FS_H
 
 #include "cache.h"
+#include "inodeindex.h"
 #include "inodes.h"
 #include "names.h"
 #include "objects.h"
@@ -55,6 +56,9 @@ struct fs {
 	struct cache *cache;       /* borrowed */
 	struct inode_table *inodes;
 	struct readahead *readahead; /* borrowed; NULL: none */
+	/* Numbers handed out, for handles the kernel forgot (borrowed; set
+	 * before serving; NULL: a handle outlives only the kernel's memory). */
+	struct inode_index *index;
 	struct fs_kernel kernel;     /* set before serving; may stay unset */
 	pthread_mutex_t walk_lock;
 	struct { int64_t account; uint64_t at_ms; } walked[FS_WALKED_SLOTS];
@@ -66,9 +70,15 @@ int fs_init(struct fs *fs, const struct fs_config *cfg, struct cache *cache);
 void fs_destroy(struct fs *fs);
 
 /* Resolves name in parent; on success the kernel holds one more
- * reference to st->st_ino (release with fs_forget). */
+ * reference to st->st_ino (release with fs_forget).  "." and ".." are a
+ * handle's: the node numbered parent (found by its number even after the
+ * kernel forgot it, ESTALE when its content changed), and its parent. */
 int fs_lookup(struct fs *fs, uint64_t parent, const char *name, struct stat *st);
 void fs_forget(struct fs *fs, uint64_t ino, uint64_t nlookup);
+/* The generation a reply gives inode ino (a file handle carries it): a
+ * function of the node and its content, so a number that came back for
+ * another node never opens it through an old handle. */
+uint32_t fs_generation(struct fs *fs, uint64_t ino);
 int fs_getattr(struct fs *fs, uint64_t ino, struct stat *st);
 
 /* The longest name in the tree, and its NUL: by-number's. */

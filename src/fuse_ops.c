@@ -25,10 +25,12 @@ static struct fuse_adapter *adapter(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
-static void entry_from_stat(struct fuse_entry_param *e, const struct stat *st, double timeout)
+static void entry_from_stat(struct fuse_entry_param *e, const struct stat *st, double timeout,
+			    uint32_t generation)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = st->st_ino;
+	e->generation = generation;
 	e->attr = *st;
 	e->attr_timeout = timeout;
 	e->entry_timeout = timeout;
@@ -39,6 +41,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	struct fuse_adapter *a = userdata;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
+	/* File handles (NFS, open_by_handle_at) that outlive the kernel's
+	 * memory: it asks "." and ".." of a number (fs_lookup). */
+	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
+		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
 	/* Not FUSE_CAP_POSIX_ACL: it would let the kernel remember that files
 	 * have no ACL (saving ls -l two getxattr round trips per entry), but
 	 * measured, it made every open several times slower (see
@@ -64,7 +70,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, rc);
 		return;
 	}
-	entry_from_stat(&e, &st, a->timeout_s);
+	entry_from_stat(&e, &st, a->timeout_s, fs_generation(a->fs, st.st_ino));
 	if (fuse_reply_entry(req, &e) != 0)
 		fs_forget(a->fs, st.st_ino, 1); /* the kernel never got it */
 }
@@ -148,7 +154,8 @@ static bool fill_dir_buffer(void *ctx, const struct fs_dirent *d, off_t next)
 		 * ino, and never to "." or "..": count exactly those. */
 		bool dot = strcmp(d->name, ".") == 0 || strcmp(d->name, "..") == 0;
 		if (d->has_attr && !dot && fs_dirent_ref(db->fs, d))
-			entry_from_stat(&e, &d->st, db->timeout_s);
+			entry_from_stat(&e, &d->st, db->timeout_s,
+					inodes_generation(&d->key, d->has_content ? &d->content : NULL));
 		fuse_add_direntry_plus(db->req, at, room, d->name, &e, next);
 	}
 	db->used += n;

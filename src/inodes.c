@@ -60,6 +60,20 @@ uint64_t inodes_number(const struct obj_key *key, const struct version *content)
 	return h;
 }
 
+uint32_t inodes_generation(const struct obj_key *key, const struct version *content)
+{
+	/* Hashed otherwise than the number: two nodes whose numbers collide
+	 * (one of them then numbered elsewhere) still differ here, so a
+	 * handle of one never opens the other. */
+	uint64_t h = hash_mix((uint64_t)key->kind ^ 0x5bd1e9955bd1e995ULL);
+	h = hash_mix(h + (uint64_t)key->a * 0x9e3779b97f4a7c15ULL);
+	h = hash_mix(h ^ ((uint64_t)key->b + 0x632be59bd9b4e019ULL));
+	if (content)
+		h = hash_mix(h + content->hash * 0xff51afd7ed558ccdULL) ^ (uint64_t)content->len;
+	uint32_t g = (uint32_t)(h ^ (h >> 32));
+	return g ? g : 1;
+}
+
 /* Whether node is what (key, content) names. */
 static bool same_node(const struct inode *node, const struct obj_key *key,
 		      const struct version *content)

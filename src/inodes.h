@@ -54,6 +54,9 @@ void inodes_free(struct inode_table *t);
  * version a file shows (NULL for a directory, or a file whose content is not
  * known yet: a number for directory entries only). */
 uint64_t inodes_number(const struct obj_key *key, const struct version *content);
+/* The generation of (key, content) in a file handle: another function of
+ * the same, never 0 (the root's). */
+uint32_t inodes_generation(const struct obj_key *key, const struct version *content);
 /* The kernel now holds one more reference to (key, content): its inode
  * number, the node made if needed; 0 on ENOMEM. */
 uint64_t inodes_get(struct inode_table *t, const struct obj_key *key,

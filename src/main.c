@@ -12,6 +12,7 @@
 #include "fs.h"
 #include "fuse_ops.h"
 #include "http.h"
+#include "inodeindex.h"
 #include "log.h"
 #include "notify.h"
 #include "objects.h"
@@ -206,6 +207,7 @@ struct daemon {
 	struct fuse_adapter adapter;
 	struct fuse_session *se;
 	struct kernel_notify *notify;
+	struct inode_index *index;
 	bool signals_set, mounted;
 	/* Whose data the caches hold: the API and the token's user.  A new
 	 * log-in naming another user moves the mount to that user's disk
@@ -443,6 +445,10 @@ static int build_tree(struct daemon *d)
 		return -1;
 	}
 	d->fs_ready = true;
+	/* Beside the disk cache, so handles outlive a remount; in memory
+	 * without one. */
+	d->index = inode_index_open(d->disk ? disk_cache_dir_fd(d->disk) : -1, 0);
+	d->fs.index = d->index;
 	return 0;
 }
 
@@ -521,6 +527,7 @@ static void daemon_release(struct daemon *d)
 		fuse_session_destroy(d->se);
 	if (d->fs_ready)
 		fs_destroy(&d->fs);
+	inode_index_close(d->index);
 	cache_free(d->cache);
 	disk_cache_close(d->disk);
 	for (unsigned i = 0; i < d->n_retired; i++)

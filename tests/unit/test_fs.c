@@ -316,6 +316,58 @@ static void test_versions(void)
 	world_free(&w);
 }
 
+/* A file handle names a node by number: after the kernel forgot it,
+ * "." of that number finds it again through the index, the same bytes
+ * only; ".." gives its parent. */
+static void test_handles(void)
+{
+	struct world w;
+	world_init(&w);
+	struct inode_index *index = inode_index_open(-1, 0);
+	w.fs.index = index;
+	struct stat st;
+	uint64_t accounts = lookup_ok(&w, INODE_ROOT, "accounts", &st);
+	uint64_t acct = lookup_ok(&w, accounts, "19", &st);
+	uint64_t subs = lookup_ok(&w, acct, "sub-accounts", &st);
+	uint64_t info = lookup_ok(&w, acct, "info.json", &st);
+	uint32_t generation = fs_generation(&w.fs, info);
+	CHECK(generation != 0 && generation != fs_generation(&w.fs, acct));
+	CHECK_INT(fs_generation(&w.fs, INODE_ROOT), 0);
+	/* The kernel forgets them all. */
+	fs_forget(&w.fs, info, 1);
+	fs_forget(&w.fs, subs, 1);
+	fs_forget(&w.fs, acct, 1);
+	fs_forget(&w.fs, accounts, 1);
+	CHECK_INT(fs_getattr(&w.fs, info, &st), ESTALE);
+	CHECK_INT(lookup_ok(&w, info, ".", &st), info);
+	CHECK(S_ISREG(st.st_mode) && st.st_size == (off_t)strlen(info_19_text));
+	CHECK_INT(fs_generation(&w.fs, info), generation);
+	CHECK_INT(lookup_ok(&w, subs, ".", &st), subs);
+	CHECK(S_ISDIR(st.st_mode));
+	CHECK_INT(lookup_ok(&w, subs, "..", &st), acct);
+	CHECK_INT(lookup_ok(&w, acct, "..", &st), accounts);
+	CHECK_INT(lookup_ok(&w, accounts, "..", &st), INODE_ROOT);
+	CHECK_INT(lookup_ok(&w, INODE_ROOT, ".", &st), INODE_ROOT);
+	/* A number never handed out, or one whose content changed: stale. */
+	CHECK_INT(fs_lookup(&w.fs, info ^ 0x5a5a0000, ".", &st), ESTALE);
+	fs_forget(&w.fs, info, 1);
+	fake_http_set(w.http, "/bank-accounts/19", 200,
+		      "{\"status\":\"success\",\"data\":{\"id\":19,\"label\":\"Other\"}}");
+	cache_expire_all(w.cache);
+	CHECK_INT(fs_lookup(&w.fs, info, ".", &st), ESTALE);
+	CHECK_INT(fs_getattr(&w.fs, info, &st), ESTALE); /* nothing held for it */
+	/* An account gone: its folder's handle is stale too. */
+	fs_forget(&w.fs, acct, 3);
+	fake_http_set(w.http, "/bank-accounts?page=1&limit=100", 200,
+		      "{\"status\":\"success\",\"data\":[],"
+		      "\"meta\":{\"pagination\":{\"current_page\":1,\"last_page\":1}}}");
+	fake_http_set(w.http, "/bank-accounts/19", 404, "{\"error\":\"resource_not_found\"}");
+	cache_expire_all(w.cache);
+	CHECK_INT(fs_lookup(&w.fs, acct, ".", &st), ESTALE);
+	world_free(&w);
+	inode_index_close(index);
+}
+
 /* The names the tree asked the kernel to forget. */
 struct forgotten {
 	uint64_t parent[16];
@@ -711,6 +763,7 @@ int main(void)
 	test_transactions();
 	test_transaction_ranges();
 	test_versions();
+	test_handles();
 	test_replaced_versions();
 	test_cookies_survive_refresh();
 	test_cookies_of_the_largest_ids();
