@@ -2,8 +2,11 @@
 # check.sh - build sepayfs and run the whole test suite three times: in a
 # plain warnings-as-errors build, under AddressSanitizer + UBSan, and under
 # ThreadSanitizer; then the unit tests under valgrind and each libFuzzer
-# target for a short while (FUZZ_SECONDS, default 10).
-# Unit tests need nothing; mount tests need /dev/fuse and fusermount3.
+# target for a short while (FUZZ_SECONDS, default 10).  Beside the fuzz
+# targets, the Debian package is built, linted, installed into a fresh
+# Debian 12 root and purged (the package suite, once, from the plain build).
+# Unit tests need nothing; mount tests need /dev/fuse and fusermount3; the
+# fresh root needs root and the Debian mirror.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -25,7 +28,10 @@ run_suite() { # dir [meson test arguments]
 	dir=$1
 	shift
 	if meson test -C "$dir" --print-errorlogs "$@"; then :; else status=1; fi
-	counts=$(/usr/bin/python3 - "$dir/meson-logs/testlog.json" <<'PY'
+	count "$dir/meson-logs/testlog.json"
+}
+count() { # a meson test log (testlog.json): adds its tests to passed and failed
+	counts=$(/usr/bin/python3 - "$1" <<'PY'
 import json, re, sys
 # A C test program counts as one test; the pytest run counts its cases.
 ok = bad = 0
@@ -52,7 +58,7 @@ PY
 echo "== build (-Werror)"
 setup build -Dwerror=true
 meson compile -C build
-SEPAYFS_LOAD_SECONDS=15 run_suite build
+SEPAYFS_LOAD_SECONDS=15 run_suite build --no-suite package
 
 echo "== build with AddressSanitizer and UndefinedBehaviorSanitizer"
 setup build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
@@ -90,6 +96,15 @@ else
 	status=1
 fi
 
+# The package test spends its time fetching and unpacking Debian packages
+# more than computing, and the fuzz targets run for a fixed time, one at a
+# time: side by side they take little longer than the fuzz targets alone.
+# Its own log base, as the plain build's other runs use testlog.
+echo "== the Debian package, in the background"
+meson test -C build --suite package --no-rebuild --logbase packagelog --verbose \
+	>build/package.log 2>&1 &
+package_test=$!
+
 echo "== fuzz targets, ${FUZZ_SECONDS:-10} s each"
 if "$top/contrib/fuzz.sh" "${FUZZ_SECONDS:-10}"; then
 	passed=$((passed + 1))
@@ -97,6 +112,11 @@ else
 	failed=$((failed + 1))
 	status=1
 fi
+
+echo "== the Debian package: built, linted, installed into a fresh Debian 12 and purged"
+if wait "$package_test"; then :; else status=1; fi
+cat build/package.log
+count build/meson-logs/packagelog.json
 
 echo "check: $passed passed, $failed failed"
 exit $status
