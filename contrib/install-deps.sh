@@ -40,8 +40,8 @@ runtime="ca-certificates gcc libc6-dev pkg-config meson ninja-build
 # find, curl, openssl for the mock's TLS); backups (rsync, restic, borg) and
 # libfaketime; clang and its sanitizer runtimes for fuzzing; valgrind;
 # mandoc and groff for the man page checks; systemd-analyze for the units;
-# debootstrap and lintian for the package test; Samba for the next issue's
-# SMB share tests.
+# debootstrap and lintian for the package test; Samba (smbd, smbclient)
+# for the office share test.
 tests="python3-pytest tar grep findutils curl openssl
 	rsync restic borgbackup faketime
 	clang libclang-rt-14-dev valgrind

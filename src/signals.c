@@ -67,14 +67,16 @@ static void report(const struct signal_targets *t)
 		activity_line(t->activity, status, sizeof(status));
 	log_notice("stats: requests %lu, retries %lu, in flight %ld, token refreshes %lu, "
 		   "cache hits %lu, misses %lu, shared %lu, errors %lu, evictions %lu, "
-		   "stale served %lu, cached bytes %zu, cached objects %zu, inodes %zu; status: %s",
+		   "stale served %lu, cached bytes %zu, cached objects %zu, inodes %zu, "
+		   "indexed %zu; status: %s",
 		   (unsigned long)atomic_load(&t->api->requests),
 		   (unsigned long)atomic_load(&t->api->retries),
 		   (long)atomic_load(&t->api->in_flight),
 		   (unsigned long)auth_refreshes(t->api->cfg.auth), (unsigned long)cs.hits,
 		   (unsigned long)cs.misses, (unsigned long)cs.shared, (unsigned long)cs.errors,
 		   (unsigned long)cs.evictions, (unsigned long)cs.stale_served, cs.bytes,
-		   cs.entries, inodes_count(t->fs->inodes), status);
+		   cs.entries, inodes_count(t->fs->inodes),
+		   t->fs->index ? inode_index_count(t->fs->index) : 0, status);
 }
 
 static void *signal_loop(void *arg)

@@ -295,10 +295,13 @@ def test_options_used_in_contrib_are_documented(man_options):
 
 def test_service_template_runs_the_daemon_in_the_foreground():
     settings = dict(_unit_settings(CONTRIB / "sepayfs@.service"))
-    assert settings.get("Type") == "simple"
+    # Started once the daemon says READY=1 (mounted): what comes after it
+    # (smbd, nfs-server, a backup) finds the tree there.
+    assert settings.get("Type") == "notify"
     start = settings.get("ExecStart", "").split()
     assert start and start[0] == UNIT_SEPAYFS, start
-    # Type=simple tracks the process systemd started: it must not fork away.
+    # Type=notify takes READY=1 from the process systemd started (the
+    # default NotifyAccess=main): it must not fork away.
     assert "-f" in start, start
     assert start[-1] == "%f", "the mount point is the unescaped instance name (%f)"
     assert settings.get("ExecStop", "").split() == ["/bin/fusermount3", "-u", "%f"]

@@ -4,6 +4,7 @@ request counts (and, for memory, RSS), never as times."""
 import errno
 import math
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -11,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from conftest import LIST_PATH, SEPAYFS_BIN, read
+from conftest import LIST_PATH, SEPAYFS_BIN, read, wait_until
 
 
 def detail_path(acc_id):
@@ -183,6 +184,16 @@ def daemon_rss_kib(mount, mnt):
     raise AssertionError("no VmRSS for sepayfs")
 
 
+def stats_field(mount, mnt, name):
+    """A number from SIGUSR1's statistics line (", NAME N,")."""
+    daemon = mount.daemon(mnt)
+    seen = daemon.stderr_text().count("notice: stats:")
+    daemon.proc.send_signal(signal.SIGUSR1)
+    wait_until(lambda: daemon.stderr_text().count("notice: stats:") > seen, 10, "the stats")
+    line = [x for x in daemon.stderr_text().splitlines() if "notice: stats:" in x][-1]
+    return int(line.split(" %s " % name)[1].split(",")[0].split(";")[0])
+
+
 def built_with_sanitizer():
     with open(SEPAYFS_BIN, "rb") as f:
         binary = f.read()
@@ -202,15 +213,21 @@ def test_cache_cap_bounds_memory(mock, mount):
         # One malloc arena (per-thread arenas add noise of their own), and no
         # MALLOC_PERTURB_ (meson sets it; it writes into freed memory).
         mnt = mount(mock, extra_opts=["cache_max_mb=%d" % cap],
-                    env={"MALLOC_ARENA_MAX": "1", "MALLOC_PERTURB_": None})
+                    env={"MALLOC_ARENA_MAX": "1", "MALLOC_PERTURB_": None},
+                    expect_quiet=False)
         start = daemon_rss_kib(mount, mnt)
         r = subprocess.run(["grep", "-rc", "--exclude-dir=transactions", "0071000888888",
                             mnt], capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
         growth[cap] = daemon_rss_kib(mount, mnt) - start
         links = len(os.listdir(os.path.join(mnt, "by-number")))
-    print("rss growth KiB by cache_max_mb:", growth, "by-number names:", links)
+        indexed = stats_field(mount, mnt, "indexed")
+    print("rss growth KiB by cache_max_mb:", growth, "by-number names:", links,
+          "numbers indexed:", indexed)
     assert growth[1] < growth[128] - 2048, growth
     # The cap, plus what is not cache: ~17,000 inodes, threads, connections,
-    # and by-number's names: each an inode and a name, some 0.3 KiB.
-    assert growth[1] < 1024 + 5 * 1024 + links * 0.3, growth
+    # and by-number's names: each an inode and a name, some 0.3 KiB; and
+    # the index of numbers handed out, for file handles (inodeindex.h:
+    # bounded by INODE_INDEX_MAX), some 0.15 KiB a number.
+    assert indexed <= 65536
+    assert growth[1] < 1024 + 5 * 1024 + links * 0.3 + indexed * 0.15, growth
