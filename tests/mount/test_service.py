@@ -18,7 +18,8 @@ import urllib.request
 
 import pytest
 
-from conftest import bounded, wait_until
+import conftest
+from conftest import bounded, errno_of, wait_until
 
 OP_TIMEOUT = 30.0
 TOKEN_PATH = "/oauth/token"
@@ -88,18 +89,11 @@ def notify():
 
 
 def read(path):
-    def _read():
-        with open(path, "rb") as f:
-            return f.read()
-    return bounded(_read, timeout=OP_TIMEOUT)
+    return bounded(conftest.read, path, timeout=OP_TIMEOUT)
 
 
 def read_errno(path):
-    try:
-        read(path)
-    except OSError as exc:
-        return exc.errno
-    return 0
+    return errno_of(read, path)
 
 
 def walk_accounts(mnt):
