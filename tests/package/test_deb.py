@@ -57,6 +57,8 @@ EXPECTED = {
     "usr/share/doc/sepayfs/examples/fstab.example",
     "usr/share/doc/sepayfs/examples/sepayfs.mount",
     "usr/share/doc/sepayfs/examples/sepayfs.automount",
+    "usr/share/doc/sepayfs/examples/smb.conf.example",
+    "usr/share/doc/sepayfs/examples/exports.example",
     "usr/share/doc/sepayfs/copyright",
     "usr/share/doc/sepayfs/changelog.gz",
 }
