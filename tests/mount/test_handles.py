@@ -119,7 +119,7 @@ def inodes_held(mount, mnt):
     daemon.proc.send_signal(signal.SIGUSR1)
     wait_until(lambda: daemon.stderr_text().count("notice: stats:") > seen, 10, "the stats")
     line = [x for x in daemon.stderr_text().splitlines() if "notice: stats:" in x][-1]
-    return int(line.split(" inodes ")[1].split(";")[0])
+    return int(line.split(" inodes ")[1].split(",")[0].split(";")[0])
 
 
 def drop_caches():
