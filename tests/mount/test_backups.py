@@ -404,7 +404,7 @@ def test_a_nightly_backup_a_day_later_asks_only_what_can_change(mock, mount, tmp
     assert len(asked) == 1 + 3 * ACCOUNTS + 1
 
 
-MIDNIGHT_SOON = "2026-06-30 16:59:30"  # July in Vietnam comes 30 s in: room for a slow start
+MIDNIGHT_SOON = "2026-06-30 16:59:40"  # July in Vietnam comes 20 s in: room for a slow start
 
 
 @pytest.mark.mock_opts(accounts=2, history_months=1, env=faked(MIDNIGHT_SOON))
