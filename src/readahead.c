@@ -196,7 +196,7 @@ void readahead_visit(struct readahead *ra, int64_t account_id, int want)
 	bool queued_any = false, walking_any = false, known = false;
 	size_t step = 0; /* from 1, in the order that walks */
 	for (int order = 0; order < ORDER_COUNT; order++) {
-		size_t pos;
+		size_t pos = 0; /* set by position(); gcc -O1 cannot tell */
 		if (!position(ra, order, account_id, &pos))
 			continue;
 		known = true;
