@@ -80,6 +80,33 @@ static int64_t wall_now(void)
 	return clock_wall_s();
 }
 
+char *auth_token_from_text(const char *text, size_t len, const char *source, char *why,
+			   size_t why_size)
+{
+	char *token = secret_trimmed_copy(text, len);
+	if (!token || !auth_token_header_safe(token)) {
+		snprintf(why, why_size, "%s: %s", source, token
+			 ? "the token has spaces, control characters or non-ASCII bytes inside it"
+			 : "the token is empty");
+		secret_free(token);
+		return NULL;
+	}
+	return token;
+}
+
+char *auth_read_token_file(const char *path, char *why, size_t why_size)
+{
+	size_t len;
+	char *text = secret_file_read_why(path, "token file", AUTH_MAX_TOKEN_FILE, &len, why,
+					  why_size);
+	if (!text)
+		return NULL;
+	char *token = auth_token_from_text(text, len, path, why, why_size);
+	explicit_bzero(text, len);
+	free(text);
+	return token;
+}
+
 bool auth_token_header_safe(const char *t)
 {
 	size_t n = 0;
@@ -463,21 +490,8 @@ static bool take_file_if_changed(struct auth *a)
 		}
 		seen = hash_text(c.refresh_token);
 	} else {
-		size_t len;
-		char *text = secret_file_read_why(a->token_path, "token file", MAX_TOKEN_LEN + 2,
-						  &len, why, sizeof(why));
-		if (!text) {
+		if (!(token = auth_read_token_file(a->token_path, why, sizeof(why)))) {
 			log_warn("token: %s", why);
-			return false;
-		}
-		token = secret_trimmed_copy(text, len);
-		explicit_bzero(text, len);
-		free(text);
-		if (!token || !auth_token_header_safe(token)) {
-			log_warn("token file %s: %s", a->token_path, token
-				 ? "the token has spaces, control characters or non-ASCII bytes inside it"
-				 : "the token is empty");
-			secret_free(token);
 			return false;
 		}
 		seen = hash_text(token);

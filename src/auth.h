@@ -76,6 +76,16 @@ void auth_identity(struct auth *a, char *out, size_t size);
 /* Whether the token's JWT lists its scopes and this one is not among them. */
 bool auth_lacks_scope(struct auth *a, const char *scope);
 
+/* A token is a JWT of a few KiB; a file larger than this is not a token. */
+#define AUTH_MAX_TOKEN_FILE 65536
+/* text as a token: without the blanks around it, and one an HTTP header
+ * can carry; else NULL, with why ("SOURCE: the token is empty"). */
+char *auth_token_from_text(const char *text, size_t len, const char *source, char *why,
+			   size_t why_size);
+/* The token a token file holds (private, regular, yours: secretfile.h),
+ * as auth_token_from_text takes it; NULL with why (no secret in it). */
+char *auth_read_token_file(const char *path, char *why, size_t why_size);
+
 /* Whether a token can go into an HTTP header as it is: printable ASCII, no
  * spaces or control characters (a CR LF would start a header of its own). */
 bool auth_token_header_safe(const char *token);

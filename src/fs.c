@@ -460,11 +460,8 @@ static int lookup_in(struct fs *fs, const struct obj_key *parent_key, const char
 static bool node_of_number(struct fs *fs, uint64_t ino, struct obj_key *key, bool *has_content,
 			   struct version *content)
 {
-	if (inodes_key(fs->inodes, ino, key)) {
-		*has_content = inodes_content(fs->inodes, ino, content);
-		return true;
-	}
-	return inode_index_find(fs->index, ino, key, has_content, content);
+	return inodes_node(fs->inodes, ino, key, has_content, content) ||
+	       inode_index_find(fs->index, ino, key, has_content, content);
 }
 
 /* The node a file handle names by number (lookup of "." in it): looked
@@ -540,9 +537,8 @@ uint32_t fs_generation(struct fs *fs, uint64_t ino)
 	struct obj_key key;
 	bool has_content;
 	struct version content;
-	if (ino == INODE_ROOT || !inodes_key(fs->inodes, ino, &key))
+	if (ino == INODE_ROOT || !inodes_node(fs->inodes, ino, &key, &has_content, &content))
 		return 0;
-	has_content = inodes_content(fs->inodes, ino, &content);
 	return inodes_generation(&key, has_content ? &content : NULL);
 }
 

@@ -238,6 +238,21 @@ bool inodes_content(struct inode_table *t, uint64_t ino, struct version *out)
 	return known;
 }
 
+bool inodes_node(struct inode_table *t, uint64_t ino, struct obj_key *key, bool *has_content,
+		 struct version *content)
+{
+	pthread_mutex_lock(&t->lock);
+	struct inode *node = find_ino(t, ino);
+	if (node) {
+		*key = node->key;
+		*has_content = node->has_content;
+		if (node->has_content)
+			*content = node->content;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return node != NULL;
+}
+
 bool inodes_key(struct inode_table *t, uint64_t ino, struct obj_key *key)
 {
 	pthread_mutex_lock(&t->lock);

@@ -66,6 +66,10 @@ uint64_t inodes_peek(struct inode_table *t, const struct obj_key *key,
 		     const struct version *content);
 /* The key of a known inode number. */
 bool inodes_key(struct inode_table *t, uint64_t ino, struct obj_key *key);
+/* The key of a known inode number and, for a file whose content is known,
+ * the version it shows (*has_content false otherwise): one look. */
+bool inodes_node(struct inode_table *t, uint64_t ino, struct obj_key *key, bool *has_content,
+		 struct version *content);
 /* The content version a file inode shows; false when not known. */
 bool inodes_content(struct inode_table *t, uint64_t ino, struct version *out);
 /* The kernel dropped n references. */

@@ -18,8 +18,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-/* A token is a JWT of a few KiB; a file larger than this is not a token. */
-#define MAX_TOKEN_FILE 65536
 /* -o max_rate when not given (why: the option table), and its bounds in
  * hundredths of a request a second. */
 #define MAX_RATE_DEFAULT "2.5"
@@ -411,37 +409,25 @@ void options_release(struct sepayfs_options *opts)
 
 char *options_load_token(const struct sepayfs_options *opts)
 {
-	char *token = NULL;
-	const char *source;
+	char why[PATH_MAX + 200];
+	char *token;
 	if (opts->token_file) {
-		source = opts->token_file;
-		size_t len;
-		char *text = secret_file_read(opts->token_file, "token file", MAX_TOKEN_FILE, &len);
-		if (!text)
-			return NULL;
-		token = secret_trimmed_copy(text, len);
-		explicit_bzero(text, len);
-		free(text);
+		token = auth_read_token_file(opts->token_file, why, sizeof(why));
 	} else {
-		source = "$SEPAY_ACCESS_TOKEN";
 		char *env = getenv("SEPAY_ACCESS_TOKEN");
 		if (!env) {
 			fprintf(stderr, "sepayfs: no access token: use -o credentials=PATH, "
 					"-o token_file=PATH or set SEPAY_ACCESS_TOKEN (see sepayfs --help)\n");
 			return NULL;
 		}
-		token = secret_trimmed_copy(env, strlen(env));
+		token = auth_token_from_text(env, strlen(env), "$SEPAY_ACCESS_TOKEN", why,
+					     sizeof(why));
 		/* Out of the environment, and out of the memory /proc/PID/environ
 		 * shows: the copy is ours to guard. */
 		explicit_bzero(env, strlen(env));
 		unsetenv("SEPAY_ACCESS_TOKEN");
 	}
-	if (!token || !auth_token_header_safe(token)) {
-		fprintf(stderr, "sepayfs: %s: %s\n", source,
-			token ? "the token has spaces, control characters or non-ASCII bytes inside it"
-			      : "the token is empty");
-		secret_free(token);
-		return NULL;
-	}
+	if (!token)
+		fprintf(stderr, "sepayfs: %s\n", why);
 	return token;
 }
