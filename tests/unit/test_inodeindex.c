@@ -90,6 +90,16 @@ int main(void)
 	CHECK(found(x, 500, &key, &got) && found(x, 700, &key, &got) && got.hash == 222);
 	inode_index_close(x);
 
+	/* A folder it cannot write in (a read-only or full cache disk): the
+	 * mount goes on with the index in memory. */
+	int proc_fd = open("/proc", O_RDONLY | O_DIRECTORY);
+	x = inode_index_open(proc_fd, 0);
+	CHECK(x != NULL);
+	inode_index_note(x, 500, &account, NULL);
+	CHECK(found(x, 500, &key, &got) && obj_key_equal(&key, &account));
+	inode_index_close(x);
+	close(proc_fd);
+
 	unlinkat(dir_fd, INODE_INDEX_FILE, 0);
 	close(dir_fd);
 	rmdir(dir);
